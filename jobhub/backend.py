@@ -1,0 +1,413 @@
+"""The adapter contract: pure request builders and response parsers, no I/O.
+
+An adapter turns "get job X" into a `Call`: an `httpx.Request` plus the function that reads its
+answer. `jobhub.http` sends the request (sync or async, with retries) and hands a successful
+response to `Call.parse`; an error response goes to `Adapter.error`, which maps it onto the
+`jobhub.errors` tree. So an adapter is tested without a network and gets sync, async, retries,
+rate-limit handling, long-polls and batching from the core.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from jobhub.config import BackendSettings
+from jobhub.errors import (
+    AuthError,
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    InvalidPayload,
+    InvalidRef,
+    JobHubError,
+    JobNotFound,
+    NotSupported,
+    RateLimited,
+)
+from jobhub.model import JobState
+
+if TYPE_CHECKING:
+    from jobhub.model import Job
+
+__all__ = [
+    "Adapter",
+    "Call",
+    "Capability",
+    "ErrorHints",
+    "HeaderAuth",
+    "Page",
+    "StateTable",
+    "excerpt",
+    "parse_retry_after",
+    "parse_time",
+]
+
+log = logging.getLogger("jobhub")
+
+T = TypeVar("T")
+
+
+class Capability(enum.StrEnum):
+    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait."""
+
+    CANCEL = "cancel"
+    LONG_POLL = "long_poll"  # await_job(): the server holds the request until the job ends
+    BATCH_REFRESH = "batch_refresh"  # refresh_jobs(): one request returns every job it holds
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """A request and how to read its successful answer.
+
+    `on_error` may turn a particular error response into a more precise error (return None to
+    fall back to `Adapter.error`). `retry` says whether sending it twice is safe. `timeout`
+    overrides the backend's per-request timeout (long-polls hold longer).
+    """
+
+    request: httpx.Request
+    parse: Callable[[httpx.Response], T]
+    on_error: Callable[[httpx.Response], JobHubError | None] | None = None
+    retry: bool = True
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; `next` is the call for the following page, or None at the end."""
+
+    jobs: list[Job]
+    next: Call[Page] | None = None
+
+
+def excerpt(data: Any, limit: int = 200) -> str:
+    """A short printable start of a payload, for error messages."""
+    if isinstance(data, bytes):
+        text = data[: limit * 4].decode("utf-8", "replace")
+    elif isinstance(data, str):
+        text = data
+    else:
+        try:
+            text = json.dumps(data, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = repr(data)
+    text = " ".join(text[: limit * 2].split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A backend timestamp as an aware UTC datetime. "" and None are None; a time without a
+    zone is UTC. Raises ValueError for anything else that is not an ISO 8601 time."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """`Retry-After` in seconds: either delta-seconds or an HTTP date. None when absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class StateTable:
+    """A backend's native status words → canonical states, matched case-insensitively.
+
+    An unknown word maps to `JobState.UNKNOWN` and is logged once per backend type and word.
+    """
+
+    def __init__(self, backend_type: str, table: Mapping[str, JobState]) -> None:
+        self.backend_type = backend_type
+        self._table = {word.lower(): state for word, state in table.items()}
+        self._warned: set[str] = set()
+
+    def __call__(self, word: str | None) -> JobState:
+        if word is None:
+            return JobState.UNKNOWN
+        state = self._table.get(word.lower())
+        if state is None:
+            if word not in self._warned:
+                self._warned.add(word)
+                log.warning(
+                    "%s: unknown status word %r, reported as 'unknown'", self.backend_type, word
+                )
+            return JobState.UNKNOWN
+        return state
+
+    def words(self, state: JobState) -> list[str]:
+        """Native words that map to `state` (for server-side filters)."""
+        return [word for word, mapped in self._table.items() if mapped is state]
+
+    def items(self) -> list[tuple[str, JobState]]:
+        return list(self._table.items())
+
+
+class HeaderAuth(httpx.Auth):
+    """Puts a secret in one request header as each request is sent (e.g. `X-API-Key`).
+
+    Without a secret it raises `ConfigError` naming the setting to fill, rather than sending
+    an unauthenticated request. Its repr never shows the secret.
+    """
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        header: str,
+        secret: SecretStr | None,
+        *,
+        setting: str,
+        prefix: str = "",
+    ) -> None:
+        self._adapter_label = f"{adapter.type} backend {adapter.name!r}"
+        self._header = header
+        self._secret = secret
+        self._setting = setting
+        self._prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({self._header!r}, {'**********' if self._secret else None})"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._secret is None or not self._secret.get_secret_value():
+            raise ConfigError(
+                f"{self._adapter_label}: no {self._setting} is set — set it in the "
+                "backend's settings or its environment variable"
+            )
+        request.headers[self._header] = self._prefix + self._secret.get_secret_value()
+        yield request
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorHints:
+    """What an error message tells the user to check, per backend."""
+
+    auth: str = "check the backend's credentials"
+    not_found: str = "check the job id and the backend name"
+
+
+class Adapter(ABC):
+    """Base class of every backend adapter. Subclasses set the class attributes and implement
+    `normalize`, `get_job` and `list_jobs`; the optional methods raise `NotSupported`.
+
+    An adapter instance serves one configured backend: `name` is what the user called it,
+    `settings` its validated settings (a `Settings` instance).
+    """
+
+    type: ClassVar[str]
+    Settings: ClassVar[builtins.type[BackendSettings]] = BackendSettings
+    env_defaults: ClassVar[Mapping[str, str]] = {}
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    hints: ClassVar[ErrorHints] = ErrorHints()
+
+    def __init__(self, name: str, settings: BackendSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self.base_url = httpx.URL(settings.url.rstrip("/"))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.base_url}>"
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @classmethod
+    def settings_from(
+        cls, name: str, entry: Mapping[str, Any], env: Mapping[str, str]
+    ) -> BackendSettings:
+        """Validate one backend entry, filling unset keys from `env_defaults`."""
+        data = dict(entry)
+        data.setdefault("type", cls.type)
+        for key, var in cls.env_defaults.items():
+            if data.get(key) is None and env.get(var):
+                data[key] = env[var]
+        return cls.Settings.model_validate(data)
+
+    @classmethod
+    def configured_from_env(cls, env: Mapping[str, str]) -> bool:
+        """True when the environment alone configures this backend (its credentials are set)."""
+        return bool(cls.env_defaults) and all(env.get(var) for var in cls.env_defaults.values())
+
+    # -- helpers for subclasses -----------------------------------------------------------------
+
+    def ref(self, job_id: str) -> str:
+        return f"{self.name}:{job_id}"
+
+    def url(self, *segments: str) -> httpx.URL:
+        """The base URL joined with path segments, each escaped so that no id can leave its
+        segment (`/`, `?`, `#`, `%`, `..` and the like are percent-encoded)."""
+        parts = []
+        for segment in segments:
+            quoted = quote(segment, safe="")
+            if quoted in {".", ".."}:
+                quoted = quoted.replace(".", "%2E")
+            parts.append(quoted)
+        return self.base_url.copy_with(path=self.base_url.path.rstrip("/") + "/" + "/".join(parts))
+
+    def request(
+        self,
+        method: str,
+        *segments: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> httpx.Request:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return httpx.Request(
+            method,
+            self.url(*segments),
+            params=clean or None,
+            json=json_body,
+            headers={"Accept": "application/json"},
+        )
+
+    def check_id(self, job_id: str) -> str:
+        """Reject ids that cannot address a job; adapters with structured ids extend this."""
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise InvalidRef(f"{self.type} backend {self.name!r}: empty job id", backend=self.name)
+        return job_id
+
+    def invalid(self, problem: str, payload: Any) -> InvalidPayload:
+        """An `InvalidPayload` naming this backend, keeping the payload and an excerpt."""
+        return InvalidPayload(
+            f"{self.type} backend {self.name!r}: {problem} — the backend sent something jobhub "
+            f"cannot read; is the url right? ({excerpt(payload, 120)})",
+            backend=self.name,
+            raw=payload,
+            excerpt=excerpt(payload),
+        )
+
+    def json(self, response: httpx.Response) -> Any:
+        """The body as JSON, or `InvalidPayload`."""
+        try:
+            return json.loads(response.content)
+        except (ValueError, RecursionError):
+            raise self.invalid(
+                f"HTTP {response.status_code} body is not JSON", response.content
+            ) from None
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    def auth(self) -> httpx.Auth | None:
+        """How requests are authenticated, applied when each request is sent (and re-sent)."""
+        return None
+
+    @abstractmethod
+    def normalize(self, payload: Any) -> Job:
+        """The backend's JSON for one job → `Job`. Pure; raises only `InvalidPayload`."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Call[Job]:
+        """The call that fetches one job."""
+
+    @abstractmethod
+    def list_jobs(
+        self,
+        *,
+        workflow: str | None = None,
+        state: JobState | None = None,
+        limit: int | None = None,
+    ) -> Call[Page]:
+        """The call for the first page of a listing. Filters are hints: the hub re-checks
+        `state` and `limit` on what comes back, so an adapter may ignore them."""
+
+    def cancel_job(self, job_id: str) -> Call[None]:
+        raise NotSupported(
+            f"{self.type} backend {self.name!r}: its API has no way to cancel a job",
+            backend=self.name,
+        )
+
+    def await_job(self, job_id: str, *, offset: int = 0) -> Call[Job]:
+        """Long-poll (`Capability.LONG_POLL`): answers when the job ends or the hold expires."""
+        raise NotSupported(f"{self.type} backend {self.name!r}: no long-poll", backend=self.name)
+
+    def refresh_jobs(self) -> Call[list[Job]]:
+        """Batch refresh (`Capability.BATCH_REFRESH`): every job the server holds, at once."""
+        raise NotSupported(
+            f"{self.type} backend {self.name!r}: no batch refresh", backend=self.name
+        )
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def error_detail(self, response: httpx.Response) -> str | None:
+        """The backend's own words about an error, from its error body. Override for the
+        backend's format; the default reads `detail`, `error`, `message` or plain text."""
+        try:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):
+            text = response.content[:300].decode("utf-8", "replace").strip()
+            if not text or text.lstrip().startswith("<"):
+                return None  # empty, or an HTML page from a proxy
+            return excerpt(text, 160)
+        if isinstance(body, dict):
+            for key in ("detail", "error", "message"):
+                value = body.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message") or value.get("code")
+                if isinstance(value, str) and value:
+                    return excerpt(value, 160)
+        return excerpt(body, 160) if body not in (None, "", {}, []) else None
+
+    def error(self, response: httpx.Response) -> JobHubError:
+        """Map an error response onto the error tree (one place for every backend)."""
+        status = response.status_code
+        detail = self.error_detail(response)
+        said = f"{status} {detail}" if detail else f"{status} {response.reason_phrase}".strip()
+        head = f"{self.type} backend {self.name!r}: {said}"
+        common: dict[str, Any] = {
+            "backend": self.name,
+            "status_code": status,
+            "raw": _body(response),
+        }
+        if status in (401, 403):
+            return AuthError(f"{head} — {self.hints.auth}", **common)
+        if status == 404:
+            return JobNotFound(f"{head} — {self.hints.not_found}", **common)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            wait = f"retry in {retry_after:g} s" if retry_after is not None else "retry later"
+            return RateLimited(
+                f"{head} — too many requests; {wait} or lower the concurrency",
+                retry_after=retry_after,
+                **common,
+            )
+        if status >= 500:
+            return BackendUnavailable(
+                f"{head} — the backend is failing or down; try again later", **common
+            )
+        return BackendError(f"{head} — the backend refused the request", **common)
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):
+        return response.content[:2000].decode("utf-8", "replace")

@@ -1,0 +1,101 @@
+"""Backend settings, from a Python dict, a TOML file and the environment.
+
+The file holds one ``[backends.<name>]`` table per backend, with the same keys as the dict form:
+
+    [backends.ci]
+    type = "prunner"
+    url = "http://build:9009"
+    jwt_secret = "..."
+
+Where a file is looked for, first hit wins: an explicit path, ``$JOBHUB_CONFIG``,
+``./jobhub.toml``, ``~/.config/jobhub/config.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from jobhub.errors import ConfigError
+
+__all__ = ["BackendSettings", "find_config_file", "load_config_file", "settings_error"]
+
+
+class BackendSettings(BaseModel):
+    """Settings every backend understands. Adapters subclass it to add their own keys and to set
+    the defaults of theirs (``url``). Secrets are `SecretStr`: they print as ``**********``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    url: str
+    api_key: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    token: SecretStr | None = None
+    timeout: float = Field(default=30.0, gt=0, description="seconds allowed for one request")
+    poll_interval: float = Field(default=1.0, gt=0, description="first, shortest pause (s)")
+    poll_max: float = Field(default=30.0, gt=0, description="cap the backoff grows to (s)")
+    retries: int = Field(default=3, ge=0, description="retries of a transient fault")
+    concurrency: int = Field(default=8, ge=1, description="requests in flight at once")
+    verify: bool = Field(default=True, description="verify TLS certificates")
+
+
+def settings_error(exc: ValidationError, *, where: str) -> ConfigError:
+    """One readable line per problem: where (file or backend), the key, what is wrong."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        key = ".".join(str(p) for p in err["loc"]) or "(entry)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check its spelling)"
+        elif err["type"] == "missing":
+            msg = "required setting is missing"
+        problems.append(f"{where}: {key}: {msg}")
+    return ConfigError("; ".join(problems))
+
+
+def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, or None when there is none (not an error)."""
+    if path is not None:
+        found = Path(path).expanduser()
+        if not found.is_file():
+            raise ConfigError(f"config file {found} does not exist")
+        return found
+    env = os.environ.get("JOBHUB_CONFIG")
+    if env:
+        found = Path(env).expanduser()
+        if not found.is_file():
+            raise ConfigError(f"JOBHUB_CONFIG points to {found}, which does not exist")
+        return found
+    for candidate in (Path("jobhub.toml"), Path("~/.config/jobhub/config.toml").expanduser()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Read ``[backends.<name>]`` tables from a TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    unknown = set(data) - {"backends"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
+            "backends go in [backends.<name>] tables"
+        )
+    backends = data.get("backends", {})
+    if not isinstance(backends, Mapping):
+        raise ConfigError(f"{path}: backends: must be a table of [backends.<name>] tables")
+    for name, entry in backends.items():
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{path}: backends.{name}: must be a table of settings")
+    return {str(name): dict(entry) for name, entry in backends.items()}

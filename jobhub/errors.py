@@ -1,0 +1,109 @@
+"""Every error jobhub raises, in one tree under `JobHubError`.
+
+Messages say what happened and what to check. They never hold a credential. Errors raised
+for an HTTP answer carry `backend`, `status_code` and, where one was sent, the raw body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobhub.model import Job
+
+__all__ = [
+    "AuthError",
+    "BackendError",
+    "BackendUnavailable",
+    "ConfigError",
+    "InvalidPayload",
+    "InvalidRef",
+    "JobAlreadyFinished",
+    "JobHubError",
+    "JobNotFound",
+    "NotSupported",
+    "RateLimited",
+    "WaitTimeout",
+]
+
+
+class JobHubError(Exception):
+    """Root of every error jobhub raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str | None = None,
+        status_code: int | None = None,
+        raw: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.backend = backend
+        self.status_code = status_code
+        self.raw = raw
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigError(JobHubError):
+    """Settings are missing or wrong: a config file, a backend entry, an unknown backend name."""
+
+
+class InvalidRef(JobHubError, ValueError):
+    """A job reference or id that cannot address a job (`'<backend>:<id>'` expected)."""
+
+
+class NotSupported(JobHubError):
+    """The backend's API has no way to do this (e.g. Pixxel has no cancel)."""
+
+
+class InvalidPayload(JobHubError):
+    """The backend answered with something jobhub cannot read. `raw` keeps what it sent;
+    `excerpt` is a short, printable start of it."""
+
+    def __init__(self, message: str, *, excerpt: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.excerpt = excerpt
+
+
+class BackendError(JobHubError):
+    """The backend refused or failed a request."""
+
+
+class AuthError(BackendError):
+    """401/403: the credentials are missing, wrong, expired or not allowed to do this."""
+
+
+class JobNotFound(BackendError):
+    """404: no such job (wrong id, wrong backend, or deleted by retention)."""
+
+
+class JobAlreadyFinished(BackendError):
+    """The job has already ended, so it cannot be cancelled."""
+
+
+class RateLimited(BackendError):
+    """429: too many requests. `retry_after` is the wait the backend asked for, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class BackendUnavailable(BackendError):
+    """5xx, an unreachable host, a dropped connection or a timeout: try again later."""
+
+
+class WaitTimeout(JobHubError):
+    """A wait passed its deadline. `pending` maps the ref of every job that had not ended to the
+    last `Job` seen for it (None if it was never seen)."""
+
+    def __init__(self, message: str, *, pending: dict[str, Job | None], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.pending = pending

@@ -1,0 +1,295 @@
+"""Runs adapters' `Call`s with httpx: one pooled client per backend, retries of transient
+faults with jittered backoff, `Retry-After`, a whole-response deadline, a body size cap, and
+every failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over
+the same pure pieces (`_Reader`, `interpret`, `retry_wait`).
+
+Redirects are not followed: a 3xx is reported as an error naming where it pointed, so no
+credential is ever sent to an origin other than the configured `url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from jobhub.backend import Adapter, Call, excerpt
+from jobhub.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidPayload,
+    JobHubError,
+    RateLimited,
+)
+
+__all__ = ["AsyncRunner", "SyncRunner", "interpret", "is_transient"]
+
+log = logging.getLogger("jobhub.http")
+
+T = TypeVar("T")
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# A Retry-After longer than this is not slept through inside one call: the error is raised.
+MAX_RETRY_AFTER = 60.0
+_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Faults worth retrying: rate limits, 5xx/408, timeouts and connection failures."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
+    if isinstance(exc, BackendUnavailable):
+        return exc.status_code is None or exc.status_code in _TRANSIENT_STATUS
+    return False
+
+
+def retry_wait(attempt: int, exc: BaseException | None, *, base: float, cap: float) -> float:
+    """Seconds before retry number `attempt` (1-based): full-jitter exponential backoff, never
+    shorter than a `Retry-After` the backend asked for."""
+    backoff = random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
+    asked = getattr(exc, "retry_after", None)
+    return max(backoff, asked) if isinstance(asked, int | float) else backoff
+
+
+def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
+    """A complete response → the call's result, or the right typed error."""
+    status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "elsewhere")
+        raise BackendError(
+            f"{adapter.type} backend {adapter.name!r}: {status} redirect to {excerpt(where, 120)} "
+            "— jobhub does not follow redirects (credentials stay with the configured url); "
+            "set url to the final address",
+            backend=adapter.name,
+            status_code=status,
+        )
+    if status >= 400:
+        error = call.on_error(response) if call.on_error is not None else None
+        raise error or adapter.error(response)
+    try:
+        return call.parse(response)
+    except JobHubError:
+        raise
+    except Exception as exc:  # the adapter's safety net: never a bare KeyError
+        raise adapter.invalid(
+            f"could not read the answer ({type(exc).__name__}: {exc})", response.content
+        ) from exc
+
+
+def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -> JobHubError:
+    where = f"{request.method} {request.url.copy_with(query=None)}"
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        what = f"no complete answer to {where} within {adapter.settings.timeout:g} s"
+    else:
+        what = f"cannot reach {where} ({type(exc).__name__}: {exc or 'connection failed'})"
+    return BackendUnavailable(
+        f"{adapter.type} backend {adapter.name!r}: {what} — check url and network, "
+        "or raise timeout",
+        backend=adapter.name,
+    )
+
+
+class _Reader:
+    """Accumulates a streamed body, enforcing the size cap and the whole-response deadline."""
+
+    def __init__(self, adapter: Adapter, timeout: float) -> None:
+        self.adapter = adapter
+        self.deadline = time.monotonic() + timeout
+        self.limit = int(getattr(adapter.settings, "max_response_bytes", MAX_RESPONSE_BYTES))
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def check_length(self, response: httpx.Response) -> None:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.limit:
+            raise self._too_big(int(declared))
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise self._too_big(self.size)
+        self.chunks.append(chunk)
+        if time.monotonic() > self.deadline:
+            raise httpx.ReadTimeout("response deadline passed")
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        body = b"".join(self.chunks)
+        headers = httpx.Headers(response.headers)
+        headers.pop("Content-Encoding", None)  # the body is already decoded
+        headers["Content-Length"] = str(len(body))
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=body,
+            request=response.request,
+            extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+        )
+
+    def _too_big(self, size: int) -> InvalidPayload:
+        return InvalidPayload(
+            f"{self.adapter.type} backend {self.adapter.name!r}: answer of {size} bytes exceeds "
+            f"the {self.limit}-byte cap — raise max_response_bytes if this is expected",
+            backend=self.adapter.name,
+        )
+
+
+def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, start: float) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "%s %s %s -> %s (%.0f ms, %d bytes)",
+            adapter.name,
+            request.method,
+            request.url.copy_with(query=None),
+            response.status_code,
+            (time.monotonic() - start) * 1000,
+            len(response.content),
+        )
+
+
+def _client_options(adapter: Adapter) -> dict[str, Any]:
+    settings = adapter.settings
+    return {
+        "timeout": httpx.Timeout(settings.timeout),
+        "verify": settings.verify,
+        "follow_redirects": False,
+        "limits": httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        ),
+        "headers": {"User-Agent": "jobhub"},
+        "trust_env": False,
+    }
+
+
+def _stop(adapter: Adapter, call: Call[Any]) -> Any:
+    return stop_after_attempt(1 + (adapter.settings.retries if call.retry else 0))
+
+
+def _waiter(adapter: Adapter) -> Any:
+    base = min(0.25, adapter.settings.poll_interval)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return retry_wait(state.attempt_number, exc, base=base, cap=adapter.settings.poll_max)
+
+    return wait
+
+
+class SyncRunner:
+    """Sends calls with one pooled `httpx.Client` per backend."""
+
+    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+        self._transport = transport
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def client(self, adapter: Adapter) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(adapter.name)
+            if client is None:
+                client = httpx.Client(transport=self._transport, **_client_options(adapter))
+                self._clients[adapter.name] = client
+            return client
+
+    def run(self, adapter: Adapter, call: Call[T]) -> T:
+        """Send `call`, retrying transient faults; return its parsed result or raise."""
+        for attempt in Retrying(
+            stop=_stop(adapter, call),
+            wait=_waiter(adapter),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        ):
+            with attempt:
+                return self.send_once(adapter, call)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def send_once(self, adapter: Adapter, call: Call[T]) -> T:
+        request = call.request
+        timeout = call.timeout or adapter.settings.timeout
+        reader = _Reader(adapter, timeout)
+        start = time.monotonic()
+        try:
+            response = self.client(adapter).send(
+                request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
+            )
+            try:
+                reader.check_length(response)
+                for chunk in response.iter_bytes():
+                    reader.feed(chunk)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise _transport_error(adapter, request, exc) from None
+        complete = reader.finish(response)
+        _log(adapter, request, complete, start)
+        return interpret(adapter, call, complete)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
+class AsyncRunner:
+    """The asyncio twin of `SyncRunner`."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        client = self._clients.get(adapter.name)
+        if client is None:
+            client = httpx.AsyncClient(transport=self._transport, **_client_options(adapter))
+            self._clients[adapter.name] = client
+        return client
+
+    async def run(self, adapter: Adapter, call: Call[T]) -> T:
+        async for attempt in AsyncRetrying(
+            stop=_stop(adapter, call),
+            wait=_waiter(adapter),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        ):
+            with attempt:
+                return await self.send_once(adapter, call)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send_once(self, adapter: Adapter, call: Call[T]) -> T:
+        request = call.request
+        timeout = call.timeout or adapter.settings.timeout
+        reader = _Reader(adapter, timeout)
+        start = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self.client(adapter).send(
+                    request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
+                )
+                try:
+                    reader.check_length(response)
+                    async for chunk in response.aiter_bytes():
+                        reader.feed(chunk)
+                finally:
+                    await response.aclose()
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise _transport_error(adapter, request, exc) from None
+        complete = reader.finish(response)
+        _log(adapter, request, complete, start)
+        return interpret(adapter, call, complete)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

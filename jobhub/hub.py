@@ -1,0 +1,283 @@
+"""`Hub` and `AsyncHub`: one face for every configured backend.
+
+    hub = Hub({"sieve": {"api_key": "..."}, "ci": {"type": "prunner", "jwt_secret": "..."}})
+    job = hub.get("ci:52a5cb79-...")
+    for job in hub.list("sieve", state="running"): ...
+
+Both hubs share every piece that is not I/O (`_HubBase`); the sync one sends with
+`SyncRunner`, the async one with `AsyncRunner`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from pydantic import ValidationError
+
+from jobhub.backend import Adapter, Call, Page
+from jobhub.config import find_config_file, load_config_file, settings_error
+from jobhub.errors import ConfigError
+from jobhub.http import AsyncRunner, SyncRunner
+from jobhub.model import Job, JobRef, JobState
+from jobhub.plugins import Registry, get_registry
+
+__all__ = ["AsyncHub", "BackendsConfig", "Hub"]
+
+BackendsConfig = Mapping[str, Mapping[str, Any]]
+Ref = str | JobRef
+
+
+def build_adapters(
+    backends: BackendsConfig,
+    *,
+    registry: Registry,
+    env: Mapping[str, str],
+    where: str = "backends",
+) -> dict[str, Adapter]:
+    """One adapter per configured backend; every problem raised as a `ConfigError`."""
+    if not isinstance(backends, Mapping):
+        raise ConfigError(f"{where}: backends must be a mapping of name -> settings")
+    adapters: dict[str, Adapter] = {}
+    for name, entry in backends.items():
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ConfigError(f"{where}: backend name {name!r} must be non-empty, without ':'")
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}.{name}: settings must be a mapping")
+        adapter_type = entry.get("type", name)
+        if not isinstance(adapter_type, str):
+            raise ConfigError(f"{where}.{name}.type: must be a string")
+        cls = registry.adapter(adapter_type)
+        try:
+            settings = cls.settings_from(name, entry, env)
+        except ValidationError as exc:
+            raise settings_error(exc, where=f"{where}.{name}") from None
+        adapters[name] = cls(name, settings)
+    return adapters
+
+
+def _state(state: JobState | str | None) -> JobState | None:
+    if state is None or isinstance(state, JobState):
+        return state
+    try:
+        return JobState(state.lower())
+    except ValueError:
+        known = ", ".join(s.value for s in JobState)
+        raise ConfigError(f"unknown state {state!r}; one of: {known}") from None
+
+
+class _HubBase:
+    def __init__(
+        self,
+        backends: BackendsConfig | None = None,
+        *,
+        registry: Registry | None = None,
+        env: Mapping[str, str] | None = None,
+        config_source: str | None = None,
+    ) -> None:
+        self.registry = registry or get_registry()
+        environ = os.environ if env is None else env
+        if backends is None:
+            backends = _from_environment(self.registry, environ)
+        self._adapters = build_adapters(
+            backends, registry=self.registry, env=environ, where=config_source or "backends"
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        registry: Registry | None = None,
+        env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A hub from a TOML file (see `jobhub.config`) and the environment. Without a file,
+        every backend type whose credentials are in the environment is configured under its
+        type's name (e.g. `SIEVE_API_KEY` → a backend named `sieve`)."""
+        registry = registry or get_registry()
+        environ = os.environ if env is None else env
+        found = find_config_file(path)
+        if found is None:
+            return cls(None, registry=registry, env=environ, **kwargs)
+        return cls(
+            load_config_file(found),
+            registry=registry,
+            env=environ,
+            config_source=f"{found}: backends",
+            **kwargs,
+        )
+
+    @property
+    def backends(self) -> Mapping[str, Adapter]:
+        """Configured backends by name."""
+        return dict(self._adapters)
+
+    def adapter(self, name: str) -> Adapter:
+        try:
+            return self._adapters[name]
+        except KeyError:
+            known = ", ".join(sorted(self._adapters)) or "none"
+            raise ConfigError(
+                f"no backend named {name!r} is configured (configured: {known}) — "
+                "add it to the config file or check the ref's prefix"
+            ) from None
+
+    def _target(self, ref: Ref) -> tuple[Adapter, str]:
+        parsed = JobRef.parse(ref)
+        adapter = self.adapter(parsed.backend)
+        return adapter, adapter.check_id(parsed.id)
+
+    def _first_page(
+        self, name: str, state: JobState | str | None, workflow: str | None, limit: int | None
+    ) -> tuple[Adapter, _Listing]:
+        if limit is not None and limit < 0:
+            raise ConfigError(f"limit must be 0 or more, not {limit}")
+        adapter = self.adapter(name)
+        wanted = _state(state)
+        call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)
+        return adapter, _Listing(call, wanted, limit)
+
+
+def _from_environment(registry: Registry, env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    return {
+        adapter_type: {}
+        for adapter_type, cls in registry.adapters.items()
+        if cls.configured_from_env(env)
+    }
+
+
+class _Listing:
+    """Paging state shared by both hubs: filters each page and knows the next call."""
+
+    def __init__(self, call: Call[Page], wanted: JobState | None, limit: int | None) -> None:
+        self.next: Call[Page] | None = call if limit != 0 else None
+        self.wanted = wanted
+        self.remaining = limit
+
+    def take(self, page: Page) -> list[Job]:
+        jobs = [job for job in page.jobs if self.wanted is None or job.state is self.wanted]
+        self.next = page.next
+        if self.remaining is not None:
+            jobs = jobs[: self.remaining]
+            self.remaining -= len(jobs)
+            if self.remaining <= 0:
+                self.next = None
+        return jobs
+
+
+class Hub(_HubBase):
+    """Get, list and cancel jobs on every configured backend, synchronously."""
+
+    def __init__(
+        self,
+        backends: BackendsConfig | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backends, **kwargs)
+        self.runner = SyncRunner(transport)
+
+    def run(self, adapter: Adapter, call: Call[Any]) -> Any:
+        return self.runner.run(adapter, call)
+
+    def get(self, ref: Ref) -> Job:
+        """The job's current state. Raises `JobNotFound`, `AuthError`, ... on failure."""
+        adapter, job_id = self._target(ref)
+        return self.runner.run(adapter, adapter.get_job(job_id))
+
+    def list(
+        self,
+        name: str,
+        *,
+        state: JobState | str | None = None,
+        workflow: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Job]:
+        """Jobs of backend `name`, newest first where the backend orders them; pages are
+        fetched as the iterator advances."""
+        adapter, listing = self._first_page(name, state, workflow, limit)
+        return self._iterate(adapter, listing)
+
+    def _iterate(self, adapter: Adapter, listing: _Listing) -> Iterator[Job]:
+        while listing.next is not None:
+            yield from listing.take(self.runner.run(adapter, listing.next))
+
+    def cancel(self, ref: Ref) -> None:
+        """Ask the backend to cancel the job. `NotSupported` where its API cannot;
+        `JobAlreadyFinished` when the job has ended."""
+        adapter, job_id = self._target(ref)
+        self.runner.run(adapter, adapter.cancel_job(job_id))
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncHub(_HubBase):
+    """The asyncio twin of `Hub`: the same methods, awaited (`list` is an async iterator)."""
+
+    def __init__(
+        self,
+        backends: BackendsConfig | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backends, **kwargs)
+        self.runner = AsyncRunner(transport)
+
+    async def run(self, adapter: Adapter, call: Call[Any]) -> Any:
+        return await self.runner.run(adapter, call)
+
+    async def get(self, ref: Ref) -> Job:
+        adapter, job_id = self._target(ref)
+        return await self.runner.run(adapter, adapter.get_job(job_id))
+
+    def list(
+        self,
+        name: str,
+        *,
+        state: JobState | str | None = None,
+        workflow: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Job]:
+        adapter, listing = self._first_page(name, state, workflow, limit)
+        return self._iterate(adapter, listing)
+
+    async def _iterate(self, adapter: Adapter, listing: _Listing) -> AsyncIterator[Job]:
+        while listing.next is not None:
+            for job in listing.take(await self.runner.run(adapter, listing.next)):
+                yield job
+
+    async def cancel(self, ref: Ref) -> None:
+        adapter, job_id = self._target(ref)
+        await self.runner.run(adapter, adapter.cancel_job(job_id))
+
+    async def aclose(self) -> None:
+        await self.runner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

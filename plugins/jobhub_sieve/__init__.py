@@ -1,0 +1,22 @@
+"""The built-in Sieve backend for jobhub, loaded through the `jobhub` entry point like any plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jobhub import hookimpl
+
+
+@hookimpl
+def jobhub_register_adapters(register: Callable[[Any], None]) -> None:
+    from jobhub_sieve.adapter import SieveAdapter
+
+    register(SieveAdapter)
+
+
+@hookimpl
+def jobhub_register_emulators(register: Callable[[Any], None]) -> None:
+    from jobhub_sieve.emulator import SieveEmulator
+
+    register(SieveEmulator)
