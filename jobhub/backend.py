@@ -346,7 +346,9 @@ class Adapter(ABC):
         )
 
     def await_job(self, job_id: str, *, offset: int = 0) -> Call[Job]:
-        """Long-poll (`Capability.LONG_POLL`): answers when the job ends or the hold expires."""
+        """Long-poll (`Capability.LONG_POLL`): answers when the job ends. When the server's hold
+        expires first it answers 408, which arrives as `BackendUnavailable(status_code=408)`;
+        the waiter re-issues the call. Long-poll calls set `retry=False` and a long `timeout`."""
         raise NotSupported(f"{self.type} backend {self.name!r}: no long-poll", backend=self.name)
 
     def refresh_jobs(self) -> Call[list[Job]]:
@@ -399,7 +401,7 @@ class Adapter(ABC):
                 retry_after=retry_after,
                 **common,
             )
-        if status >= 500:
+        if status >= 500 or status == 408:
             return BackendUnavailable(
                 f"{head} — the backend is failing or down; try again later", **common
             )
