@@ -43,6 +43,9 @@ class BackendSettings(BaseModel):
     retries: int = Field(default=3, ge=0, description="retries of a transient fault")
     concurrency: int = Field(default=8, ge=1, description="requests in flight at once")
     verify: bool = Field(default=True, description="verify TLS certificates")
+    max_response_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="larger answers are refused"
+    )
 
 
 def settings_error(exc: ValidationError, *, where: str) -> ConfigError:

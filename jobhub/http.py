@@ -40,7 +40,6 @@ log = logging.getLogger("jobhub.http")
 
 T = TypeVar("T")
 
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # A Retry-After longer than this is not slept through inside one call: the error is raised.
 MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -107,7 +106,7 @@ class _Reader:
     def __init__(self, adapter: Adapter, timeout: float) -> None:
         self.adapter = adapter
         self.deadline = time.monotonic() + timeout
-        self.limit = int(getattr(adapter.settings, "max_response_bytes", MAX_RESPONSE_BYTES))
+        self.limit = adapter.settings.max_response_bytes
         self.chunks: list[bytes] = []
         self.size = 0
 

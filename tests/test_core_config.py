@@ -1,0 +1,135 @@
+"""Settings from dicts, TOML files and the environment, and the errors bad ones give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobhub import Hub
+from jobhub.errors import ConfigError
+from jobhub.plugins import Registry
+from tests.conftest import SECRET
+from tests.fakes import FakePlugin
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry()
+    registry.register(FakePlugin(), name="fake")
+    return registry
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_file_configures_named_backends(tmp_path: Path, registry: Registry) -> None:
+    config = write(
+        tmp_path / "j.toml",
+        f"""
+[backends.ci]
+type = "fake"
+url = "http://ci.test:9009"
+api_key = "{SECRET}"
+timeout = 5
+""",
+    )
+    hub = Hub.from_config(config, registry=registry, env={})
+    adapter = hub.backends["ci"]
+    assert (adapter.type, str(adapter.base_url), adapter.settings.timeout) == (
+        "fake",
+        "http://ci.test:9009",
+        5.0,
+    )
+    assert adapter.settings.api_key is not None
+    assert adapter.settings.api_key.get_secret_value() == SECRET
+
+
+def test_type_defaults_to_the_backend_name(registry: Registry) -> None:
+    hub = Hub({"fake": {"api_key": "k"}}, registry=registry, env={})
+    assert hub.backends["fake"].type == "fake"
+
+
+def test_credentials_come_from_the_environment(registry: Registry) -> None:
+    hub = Hub({"f": {"type": "fake"}}, registry=registry, env={"FAKE_TOKEN": SECRET})
+    key = hub.backends["f"].settings.api_key
+    assert key is not None and key.get_secret_value() == SECRET
+
+
+def test_the_file_wins_over_the_environment(registry: Registry) -> None:
+    hub = Hub(
+        {"f": {"type": "fake", "api_key": "from-file"}},
+        registry=registry,
+        env={"FAKE_TOKEN": "from-env"},
+    )
+    key = hub.backends["f"].settings.api_key
+    assert key is not None and key.get_secret_value() == "from-file"
+
+
+def test_without_a_file_the_environment_configures_backends(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("JOBHUB_CONFIG", raising=False)
+    hub = Hub.from_config(registry=registry, env={"FAKE_TOKEN": "k"})
+    assert list(hub.backends) == ["fake"]
+    assert list(Hub.from_config(registry=registry, env={}).backends) == []
+
+
+def test_jobhub_config_variable_and_local_file_are_found(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write(tmp_path / "jobhub.toml", '[backends.local]\ntype = "fake"\n')
+    monkeypatch.delenv("JOBHUB_CONFIG", raising=False)
+    assert list(Hub.from_config(registry=registry, env={}).backends) == ["local"]
+    other = write(tmp_path / "other.toml", '[backends.viaenv]\ntype = "fake"\n')
+    monkeypatch.setenv("JOBHUB_CONFIG", str(other))
+    assert list(Hub.from_config(registry=registry, env={}).backends) == ["viaenv"]
+
+
+def test_a_missing_file_is_named(tmp_path: Path, registry: Registry) -> None:
+    with pytest.raises(ConfigError, match=r"config file .*nope.toml does not exist"):
+        Hub.from_config(tmp_path / "nope.toml", registry=registry, env={})
+
+
+def test_invalid_toml_names_the_file_and_line(tmp_path: Path, registry: Registry) -> None:
+    config = write(tmp_path / "bad.toml", "[backends.x]\ntype = \n")
+    with pytest.raises(ConfigError, match=r"bad.toml: not valid TOML: .*line 2"):
+        Hub.from_config(config, registry=registry, env={})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('type = "fake"\napi-key = "x"', r"backends.x: api-key: unknown setting"),
+        ('type = "fake"\ntimeout = "soon"', r"backends.x: timeout: Input should be a valid number"),
+        ('type = "fake"\ntimeout = -1', r"backends.x: timeout: Input should be greater than 0"),
+        ('type = "nosuch"', r"no adapter for backend type 'nosuch' \(known: fake\)"),
+        ("type = 3", r"backends.x.type: must be a string"),
+    ],
+)
+def test_bad_settings_name_the_file_the_key_and_the_problem(
+    tmp_path: Path, registry: Registry, body: str, message: str
+) -> None:
+    config = write(tmp_path / "c.toml", f"[backends.x]\n{body}\n")
+    with pytest.raises(ConfigError, match=message) as caught:
+        Hub.from_config(config, registry=registry, env={})
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_top_level_keys_are_refused(tmp_path: Path, registry: Registry) -> None:
+    config = write(tmp_path / "c.toml", '[sieve]\napi_key = "x"\n')
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) sieve"):
+        Hub.from_config(config, registry=registry, env={})
+
+
+def test_a_bad_value_is_not_echoed_back(tmp_path: Path, registry: Registry) -> None:
+    config = write(tmp_path / "c.toml", f'[backends.x]\ntype = "fake"\napi_key = ["{SECRET}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        Hub.from_config(config, registry=registry, env={})
+    assert "api_key" in str(caught.value) and SECRET not in str(caught.value)
