@@ -229,9 +229,9 @@ def test_redirects_are_not_followed_and_carry_no_credentials(
 
 def test_answers_over_the_size_cap_are_refused(fake_registry: Registry, server: FakeServer) -> None:
     server.script = [respond(200, b"[" + b"1," * 600 + b"1]")]
-    with make_hub(fake_registry, server, max_response_bytes=1000) as hub:
-        with pytest.raises(InvalidPayload, match="exceeds the 1000-byte cap"):
-            hub.get("f:a")
+    hub = make_hub(fake_registry, server, max_response_bytes=1000)
+    with hub, pytest.raises(InvalidPayload, match="exceeds the 1000-byte cap"):
+        hub.get("f:a")
 
 
 def test_unreachable_backend_is_backend_unavailable(fake_registry: Registry) -> None:
