@@ -13,6 +13,7 @@ Where a file is looked for, first hit wins: an explicit path, ``$JOBHUB_CONFIG``
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from jobhub.errors import ConfigError
 
 __all__ = ["BackendSettings", "find_config_file", "load_config_file", "settings_error"]
+
+log = logging.getLogger("jobhub")
 
 
 class BackendSettings(BaseModel):
@@ -81,6 +84,28 @@ def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
+SECRET_KEYS = ("api_key", "jwt_secret", "token")
+
+
+def _check_permissions(path: Path, backends: Mapping[str, Any]) -> None:
+    holds_secrets = any(
+        key in entry
+        for entry in backends.values()
+        if isinstance(entry, Mapping)
+        for key in SECRET_KEYS
+    )
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if holds_secrets and os.name == "posix" and mode & 0o077:
+        log.warning(
+            "config file %s holds credentials and can be read by other users; run: chmod 600 %s",
+            path,
+            path,
+        )
+
+
 def load_config_file(path: Path) -> dict[str, dict[str, Any]]:
     """Read ``[backends.<name>]`` tables from a TOML file."""
     try:
@@ -101,4 +126,5 @@ def load_config_file(path: Path) -> dict[str, dict[str, Any]]:
     for name, entry in backends.items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{path}: backends.{name}: must be a table of settings")
+    _check_permissions(path, backends)
     return {str(name): dict(entry) for name, entry in backends.items()}

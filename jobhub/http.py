@@ -157,8 +157,36 @@ def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, sta
         )
 
 
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_warned: set[tuple[str, str, str]] = set()
+
+
+def _warn_once(adapter: Adapter, what: str, message: str) -> None:
+    key = (adapter.name, str(adapter.base_url), what)
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("%s backend %r: %s", adapter.type, adapter.name, message)
+
+
+def _check_transport(adapter: Adapter) -> None:
+    """Warn (once per backend) about settings that put credentials at risk."""
+    settings = adapter.settings
+    if not settings.verify:
+        _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
+    host = adapter.base_url.host
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    has_secret = any(getattr(settings, key) for key in ("api_key", "jwt_secret", "token"))
+    if adapter.base_url.scheme == "http" and not loopback and has_secret:
+        _warn_once(
+            adapter,
+            "plain-http",
+            f"credentials are sent over plain HTTP to {host}; use https:// if the server has it",
+        )
+
+
 def _client_options(adapter: Adapter) -> dict[str, Any]:
     settings = adapter.settings
+    _check_transport(adapter)
     return {
         "timeout": httpx.Timeout(settings.timeout),
         "verify": settings.verify,

@@ -1,0 +1,84 @@
+"""Transport defaults that protect credentials: TLS on, warnings where settings risk a secret."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from jobhub import Hub
+from jobhub.http import SyncRunner, _warned
+from jobhub.plugins import Registry
+from tests.conftest import SECRET
+from tests.fakes import FakePlugin
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry()
+    registry.register(FakePlugin(), name="fake")
+    _warned.clear()
+    return registry
+
+
+def warnings_for(
+    registry: Registry, caplog: pytest.LogCaptureFixture, **settings: object
+) -> list[str]:
+    hub = Hub({"f": {"type": "fake", "api_key": SECRET, **settings}}, registry=registry, env={})
+    with caplog.at_level(logging.WARNING, logger="jobhub"):
+        runner = SyncRunner()
+        runner.client(hub.backends["f"])
+        runner.close()
+        runner = SyncRunner()
+        runner.client(hub.backends["f"])
+        runner.close()
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_tls_verification_is_on_by_default(registry: Registry) -> None:
+    hub = Hub({"f": {"type": "fake", "url": "https://x.test"}}, registry=registry, env={})
+    assert hub.backends["f"].settings.verify is True
+
+
+def test_turning_tls_verification_off_warns_once(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = warnings_for(registry, caplog, url="https://x.test", verify=False)
+    assert messages == ["fake backend 'f': TLS certificate verification is OFF (verify = false)"]
+
+
+def test_credentials_over_plain_http_to_a_remote_host_warn_once(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = warnings_for(registry, caplog, url="http://build.example:9009")
+    assert len(messages) == 1 and "plain HTTP to build.example" in messages[0]
+    assert SECRET not in messages[0]
+
+
+@pytest.mark.parametrize("url", ["http://localhost:9009", "http://127.0.0.1:1", "https://x.test"])
+def test_loopback_and_https_do_not_warn(
+    registry: Registry, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    assert warnings_for(registry, caplog, url=url) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_config_file_others_can_read_is_warned_about(
+    tmp_path: Path, registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "jobhub.toml"
+    config.write_text(f'[backends.f]\ntype = "fake"\napi_key = "{SECRET}"\n')
+    config.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="jobhub"):
+        Hub.from_config(config, registry=registry, env={})
+    assert [r.getMessage() for r in caplog.records] == [
+        f"config file {config} holds credentials and can be read by other users; "
+        f"run: chmod 600 {config}"
+    ]
+    caplog.clear()
+    config.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="jobhub"):
+        Hub.from_config(config, registry=registry, env={})
+    assert caplog.records == []
