@@ -1,0 +1,416 @@
+"""How jobs look in a terminal: a compact table, a job's detail with its tasks as a dependency
+tree, one line per event, and a board that keeps the latest state of a set of jobs.
+
+The formatting helpers are pure functions of their arguments (`now` is passed in), so tables
+of emulated jobs and tests are rendered against the clock they choose.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from jobhub.model import Job, JobEvent, JobState, Task
+
+__all__ = [
+    "JobBoard",
+    "TaskNode",
+    "elapsed",
+    "event_line",
+    "format_age",
+    "format_progress",
+    "format_seconds",
+    "job_detail",
+    "jobs_table",
+    "state_text",
+    "summary_line",
+    "summary_table",
+    "task_forest",
+]
+
+STATE_STYLES: dict[JobState, str] = {
+    JobState.PENDING: "dim",
+    JobState.QUEUED: "cyan",
+    JobState.RUNNING: "bold blue",
+    JobState.SUCCEEDED: "green",
+    JobState.FAILED: "bold red",
+    JobState.CANCELLED: "yellow",
+    JobState.SKIPPED: "dim",
+    JobState.UNKNOWN: "magenta",
+}
+
+STATE_MARKS: dict[JobState, str] = {
+    JobState.PENDING: "○",
+    JobState.QUEUED: "◌",
+    JobState.RUNNING: "●",
+    JobState.SUCCEEDED: "✓",
+    JobState.FAILED: "✗",
+    JobState.CANCELLED: "⊘",
+    JobState.SKIPPED: "↷",
+    JobState.UNKNOWN: "?",
+}
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration, compact: `0.4s`, `42s`, `3m05s`, `2h03m`, `3d04h`; "" for None."""
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def format_age(when: datetime | None, now: datetime) -> str:
+    """How long ago `when` was, coarse like `kubectl get`: `45s`, `12m`, `5h`, `3d`."""
+    if when is None:
+        return ""
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def format_progress(progress: float | None) -> str:
+    return "" if progress is None else f"{progress * 100:.0f}%"
+
+
+def elapsed(job: Job | Task, now: datetime) -> float | None:
+    """Seconds the job ran: its duration once known, else the time since it started while it
+    runs (a live figure for tables that update)."""
+    duration = getattr(job, "duration", None)
+    if duration is not None:
+        return float(duration)
+    if job.started_at is None:
+        return None
+    if job.finished_at is not None:
+        return (job.finished_at - job.started_at).total_seconds()
+    if job.state.terminal:
+        return None
+    return max(0.0, (now - job.started_at).total_seconds())
+
+
+def state_text(state: JobState, *, mark: bool = False) -> Text:
+    label = f"{STATE_MARKS[state]} {state.value}" if mark else state.value
+    return Text(label, style=STATE_STYLES[state])
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+
+def jobs_table(
+    jobs: Iterable[Job],
+    *,
+    now: datetime | None = None,
+    age: bool = True,
+    title: str | None = None,
+) -> Table:
+    """One row per job: backend, id, workflow, state, progress, age, duration."""
+    now = _now(now)
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    table.add_column("backend", no_wrap=True)
+    table.add_column("id", overflow="fold")
+    table.add_column("workflow", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("progress", justify="right", no_wrap=True)
+    if age:
+        table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    for job in jobs:
+        row: list[RenderableType] = [
+            job.backend,
+            job.id,
+            job.workflow or "",
+            state_text(job.state),
+            format_progress(job.progress),
+        ]
+        if age:
+            row.append(format_age(job.created_at, now))
+        row.append(format_seconds(elapsed(job, now)))
+        table.add_row(*row)
+    return table
+
+
+# -- one job, its tasks as a tree -----------------------------------------------------------------
+
+
+@dataclass
+class TaskNode:
+    """A task placed in the dependency tree: under the dependency that comes last in
+    dependency order; its other dependencies are listed in `after`."""
+
+    task: Task
+    children: list[TaskNode] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+
+def _dependency_order(tasks: Sequence[Task]) -> list[int]:
+    """Indexes of `tasks` so that each comes after the tasks it depends on (stable: ties keep
+    the backend's order). Unknown dependencies are ignored; a cycle keeps the backend's order."""
+    first: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        first.setdefault(task.name, index)
+    deps = [
+        {first[name] for name in task.depends_on if name in first and first[name] != index}
+        for index, task in enumerate(tasks)
+    ]
+    placed: list[int] = []
+    done: set[int] = set()
+    remaining = list(range(len(tasks)))
+    while remaining:
+        ready = [i for i in remaining if deps[i] <= done]
+        if not ready:  # a cycle: keep the rest as the backend listed them
+            ready = remaining
+        placed.extend(ready)
+        done.update(ready)
+        remaining = [i for i in remaining if i not in done]
+    return placed
+
+
+def task_forest(tasks: Sequence[Task]) -> list[TaskNode]:
+    """The tasks as a forest in dependency order; every task appears exactly once."""
+    order = _dependency_order(tasks)
+    position = {index: rank for rank, index in enumerate(order)}
+    first: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        first.setdefault(task.name, index)
+    nodes: dict[int, TaskNode] = {}
+    roots: list[TaskNode] = []
+    for index in order:
+        task = tasks[index]
+        node = TaskNode(task)
+        nodes[index] = node
+        earlier = [
+            first[name]
+            for name in dict.fromkeys(task.depends_on)
+            if name in first and first[name] in nodes and first[name] != index
+        ]
+        if not earlier:
+            roots.append(node)
+            continue
+        parent = max(earlier, key=position.__getitem__)
+        node.after = [tasks[i].name for i in earlier if i != parent]
+        nodes[parent].children.append(node)
+    return roots
+
+
+def _task_label(task: Task, now: datetime) -> Text:
+    label = Text.assemble(
+        (f"{STATE_MARKS[task.state]} ", STATE_STYLES[task.state]),
+        (task.name, "bold"),
+        "  ",
+        state_text(task.state),
+    )
+    if task.status and task.status.lower() != task.state.value:
+        label.append(f" ({task.status})", style="dim")
+    duration = format_seconds(elapsed(task, now))
+    if duration:
+        label.append(f"  {duration}")
+    if task.progress is not None and not task.state.terminal:
+        label.append(f"  {format_progress(task.progress)}")
+    if task.exit_code is not None and task.state is JobState.FAILED:
+        label.append(f"  exit {task.exit_code}", style="red")
+    if task.error:
+        label.append(f"  {' '.join(task.error.split())}", style="red")
+    return label
+
+
+def _add_nodes(tree: Tree, nodes: list[TaskNode], now: datetime) -> None:
+    for node in nodes:
+        label = _task_label(node.task, now)
+        if node.after:
+            label.append(f"  (also after {', '.join(node.after)})", style="dim")
+        _add_nodes(tree.add(label), node.children, now)
+
+
+def _fields(job: Job, now: datetime) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return f"{value:%Y-%m-%d %H:%M:%S} UTC ({format_age(value, now)} ago)"
+
+    state = state_text(job.state)
+    if job.status and job.status.lower() != job.state.value:
+        state.append(f" ({job.status})", style="dim")
+    rows: list[tuple[str, RenderableType]] = [
+        ("ref", job.ref),
+        ("workflow", job.workflow or ""),
+        ("state", state),
+        ("progress", format_progress(job.progress)),
+        ("created", when(job.created_at)),
+        ("started", when(job.started_at)),
+        ("finished", when(job.finished_at)),
+        ("duration", format_seconds(elapsed(job, now))),
+        ("user", job.user or ""),
+        ("error", Text(" ".join(job.error.split()), style="red") if job.error else ""),
+        ("restarts", str(job.restarts) if job.restarts else ""),
+        ("cost", f"{job.cost:g}" if job.cost is not None else ""),
+        ("labels", ", ".join(f"{k}={v}" for k, v in job.labels.items())),
+        ("children", ", ".join(job.children)),
+    ]
+    for name, value in rows:
+        if value != "":
+            grid.add_row(name, value)
+    return grid
+
+
+def job_detail(job: Job, *, now: datetime | None = None) -> RenderableType:
+    """A job's fields, then its tasks as a tree in dependency order."""
+    now = _now(now)
+    parts: list[RenderableType] = [_fields(job, now)]
+    if job.tasks:
+        tree = Tree(Text(f"tasks ({len(job.tasks)})", style="bold"), guide_style="dim")
+        _add_nodes(tree, task_forest(job.tasks), now)
+        parts.append(tree)
+    return Group(*parts)
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+def _value(kind: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if kind == "progress" and isinstance(value, int | float):
+        return format_progress(float(value))
+    return str(value.value if isinstance(value, JobState) else value)
+
+
+def _styled(kind: str, value: Any) -> Text:
+    text = _value(kind, value)
+    try:
+        return state_text(JobState(text)) if kind in {"state", "task"} else Text(text)
+    except ValueError:
+        return Text(text)
+
+
+def event_line(event: JobEvent) -> Text:
+    """One line for a change: `12:03:04 sieve:abc  running → succeeded`."""
+    line = Text.assemble((f"{event.at:%H:%M:%S} ", "dim"), (event.ref, "bold"), "  ")
+    if event.kind == "state":
+        if event.old is None:
+            line.append_text(Text("is "))
+            line.append_text(_styled("state", event.new))
+        else:
+            line.append_text(_styled("state", event.old))
+            line.append(" → ")
+            line.append_text(_styled("state", event.new))
+        if event.job.state.terminal:
+            duration = format_seconds(elapsed(event.job, event.at))
+            if duration:
+                line.append(f"  after {duration}", style="dim")
+            if event.job.error:
+                line.append(f"  {' '.join(event.job.error.split())}", style="red")
+    elif event.kind == "task":
+        line.append(f"task {event.task}: ")
+        if event.old is not None:
+            line.append_text(_styled("task", event.old))
+            line.append(" → ")
+        line.append_text(_styled("task", event.new))
+    elif event.kind == "progress":
+        line.append(f"progress {_value('progress', event.old)} → {_value('progress', event.new)}")
+    else:
+        line.append("new output")
+    return line
+
+
+# -- summaries --------------------------------------------------------------------------------
+
+
+def _counts(jobs: Iterable[Job]) -> dict[JobState, int]:
+    counts = dict.fromkeys(JobState, 0)
+    for job in jobs:
+        counts[job.state] += 1
+    return {state: n for state, n in counts.items() if n}
+
+
+def summary_line(jobs: Sequence[Job]) -> Text:
+    """`3 jobs: 2 succeeded, 1 failed`."""
+    line = Text(f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}")
+    for index, (state, n) in enumerate(_counts(jobs).items()):
+        line.append(": " if index == 0 else ", ")
+        line.append(f"{n} {state.value}", STATE_STYLES[state])
+    return line
+
+
+def summary_table(jobs: Sequence[Job], *, title: str | None = None) -> Table:
+    """Jobs counted by backend (rows) and state (columns), with totals."""
+    states = list(_counts(jobs))
+    backends = list(dict.fromkeys(job.backend for job in jobs))
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    table.add_column("backend")
+    for state in states:
+        table.add_column(state_text(state), justify="right")
+    table.add_column("total", justify="right")
+    for backend in [*backends, None]:
+        mine = [job for job in jobs if backend is None or job.backend == backend]
+        counts = _counts(mine)
+        cells = [str(counts.get(state, "")) for state in states]
+        name = Text("all", style="bold") if backend is None else Text(backend)
+        table.add_row(
+            name, *cells, str(len(mine)), end_section=bool(backends) and backend == backends[-1]
+        )
+    return table
+
+
+# -- a board of jobs that updates ---------------------------------------------------------------
+
+
+class JobBoard:
+    """The latest `Job` seen for each ref, in the order refs were first given or seen. Safe to
+    read from a refreshing thread (rich Live) while events are applied."""
+
+    def __init__(self, refs: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._order: list[str] = list(dict.fromkeys(refs))
+        self._jobs: dict[str, Job] = {}
+
+    def update(self, job: Job) -> None:
+        with self._lock:
+            if job.ref not in self._jobs and job.ref not in self._order:
+                self._order.append(job.ref)
+            self._jobs[job.ref] = job
+
+    def apply(self, event: JobEvent) -> None:
+        self.update(event.job)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return [self._jobs[ref] for ref in self._order if ref in self._jobs]
+
+    def get(self, ref: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(ref)
+
+    def table(self, *, now: datetime | None = None, age: bool = True) -> Table:
+        return jobs_table(self.jobs(), now=now, age=age)
