@@ -74,7 +74,10 @@ class Call(Generic[T]):
 
     `on_error` may turn a particular error response into a more precise error (return None to
     fall back to `Adapter.error`). `retry` says whether sending it twice is safe. `timeout`
-    overrides the backend's per-request timeout (long-polls hold longer).
+    overrides the backend's per-request timeout (long-polls hold longer). `then`, for an answer
+    that takes more than one request (a job whose tasks are served by a second, paged
+    endpoint), gets the parsed result and returns the follow-up call whose result replaces it,
+    or None when the result is complete; the runner sends each follow-up the same way.
     """
 
     request: httpx.Request
@@ -82,6 +85,7 @@ class Call(Generic[T]):
     on_error: Callable[[httpx.Response], JobHubError | None] | None = None
     retry: bool = True
     timeout: float | None = None
+    then: Callable[[T], Call[T] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

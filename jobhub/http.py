@@ -34,7 +34,7 @@ from jobhub.errors import (
     RateLimited,
 )
 
-__all__ = ["AsyncRunner", "SyncRunner", "interpret", "is_transient"]
+__all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
 log = logging.getLogger("jobhub.http")
 
@@ -43,6 +43,8 @@ T = TypeVar("T")
 # A Retry-After longer than this is not slept through inside one call: the error is raised.
 MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
+MAX_FOLLOW_UPS = 1000
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -85,6 +87,23 @@ def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
         raise adapter.invalid(
             f"could not read the answer ({type(exc).__name__}: {exc})", response.content
         ) from exc
+
+
+def follow_up(adapter: Adapter, call: Call[T], result: T, count: int) -> Call[T] | None:
+    """The call that continues `call` (its `then`), or None when `result` is complete.
+    `count` follow-ups have been sent already; past `MAX_FOLLOW_UPS` the chain is refused."""
+    if call.then is None:
+        return None
+    following = call.then(result)
+    if following is not None and count >= MAX_FOLLOW_UPS:
+        where = following.request.url.copy_with(query=None)
+        raise InvalidPayload(
+            f"{adapter.type} backend {adapter.name!r}: an answer still asked for more after "
+            f"{MAX_FOLLOW_UPS} follow-up requests (next: {where}) — the backend's paging "
+            "does not end",
+            backend=adapter.name,
+        )
+    return following
 
 
 def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -> JobHubError:
@@ -230,7 +249,16 @@ class SyncRunner:
             return client
 
     def run(self, adapter: Adapter, call: Call[T]) -> T:
-        """Send `call`, retrying transient faults; return its parsed result or raise."""
+        """Send `call` and the follow-ups its `then` asks for, retrying transient faults;
+        return the final parsed result or raise."""
+        result = self._attempts(adapter, call)
+        count = 0
+        while (following := follow_up(adapter, call, result, count)) is not None:
+            call, count = following, count + 1
+            result = self._attempts(adapter, call)
+        return result
+
+    def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
         for attempt in Retrying(
             stop=_stop(adapter, call),
             wait=_waiter(adapter),
@@ -284,6 +312,14 @@ class AsyncRunner:
         return client
 
     async def run(self, adapter: Adapter, call: Call[T]) -> T:
+        result = await self._attempts(adapter, call)
+        count = 0
+        while (following := follow_up(adapter, call, result, count)) is not None:
+            call, count = following, count + 1
+            result = await self._attempts(adapter, call)
+        return result
+
+    async def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
         async for attempt in AsyncRetrying(
             stop=_stop(adapter, call),
             wait=_waiter(adapter),
