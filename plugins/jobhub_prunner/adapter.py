@@ -1,0 +1,200 @@
+"""The prunner adapter: a self-hosted pipeline runner (https://github.com/Flowpack/prunner).
+
+    GET  /job/detail?id=<uuid>    one job
+    GET  /pipelines/jobs          every job the server holds, newest first, no paging
+    POST /job/cancel?id=<uuid>    200 `true`; 500 "Error canceling job" once the job has ended
+
+Job ids travel in the query string (httpx encodes them), never in the path. Requests carry a
+freshly signed JWT (`jobhub_prunner.auth`). prunner's own error bodies are `{"error": "..."}`;
+its JWT middleware answers 401 in plain text (`no token found`, `token is unauthorized`,
+`token is expired`). The state table is in `jobhub_prunner.normalize`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, ValidationError
+
+from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
+from jobhub.config import BackendSettings
+from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
+from jobhub.model import Job, JobState
+from jobhub_prunner.auth import JwtAuth
+from jobhub_prunner.normalize import to_job
+from jobhub_prunner.wire import WireJobList
+
+__all__ = ["PrunnerAdapter", "PrunnerSettings"]
+
+CANCEL_REFUSED = "error canceling job"  # prunner's 500 body when the job has already ended
+
+
+class PrunnerSettings(BackendSettings):
+    """Settings of a prunner backend. Authenticate with `jwt_secret` (the server's secret;
+    default `$PRUNNER_JWT_SECRET`), from which a token is signed per request, or with a ready
+    `token`."""
+
+    url: str = "http://localhost:9009"
+    user: str = Field(
+        default="jobhub",
+        min_length=1,
+        description="the JWT `sub`: prunner records it as the user of jobs this client starts",
+    )
+
+
+class PrunnerAdapter(Adapter):
+    """get, list (filtered by pipeline on the client), cancel and batch refresh on prunner."""
+
+    type = "prunner"
+    Settings = PrunnerSettings
+    env_defaults: ClassVar[dict[str, str]] = {"jwt_secret": "PRUNNER_JWT_SECRET"}
+    capabilities = frozenset({Capability.CANCEL, Capability.BATCH_REFRESH})
+    hints = ErrorHints(
+        auth="check jwt_secret / token and the clock",
+        not_found=(
+            "check the job id and the backend name; prunner also deletes finished jobs "
+            "once its retention period or count is reached"
+        ),
+    )
+
+    def __init__(self, name: str, settings: BackendSettings) -> None:
+        if not isinstance(settings, PrunnerSettings):
+            settings = PrunnerSettings.model_validate(settings.model_dump())
+        super().__init__(name, settings)
+        self._auth = JwtAuth(
+            label=f"{self.type} backend {name!r}",
+            user=settings.user,
+            jwt_secret=settings.jwt_secret,
+            token=settings.token,
+        )
+
+    def auth(self) -> httpx.Auth:
+        return self._auth
+
+    # -- reading jobs ---------------------------------------------------------------------------
+
+    def normalize(self, payload: Any) -> Job:
+        try:
+            return to_job(payload, backend=self.name)
+        except ValidationError as exc:
+            raise self.invalid(f"unreadable job ({_first_problem(exc)})", payload) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise self.invalid(f"unreadable job ({exc})", payload) from None
+
+    def get_job(self, job_id: str) -> Call[Job]:
+        return Call(
+            self.request("GET", "job", "detail", params={"id": job_id}),
+            parse=lambda response: self.normalize(self.json(response)),
+            on_error=lambda response: self._bad_id(response, job_id),
+        )
+
+    def list_jobs(
+        self,
+        *,
+        workflow: str | None = None,
+        state: JobState | None = None,
+        limit: int | None = None,
+    ) -> Call[Page]:
+        def parse(response: httpx.Response) -> Page:
+            body = self.json(response)
+            return Page(self._jobs(body, workflow=workflow, state=state, limit=limit))
+
+        return Call(self.request("GET", "pipelines", "jobs"), parse=parse)
+
+    def refresh_jobs(self) -> Call[list[Job]]:
+        return Call(
+            self.request("GET", "pipelines", "jobs"),
+            parse=lambda response: self._jobs(self.json(response)),
+        )
+
+    def _jobs(
+        self,
+        body: Any,
+        *,
+        workflow: str | None = None,
+        state: JobState | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`."""
+        try:
+            listing = WireJobList.model_validate(body)
+        except ValidationError as exc:
+            raise self.invalid(f"not a job listing ({_first_problem(exc)})", body) from None
+        jobs: list[Job] = []
+        for item in listing.jobs or ():
+            # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
+            if workflow is not None and isinstance(item, dict) and item.get("pipeline") != workflow:
+                continue
+            job = self.normalize(item)
+            if state is not None and job.state is not state:
+                continue
+            jobs.append(job)
+            if limit is not None and len(jobs) >= limit:
+                break
+        return jobs
+
+    # -- cancelling -----------------------------------------------------------------------------
+
+    def cancel_job(self, job_id: str) -> Call[None]:
+        def parse(response: httpx.Response) -> None:
+            self.json(response)  # `true`; anything that is not JSON means a wrong url
+
+        return Call(
+            self.request("POST", "job", "cancel", params={"id": job_id}),
+            parse=parse,
+            on_error=lambda response: self._cancel_refused(response, job_id),
+        )
+
+    def _cancel_refused(self, response: httpx.Response, job_id: str) -> JobHubError | None:
+        if response.status_code == 500:
+            detail = self.error_detail(response)
+            if detail is not None and detail.strip().lower() == CANCEL_REFUSED:
+                return JobAlreadyFinished(
+                    f"{self.type} backend {self.name!r}: 500 {detail} — job has already "
+                    "finished, so there is nothing to cancel (older prunner versions also "
+                    "refuse to cancel a job that has not started yet)",
+                    backend=self.name,
+                    status_code=500,
+                    raw=self.error(response).raw,
+                )
+        return self._bad_id(response, job_id)
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _bad_id(self, response: httpx.Response, job_id: str) -> JobHubError | None:
+        """prunner answers 400 only when the id is not a UUID: no job can have it."""
+        if response.status_code != 400:
+            return None
+        detail = self.error_detail(response) or "Bad Request"
+        return InvalidRef(
+            f"{self.type} backend {self.name!r}: 400 {detail} — prunner job ids are UUIDs "
+            f"like 52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8, not {excerpt(job_id, 80)!r}",
+            backend=self.name,
+            status_code=400,
+            raw=self.error(response).raw,
+        )
+
+    def error_detail(self, response: httpx.Response) -> str | None:
+        """prunner's `{"error": "..."}`; the JWT middleware's 401s are plain text, read by the
+        shared fallback (which also ignores a proxy's HTML page)."""
+        try:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, str) and error.strip():
+                return excerpt(error.strip(), 160)
+        return super().error_detail(response)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not errors:
+        return "no details"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the payload"
+    more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
