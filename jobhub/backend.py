@@ -123,7 +123,8 @@ def parse_time(value: Any) -> datetime | None:
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
+        # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
+        return datetime.combine(parsed, parsed.time(), UTC)
     return parsed.astimezone(UTC)
 
 
