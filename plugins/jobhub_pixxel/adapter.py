@@ -54,7 +54,8 @@ class PixxelAdapter(Adapter):
     hints = ErrorHints(
         auth="check api_key (or PIXXEL_API_KEY): it is sent as the bare key in the "
         "Authorization header, without 'Bearer', and must be allowed to read this workflow",
-        not_found="check the id: a Pixxel job id is '<workflow_id>/<job_id>'",
+        not_found="check the ids: a Pixxel job id is '<workflow_id>/<job_id>', and the "
+        "workflow must exist and be visible to this key",
     )
     # Workflows asked for per page when listing without a workflow (the server's default).
     workflows_page_size: ClassVar[int] = 50
