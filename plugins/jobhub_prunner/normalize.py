@@ -25,7 +25,7 @@ from jobhub.backend import StateTable, parse_time
 from jobhub.model import Job, JobState, Task
 from jobhub_prunner.wire import WireJob, WireTask
 
-__all__ = ["TASK_STATES", "job_state", "task_state", "to_job"]
+__all__ = ["TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
 
 TYPE = "prunner"
 
@@ -45,9 +45,14 @@ TASK_STATES = StateTable(
 NO_EXIT_CODE = -1
 
 
+def job_ended(wire: WireJob) -> bool:
+    """prunner's own test: a job is over once it completed or was cancelled."""
+    return bool(wire.completed or wire.canceled)
+
+
 def job_state(wire: WireJob, started: bool) -> JobState:
     """The canonical state of a job from prunner's flags (see the module's table)."""
-    if wire.completed or wire.canceled:
+    if job_ended(wire):
         if wire.errored:
             return JobState.FAILED
         if wire.canceled:
@@ -107,13 +112,15 @@ def _progress(state: JobState, tasks: list[Task]) -> float | None:
 def to_job(payload: Any, *, backend: str) -> Job:
     """One prunner job payload → `Job`. Raises `ValueError` (pydantic's `ValidationError`
     included) when the payload cannot be read; the adapter turns that into `InvalidPayload`."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"a job is a JSON object, not {type(payload).__name__}")
     wire = WireJob.model_validate(payload)
     if not wire.id:
         raise ValueError("the job has no id")
     started_at = _time(wire.start, "start")
     finished_at = _time(wire.end, "end")
     state = job_state(wire, started_at is not None)
-    ended = bool(wire.completed or wire.canceled)
+    ended = job_ended(wire)
     raw_tasks = payload.get("tasks") or ()
     tasks = [
         _task(task, raw, job_ended=ended)
