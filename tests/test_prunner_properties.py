@@ -89,7 +89,7 @@ def test_schema_payloads_with_id_and_task_names_are_jobs(payload: Any) -> None:
     assert isinstance(normalized(payload), Job)
 
 
-@EXAMPLES
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(LISTINGS | JSON)
 def test_any_listing_gives_jobs_or_invalid_payload(body: Any) -> None:
     # `parse` directly: `interpret` would turn a stray exception into InvalidPayload itself.
