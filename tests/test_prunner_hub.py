@@ -102,7 +102,8 @@ def test_failed_fast_job_shows_what_failed_and_what_never_ran(hub) -> None:
         "test": JobState.FAILED,
         "deploy": JobState.CANCELLED,
     }
-    assert (job.error, job.task("test").exit_code) == ("exit status 2", 2)  # type: ignore[union-attr]
+    failed = job.task("test")
+    assert failed is not None and (job.error, failed.exit_code) == ("exit status 2", 2)
 
 
 def test_job_cancelled_before_start_has_no_times(hub) -> None:
