@@ -3,15 +3,18 @@
     hub = Hub({"sieve": {"api_key": "..."}, "ci": {"type": "prunner", "jwt_secret": "..."}})
     job = hub.get("ci:52a5cb79-...")
     for job in hub.list("sieve", state="running"): ...
+    job = hub.wait("ci:52a5cb79-...", timeout=600)
 
 Both hubs share every piece that is not I/O (`_HubBase`); the sync one sends with
-`SyncRunner`, the async one with `AsyncRunner`.
+`SyncRunner`, the async one with `AsyncRunner`. Waiting and watching (`jobhub.waiting`) run
+on asyncio for both: the sync hub drives them on a private event loop in a worker thread.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -20,10 +23,12 @@ from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
 from jobhub.config import find_config_file, load_config_file, settings_error
-from jobhub.errors import ConfigError
+from jobhub.errors import ConfigError, InvalidRef
 from jobhub.http import AsyncRunner, SyncRunner
-from jobhub.model import Job, JobRef, JobState
+from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
+from jobhub.waiting import Waiter
+from jobhub.waiting.blocking import blocking_call, blocking_iter, threaded_transport
 
 __all__ = ["AsyncHub", "BackendsConfig", "Hub"]
 
@@ -131,6 +136,26 @@ class _HubBase:
         adapter = self.adapter(parsed.backend)
         return adapter, adapter.check_id(parsed.id)
 
+    def _wait_targets(self, refs: Iterable[Ref], *, what: str) -> list[JobRef]:
+        """Refs checked before any request: each names a configured backend and a valid id."""
+        if isinstance(refs, str | JobRef):
+            raise InvalidRef(
+                f"{what} takes a list of refs, not the single ref {str(refs)!r} — "
+                f"pass [{str(refs)!r}], or use wait() for one job"
+            )
+        targets = []
+        for ref in refs:
+            adapter, job_id = self._target(ref)
+            targets.append(JobRef(adapter.name, job_id))
+        return targets
+
+    def _watch_targets(self, refs: Iterable[Ref] | None, backend: str | None) -> list[JobRef]:
+        if refs is None and backend is None:
+            raise ConfigError("watch needs refs to watch, or backend=NAME to watch a backend")
+        if backend is not None:
+            self.adapter(backend)
+        return self._wait_targets(refs or [], what="watch")
+
     def _first_page(
         self, name: str, state: JobState | str | None, workflow: str | None, limit: int | None
     ) -> tuple[Adapter, _Listing]:
@@ -181,6 +206,7 @@ class Hub(_HubBase):
     ) -> None:
         super().__init__(backends, **kwargs)
         self.runner = SyncRunner(transport)
+        self._transport = transport
 
     def run(self, adapter: Adapter, call: Call[Any]) -> Any:
         return self.runner.run(adapter, call)
@@ -213,6 +239,90 @@ class Hub(_HubBase):
         adapter, job_id = self._target(ref)
         self.runner.run(adapter, adapter.cancel_job(job_id))
 
+    def wait(self, ref: Ref, timeout: float | None = None, cancel_on_timeout: bool = False) -> Job:
+        """Block until the job ends; return it as last seen (succeeded, failed, cancelled or
+        skipped — a failed job is returned, not raised).
+
+            job = hub.wait("ci:52a5cb79-...", timeout=600)
+            if job.state is JobState.FAILED: print(job.error)
+
+        Past `timeout` seconds it raises `WaitTimeout`, whose `pending` holds the last view of
+        the job; with `cancel_on_timeout=True` the job is cancelled on its backend first.
+        Transient faults (5xx, 429, timeouts, dropped connections) are ridden through;
+        `AuthError`, `JobNotFound` and `ConfigError` are raised at once. Ctrl-C stops the wait
+        and every request in flight. Works from any thread, with or without a running event
+        loop (inside async code, prefer `AsyncHub`, which does not block the loop).
+        """
+        return self.wait_all([ref], timeout=timeout, cancel_on_timeout=cancel_on_timeout)[0]
+
+    def wait_all(
+        self, refs: Iterable[Ref], timeout: float | None = None, cancel_on_timeout: bool = False
+    ) -> builtins.list[Job]:
+        """Block until every job has ended; return them in the order of `refs`.
+
+            jobs = hub.wait_all(["sieve:7f1c...", "ci:52a5..."], timeout=3600)
+            failed = [job.ref for job in jobs if job.state is not JobState.SUCCEEDED]
+
+        `timeout` bounds the whole call; `WaitTimeout.pending` holds the last view of each job
+        still open (None if never seen), and `cancel_on_timeout=True` cancels those jobs (a
+        backend without cancel, like Pixxel, is skipped and named in the message). Each
+        backend is asked the cheapest way it offers: see `jobhub.waiting.engine`.
+        """
+        targets = self._wait_targets(refs, what="wait_all")
+        waiter = self._waiter()
+        return blocking_call(
+            lambda: waiter.wait_all(targets, timeout=timeout, cancel_on_timeout=cancel_on_timeout)
+        )
+
+    def as_completed(
+        self,
+        refs: Iterable[Ref],
+        timeout: float | None = None,
+        *,
+        cancel_on_timeout: bool = False,
+    ) -> Iterator[Job]:
+        """Yield each job as it ends, in the order they end (each job once).
+
+            for job in hub.as_completed(refs, timeout=3600):
+                print(job.ref, job.state)
+
+        `timeout` bounds the whole iteration, from its first step; past it `WaitTimeout` is
+        raised from the loop. Breaking out of the loop stops every request.
+        """
+        targets = self._wait_targets(refs, what="as_completed")
+        waiter = self._waiter()
+        return blocking_iter(
+            lambda: waiter.as_completed(
+                targets, timeout=timeout, cancel_on_timeout=cancel_on_timeout
+            )
+        )
+
+    def watch(
+        self,
+        refs: Iterable[Ref] | None = None,
+        *,
+        backend: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[JobEvent]:
+        """Yield a `JobEvent` for each change seen: a job's state ("state"; `old` is None the
+        first time a job is seen), a task's state ("task"), progress ("progress") and new
+        outputs ("output"), each once, in order per job, a job's final state last.
+
+            for event in hub.watch(["ci:52a5..."]):
+                print(event.at, event.ref, event.kind, event.task or "", event.old, "->", event.new)
+
+        With refs, the stream ends once every job has ended (`WaitTimeout` past `timeout`).
+        With `backend=NAME`, every job the backend lists is watched, new ones as they appear,
+        until you break out or `timeout` passes (then the stream simply ends).
+        """
+        targets = self._watch_targets(refs, backend)
+        waiter = self._waiter()
+        return blocking_iter(lambda: waiter.watch(targets, backend=backend, timeout=timeout))
+
+    def _waiter(self) -> Waiter:
+        # No runner: each call opens one on its worker's event loop and closes it at the end.
+        return Waiter(self._adapters, transport=threaded_transport(self._transport))
+
     def close(self) -> None:
         self.runner.close()
 
@@ -240,6 +350,7 @@ class AsyncHub(_HubBase):
     ) -> None:
         super().__init__(backends, **kwargs)
         self.runner = AsyncRunner(transport)
+        self._waiter = Waiter(self._adapters, runner=self.runner, transport=transport)
 
     async def run(self, adapter: Adapter, call: Call[Any]) -> Any:
         return await self.runner.run(adapter, call)
@@ -267,6 +378,65 @@ class AsyncHub(_HubBase):
     async def cancel(self, ref: Ref) -> None:
         adapter, job_id = self._target(ref)
         await self.runner.run(adapter, adapter.cancel_job(job_id))
+
+    async def wait(
+        self, ref: Ref, timeout: float | None = None, cancel_on_timeout: bool = False
+    ) -> Job:
+        """The job once it has ended (see `Hub.wait`).
+
+            job = await hub.wait("sieve:7f1c...", timeout=600)
+
+        Cancelling the awaiting task cancels every request in flight.
+        """
+        jobs = await self.wait_all([ref], timeout=timeout, cancel_on_timeout=cancel_on_timeout)
+        return jobs[0]
+
+    async def wait_all(
+        self, refs: Iterable[Ref], timeout: float | None = None, cancel_on_timeout: bool = False
+    ) -> builtins.list[Job]:
+        """Every job once ended, in the order of `refs` (see `Hub.wait_all`).
+
+        jobs = await hub.wait_all(refs, timeout=3600)
+        """
+        targets = self._wait_targets(refs, what="wait_all")
+        return await self._waiter.wait_all(
+            targets, timeout=timeout, cancel_on_timeout=cancel_on_timeout
+        )
+
+    def as_completed(
+        self,
+        refs: Iterable[Ref],
+        timeout: float | None = None,
+        *,
+        cancel_on_timeout: bool = False,
+    ) -> AsyncIterator[Job]:
+        """Each job as it ends (see `Hub.as_completed`).
+
+            async for job in hub.as_completed(refs, timeout=3600):
+                print(job.ref, job.state)
+
+        Leaving the loop early stops the requests once the iterator is closed: use
+        `contextlib.aclosing(hub.as_completed(...))` to have that happen at once.
+        """
+        targets = self._wait_targets(refs, what="as_completed")
+        return self._waiter.as_completed(
+            targets, timeout=timeout, cancel_on_timeout=cancel_on_timeout
+        )
+
+    def watch(
+        self,
+        refs: Iterable[Ref] | None = None,
+        *,
+        backend: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[JobEvent]:
+        """`JobEvent`s as changes are seen (see `Hub.watch`).
+
+        async for event in hub.watch(backend="ci", timeout=300):
+            print(event.ref, event.kind, event.old, "->", event.new)
+        """
+        targets = self._watch_targets(refs, backend)
+        return self._waiter.watch(targets, backend=backend, timeout=timeout)
 
     async def aclose(self) -> None:
         await self.runner.aclose()

@@ -1,0 +1,601 @@
+"""The asyncio engine that follows jobs: one `Engine` per wait/watch call.
+
+It follows each job the cheapest way its backend offers (`Adapter.capabilities`):
+
+- `LONG_POLL` — one held `await_job` per job; the server answers when the job ends, a 408
+  (the hold expired) is re-issued at once. Waits look at each job once first (a GET), so a
+  `WaitTimeout` can say what the job was doing. Watches also GET the job between answers (with
+  backoff), because a long-poll says nothing until the end; the long-poll then asks only for
+  outputs past those already seen (`offset`) and the view is completed from what was seen.
+  Held long-polls use a pool of their own (at most `MAX_HOLDS` per backend), so they never take
+  the connections GETs need; a job beyond that many is polled with GETs until a hold frees.
+- `BATCH_REFRESH` — one `refresh_jobs` call per backend per cycle serves every job on it.
+- otherwise — GET each job with its own backoff, at most `settings.concurrency` at once. When
+  two or more followed jobs share a workflow, the workflow's listing (`list_jobs(workflow=)`) is
+  fetched once per cycle as a cheap change detector: a job whose listed state (or, for a watch,
+  progress) moved is fetched at once; a job listed unchanged needs no GET while waiting.
+  Listings are only a hint: a job a listing does not show is fetched as usual, and a listing
+  that fails for good is no longer asked for.
+
+Between polls: `Backoff` from `poll_interval` up to `poll_max`, started over when something
+changed (for a wait: a job's state; for a watch: anything `job_events` reports). A fault that
+outlasts the runner's own retries is ridden through the same way; `RateLimited.retry_after`
+pauses every request to that backend. `AuthError`, `JobNotFound`, `ConfigError`, other 4xx
+answers and a backend that keeps sending unreadable answers (`MAX_UNREADABLE` in a row) end
+the call with their typed error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from jobhub.backend import Adapter, Call, Capability
+from jobhub.errors import (
+    BackendUnavailable,
+    InvalidPayload,
+    JobAlreadyFinished,
+    JobHubError,
+    JobNotFound,
+    NotSupported,
+    RateLimited,
+    WaitTimeout,
+)
+from jobhub.http import AsyncRunner, _client_options, is_transient
+from jobhub.model import Job, JobEvent, JobRef
+from jobhub.waiting.events import job_events
+from jobhub.waiting.schedule import Backoff, Deadline
+
+__all__ = ["MAX_HOLDS", "Engine", "HoldingRunner", "Mode", "Seen"]
+
+log = logging.getLogger("jobhub.waiting")
+
+T = TypeVar("T")
+Mode = Literal["wait", "watch"]
+
+MAX_HOLDS = 512  # held long-polls per backend (each keeps a connection open)
+MAX_UNREADABLE = 5  # unreadable answers in a row from one backend before giving up
+MIN_HOLD = 1.0  # a 408 sooner than this (or poll_interval) is not a real hold: back off first
+LIST_MIN_JOBS = 2  # a workflow's listing is worth it from this many followed jobs
+LIST_MAX_JOBS = 1000  # a watched backend's listing is read up to this many jobs ...
+LIST_MAX_PAGES = 50  # ... or this many pages per cycle
+CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A new view of a job and what changed since the previous one (never empty)."""
+
+    ref: str
+    job: Job
+    events: list[JobEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: Exception
+
+
+class _Followed:
+    """One job being followed and what is known of it."""
+
+    __slots__ = ("adapter", "ended", "got", "key", "last", "poke", "ref", "requested", "tasks")
+
+    def __init__(self, ref: JobRef, adapter: Adapter, *, requested: bool) -> None:
+        self.ref = ref
+        self.key = str(ref)
+        self.adapter = adapter
+        self.requested = requested  # named by the caller (not discovered on a watched backend)
+        self.last: Job | None = None
+        self.ended = False
+        self.got = -math.inf  # loop time of the last full view
+        self.poke = asyncio.Event()  # a listing saw it move: look now
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+class _Backend:
+    """Per-backend limits and memory shared by every follower on it."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.name = adapter.name
+        self.settings = adapter.settings
+        self.slots = asyncio.Semaphore(adapter.settings.concurrency)
+        self.holds = 0
+        self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+        self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
+        self.unreadable = 0
+        self.unlisted: set[str] = set()  # workflows whose listing failed for good
+        self.open: set[str] = set()  # keys of followed jobs that have not ended
+        self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
+
+    def backoff(self) -> Backoff:
+        return Backoff(self.settings.poll_interval, self.settings.poll_max)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.adapter.capabilities
+
+
+class HoldingRunner(AsyncRunner):
+    """An `AsyncRunner` whose per-backend pool has room for every held long-poll, kept apart
+    from the pool GETs use so that holds never starve them."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(transport)
+
+    def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        client = self._clients.get(adapter.name)
+        if client is None:
+            holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+            options = _client_options(adapter)
+            options["limits"] = httpx.Limits(max_connections=holds, max_keepalive_connections=holds)
+            client = httpx.AsyncClient(transport=self._transport, **options)
+            self._clients[adapter.name] = client
+        return client
+
+
+class Engine:
+    """Follows jobs and reports each new view as a `Seen`, in the order views arrive.
+
+    engine = Engine(adapters, runner, holder, mode="wait", deadline=Deadline(60))
+    engine.follow([JobRef("ci", "52a5")])
+    seen = await engine.next()      # WaitTimeout past the deadline; errors as raised
+    await engine.close()            # cancels every request in flight
+    """
+
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        runner: AsyncRunner,
+        holder: AsyncRunner,
+        *,
+        mode: Mode,
+        deadline: Deadline,
+    ) -> None:
+        self.mode: Mode = mode
+        self.deadline = deadline
+        self._adapters = adapters
+        self._runner = runner
+        self._holder = holder
+        self._backends: dict[str, _Backend] = {}
+        self._followed: dict[str, _Followed] = {}
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._discovering: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[Seen | _Failed] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+
+    # -- what to follow -------------------------------------------------------------------------
+
+    def follow(self, refs: Iterable[JobRef]) -> None:
+        """Follow these jobs until each ends (refs already checked against the adapters)."""
+        for ref in refs:
+            if str(ref) not in self._followed:
+                followed = self._track(ref, requested=True)
+                self._start(followed, first_delay=0.0)
+
+    def discover(self, name: str) -> None:
+        """Follow every job the backend lists, now and as new ones appear (watch mode)."""
+        backend = self._backend(name)
+        kind = "refresh" if Capability.BATCH_REFRESH in backend.capabilities else "listing"
+        self._ensure_loop(backend, kind, discover=True)
+
+    def pending(self) -> dict[str, Job | None]:
+        """The last view of every requested job that has not ended (None: never seen)."""
+        return {f.key: f.last for f in self._followed.values() if f.requested and not f.ended}
+
+    # -- results --------------------------------------------------------------------------------
+
+    async def next(self) -> Seen:
+        """The next new view; raises a follower's fatal error, or `WaitTimeout` at the deadline."""
+        try:
+            async with asyncio.timeout(self.deadline.remaining()):
+                item = await self._queue.get()
+        except TimeoutError:
+            raise self.timed_out() from None
+        if isinstance(item, _Failed):
+            raise item.error
+        return item
+
+    def timed_out(self, note: str = "") -> WaitTimeout:
+        pending = self.pending()
+        total = sum(1 for f in self._followed.values() if f.requested)
+        shown = ", ".join(
+            f"{key} ({job.state.value if job is not None else 'never seen'})"
+            for key, job in itertools.islice(pending.items(), 5)
+        )
+        more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+        waited = f"{self.deadline.timeout:g} s" if self.deadline.timeout is not None else "long"
+        noun = "job" if total == 1 else "jobs"
+        message = (
+            f"waited {waited}; {len(pending)} of {total} {noun} still open: {shown}{more}"
+            f"{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        )
+        return WaitTimeout(message, pending=pending)
+
+    async def cancel_open(self) -> str:
+        """Stop following and ask each backend to cancel the requested jobs still open.
+        Returns a sentence for the timeout message saying what happened."""
+        await self.close()
+        pending = [self._followed[key] for key in self.pending()]
+        cancelled: list[str] = []
+        unsupported: list[str] = []
+        failed: list[str] = []
+
+        async def cancel(followed: _Followed) -> None:
+            backend = self._backend(followed.ref.backend)
+            try:
+                call = backend.adapter.cancel_job(followed.ref.id)
+            except NotSupported:
+                unsupported.append(followed.key)
+                return
+            try:
+                await self._send(backend, call)
+            except JobAlreadyFinished:
+                cancelled.append(followed.key)  # it ended on its own meanwhile: nothing to stop
+            except JobHubError as exc:
+                failed.append(f"{followed.key} ({exc})")
+            else:
+                cancelled.append(followed.key)
+
+        tasks = [asyncio.ensure_future(cancel(followed)) for followed in pending]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=CANCEL_TIMEOUT)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                failed.append(
+                    f"{len(late)} cancel request(s) got no answer in {CANCEL_TIMEOUT:g} s"
+                )
+        parts = [f"cancelled {len(cancelled)}"]
+        if unsupported:
+            parts.append(f"could not cancel {', '.join(unsupported)}: the backend has no cancel")
+            log.warning("not cancelled (the backend has no cancel): %s", ", ".join(unsupported))
+        if failed:
+            parts.append(f"cancelling failed for {'; '.join(failed)}")
+            log.warning("cancelling after a timeout failed: %s", "; ".join(failed))
+        return "; " + "; ".join(parts)
+
+    async def close(self) -> None:
+        """Cancel every follower and wait until they have stopped."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _backend(self, name: str) -> _Backend:
+        backend = self._backends.get(name)
+        if backend is None:
+            backend = self._backends[name] = _Backend(self._adapters[name])
+        return backend
+
+    def _track(self, ref: JobRef, *, requested: bool) -> _Followed:
+        backend = self._backend(ref.backend)
+        followed = _Followed(ref, backend.adapter, requested=requested)
+        self._followed[followed.key] = followed
+        backend.open.add(followed.key)
+        return followed
+
+    def _start(self, followed: _Followed, *, first_delay: float) -> None:
+        backend = self._backend(followed.ref.backend)
+        capabilities = backend.capabilities
+        if Capability.LONG_POLL in capabilities:
+            self._spawn(self._long_poll(backend, followed), followed)
+            if self.mode == "watch":
+                self._spawn(self._poll(backend, followed, first_delay), followed)
+        elif Capability.BATCH_REFRESH in capabilities:
+            self._ensure_loop(backend, "refresh", discover=False)
+        else:
+            self._spawn(self._poll(backend, followed, first_delay), followed)
+            self._ensure_loop(backend, "listing", discover=False)
+
+    def _ensure_loop(self, backend: _Backend, kind: str, *, discover: bool) -> None:
+        """At most one refresh or listing loop per backend; a discovering one serves both."""
+        key = f"{backend.name}/{kind}"
+        running = self._loops.get(key)
+        if running is not None and not running.done():
+            if key in self._discovering or not discover:
+                return
+            running.cancel()
+        if discover:
+            self._discovering.add(key)
+        if kind == "refresh":
+            self._loops[key] = self._spawn(self._refresh(backend, discover=discover))
+        else:
+            self._loops[key] = self._spawn(self._listing(backend, discover=discover))
+
+    def _spawn(
+        self, body: Coroutine[Any, Any, None], followed: _Followed | None = None
+    ) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._guard(body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if followed is not None:
+            followed.tasks.add(task)
+            task.add_done_callback(followed.tasks.discard)
+        return task
+
+    async def _guard(self, body: Awaitable[None]) -> None:
+        try:
+            await body
+        except Exception as exc:  # reported to the caller by next(), not lost in a task
+            self._queue.put_nowait(_Failed(exc))
+
+    def _accept(self, followed: _Followed, job: Job) -> bool:
+        """Take a full view of a job; True when it counts as a change for the backoff."""
+        if followed.ended:
+            return False  # an end is final; a slower answer that crossed it is stale
+        events = job_events(followed.last, job, at=datetime.now(UTC))
+        followed.last = job
+        followed.got = self._loop.time()
+        if job.state.terminal:
+            followed.ended = True
+            self._backend(followed.ref.backend).open.discard(followed.key)
+            current = asyncio.current_task()
+            for task in list(followed.tasks):
+                if task is not current:
+                    task.cancel()
+        if events:
+            self._queue.put_nowait(Seen(followed.key, job, events))
+        if self.mode == "wait":
+            return any(event.kind == "state" for event in events)
+        return bool(events)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _send(self, backend: _Backend, call: Call[T], *, hold: bool = False) -> T:
+        pause = backend.paused_until - self._loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        if hold:
+            result = await self._holder.run(backend.adapter, call)
+        else:
+            async with backend.slots:
+                result = await self._runner.run(backend.adapter, call)
+        backend.unreadable = 0
+        return result
+
+    def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
+        """Seconds to wait before trying again after `exc`; raises it when it is not transient."""
+        if isinstance(exc, RateLimited):
+            asked = exc.retry_after or 0.0
+            backend.paused_until = max(backend.paused_until, self._loop.time() + asked)
+            delay = max(backoff.next(), asked)
+        elif isinstance(exc, BackendUnavailable) and is_transient(exc):
+            delay = backoff.next()
+        elif isinstance(exc, InvalidPayload) and backend.unreadable < MAX_UNREADABLE:
+            backend.unreadable += 1
+            delay = backoff.next()
+        else:
+            raise exc
+        log.debug("%s: %s; trying again in %.2f s", backend.name, exc, delay)
+        return delay
+
+    async def _nap(self, seconds: float, poke: asyncio.Event | None = None) -> bool:
+        """Sleep; True when woken early by `poke`."""
+        if poke is None:
+            await asyncio.sleep(seconds)
+            return False
+        if not poke.is_set():
+            try:
+                async with asyncio.timeout(seconds):
+                    await poke.wait()
+            except TimeoutError:
+                return False
+        poke.clear()
+        return True
+
+    # -- followers ------------------------------------------------------------------------------
+
+    async def _poll(self, backend: _Backend, followed: _Followed, first_delay: float) -> None:
+        """GET the job, pausing with backoff, until it ends."""
+        backoff = backend.backoff()
+        delay = first_delay
+        while not followed.ended:
+            poked = await self._nap(delay, followed.poke)
+            if not poked and self._vouched(backend, followed):
+                delay = backoff.next()
+                continue
+            delay = await self._get(backend, followed, backoff)
+
+    def _vouched(self, backend: _Backend, followed: _Followed) -> bool:
+        """A wait need not GET a job a working listing has recently seen unchanged."""
+        if self.mode != "wait":
+            return False
+        seen = backend.vouched.get(followed.key, -math.inf)
+        return seen > followed.got and self._loop.time() - seen < 2 * backend.settings.poll_max
+
+    async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
+        """One GET; the pause to take before the next."""
+        try:
+            job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
+        except Exception as exc:
+            return self._retry_in(backend, exc, backoff)
+        return backoff.reset() if self._accept(followed, job) else backoff.next()
+
+    async def _long_poll(self, backend: _Backend, followed: _Followed) -> None:
+        """Hold `await_job` until the job ends, re-issuing it when the hold expires."""
+        backoff = backend.backoff()
+        while self.mode == "wait" and followed.last is None:  # first sight, for WaitTimeout
+            delay = await self._get(backend, followed, backoff)
+            if followed.last is None:
+                await asyncio.sleep(delay)
+        backoff.reset()
+        while not followed.ended:
+            if backend.holds >= backend.max_holds:  # every hold taken: poll until one frees
+                await asyncio.sleep(await self._get(backend, followed, backoff))
+                continue
+            delay = await self._hold(backend, followed, backoff)
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _hold(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
+        """One long-poll; the pause to take before the next (0: re-issue at once)."""
+        known = followed.last.outputs if followed.last is not None else None
+        offset = len(known) if self.mode == "watch" and isinstance(known, list) else 0
+        asked = self._loop.time()
+        backend.holds += 1
+        try:
+            call = backend.adapter.await_job(followed.ref.id, offset=offset)
+            job = await self._send(backend, call, hold=True)
+        except BackendUnavailable as exc:
+            held = self._loop.time() - asked
+            if exc.status_code == 408 and held >= min(MIN_HOLD, backend.settings.poll_interval):
+                return 0.0  # the hold expired: ask again
+            return self._retry_in(backend, exc, backoff)
+        except Exception as exc:
+            return self._retry_in(backend, exc, backoff)
+        finally:
+            backend.holds -= 1
+        if offset and isinstance(known, list) and isinstance(job.outputs, list):
+            job = job.model_copy(update={"outputs": known[:offset] + job.outputs})
+        self._accept(followed, job)
+        return 0.0 if followed.ended else backoff.next()  # answered before the end: don't spin
+
+    # -- per-backend loops ----------------------------------------------------------------------
+
+    async def _refresh(self, backend: _Backend, *, discover: bool) -> None:
+        """One `refresh_jobs` per cycle for every job on the backend."""
+        backoff = backend.backoff()
+        delay = 0.0
+        while discover or backend.open:
+            await asyncio.sleep(delay)
+            try:
+                jobs = await self._send(backend, backend.adapter.refresh_jobs())
+            except Exception as exc:
+                delay = self._retry_in(backend, exc, backoff)
+                continue
+            changed = False
+            listed: set[str] = set()
+            for job in jobs:
+                ref = JobRef(backend.name, job.id)
+                listed.add(job.id)
+                followed = self._followed.get(str(ref))
+                if followed is None and discover:
+                    followed = self._track(ref, requested=False)
+                if followed is not None:
+                    changed = self._accept(followed, job) or changed
+            missing = [
+                self._followed[key]
+                for key in backend.open
+                if self._followed[key].ref.id not in listed
+            ]
+            if missing:  # not (or no longer) in the refresh: ask for each
+                changed = await self._get_missing(backend, missing, backoff) or changed
+            delay = backoff.reset() if changed else backoff.next()
+
+    async def _get_missing(
+        self, backend: _Backend, missing: list[_Followed], backoff: Backoff
+    ) -> bool:
+        async def one(followed: _Followed) -> bool:
+            was = followed.last
+            try:
+                await self._get(backend, followed, backend.backoff())
+            except JobNotFound:
+                if followed.requested:
+                    raise
+                followed.ended = True  # a discovered job deleted by retention: stop following
+                backend.open.discard(followed.key)
+            return followed.last is not was
+
+        results = await asyncio.gather(*(one(f) for f in missing))
+        return any(results)
+
+    async def _listing(self, backend: _Backend, *, discover: bool) -> None:
+        """List the backend (watching it) or each shared workflow (helping waits), per cycle."""
+        backoff = backend.backoff()
+        delay = 0.0 if discover else backoff.next()
+        while discover or backend.open:
+            await asyncio.sleep(delay)
+            workflows: list[str | None] = [None] if discover else self._shared_workflows(backend)
+            if not workflows:  # not yet (jobs not seen yet) or not any more
+                delay = backend.settings.poll_interval
+                continue
+            results = await asyncio.gather(
+                *(self._list(backend, workflow, discover) for workflow in workflows),
+                return_exceptions=True,
+            )
+            changed = False
+            delay = 0.0
+            for workflow, result in zip(workflows, results, strict=True):
+                if isinstance(result, BaseException):
+                    delay = max(delay, self._listing_failed(backend, workflow, result, backoff))
+                else:
+                    changed = self._apply_listing(backend, result, discover) or changed
+            if not delay:
+                delay = backoff.reset() if changed else backoff.next()
+
+    def _shared_workflows(self, backend: _Backend) -> list[str | None]:
+        counts: dict[str, int] = {}
+        for key in backend.open:
+            last = self._followed[key].last
+            if last is not None and last.workflow and last.workflow not in backend.unlisted:
+                counts[last.workflow] = counts.get(last.workflow, 0) + 1
+        return [workflow for workflow, count in counts.items() if count >= LIST_MIN_JOBS]
+
+    def _listing_failed(
+        self, backend: _Backend, workflow: str | None, exc: BaseException, backoff: Backoff
+    ) -> float:
+        if not isinstance(exc, Exception):
+            raise exc
+        if workflow is None:  # the watched backend's own listing: its errors are the caller's
+            return self._retry_in(backend, exc, backoff)
+        try:
+            return self._retry_in(backend, exc, backoff)
+        except JobHubError:
+            # Only a hint for waits: without it each job is fetched on its own.
+            log.debug("%s: not listing workflow %r any more: %s", backend.name, workflow, exc)
+            backend.unlisted.add(workflow)
+            return backoff.next()
+
+    async def _list(self, backend: _Backend, workflow: str | None, discover: bool) -> list[Job]:
+        jobs: list[Job] = []
+        call: Call[Any] | None = backend.adapter.list_jobs(workflow=workflow)
+        pages = 0
+        while call is not None and pages < LIST_MAX_PAGES and len(jobs) < LIST_MAX_JOBS:
+            page = await self._send(backend, call)
+            jobs.extend(page.jobs)
+            call = page.next
+            pages += 1
+        return jobs
+
+    def _apply_listing(self, backend: _Backend, jobs: list[Job], discover: bool) -> bool:
+        """Discover new jobs (watching a backend); wake followers whose job moved."""
+        changed = False
+        now = self._loop.time()
+        for job in jobs:
+            key = str(JobRef(backend.name, job.id))
+            followed = self._followed.get(key)
+            if followed is None:
+                if discover:
+                    followed = self._track(JobRef(backend.name, job.id), requested=False)
+                    self._accept(followed, job)
+                    changed = True
+                    if not followed.ended:
+                        self._start(followed, first_delay=backend.settings.poll_interval)
+                continue
+            if followed.ended or followed.last is None:
+                continue
+            last = followed.last
+            moved = job.state is not last.state or (
+                self.mode == "watch" and job.progress is not None and job.progress != last.progress
+            )
+            if moved:
+                followed.poke.set()
+                changed = True
+            else:
+                backend.vouched[key] = now
+        return changed

@@ -1,0 +1,113 @@
+"""`Waiter`: wait, wait_all, as_completed and watch over an `Engine`, as coroutines and async
+iterators. `AsyncHub` uses it directly; `Hub` runs it through `jobhub.waiting.blocking`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+
+from jobhub.backend import Adapter
+from jobhub.errors import WaitTimeout
+from jobhub.http import AsyncRunner
+from jobhub.model import Job, JobEvent, JobRef
+from jobhub.waiting.engine import Engine, HoldingRunner, Mode
+from jobhub.waiting.schedule import Deadline
+
+__all__ = ["Waiter"]
+
+
+class Waiter:
+    """Waits for and watches jobs of the given adapters.
+
+    `runner` sends GETs, listings and refreshes (a hub passes its own, so its pooled
+    connections are reused); without one, each call opens a runner of its own and closes it
+    at the end. Long-polls always get a pool of their own (see `HoldingRunner`). Refs must
+    already be checked (`JobRef`s whose backend is in `adapters`).
+    """
+
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        *,
+        runner: AsyncRunner | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.adapters = adapters
+        self.runner = runner
+        self.transport = transport
+
+    async def wait_all(
+        self, refs: Sequence[JobRef], *, timeout: float | None, cancel_on_timeout: bool
+    ) -> list[Job]:
+        """Every job once ended, in the order of `refs`."""
+        ended: dict[str, Job] = {}
+        async for job in self.as_completed(
+            refs, timeout=timeout, cancel_on_timeout=cancel_on_timeout
+        ):
+            ended[job.ref] = job
+        return [ended[str(ref)] for ref in refs]
+
+    async def as_completed(
+        self, refs: Sequence[JobRef], *, timeout: float | None, cancel_on_timeout: bool = False
+    ) -> AsyncIterator[Job]:
+        """Each job once, as it ends (a ref named twice is yielded once)."""
+        deadline = Deadline(timeout)
+        open_refs = {str(ref) for ref in refs}
+        if not open_refs:
+            return
+        async with self._engine("wait", deadline) as engine:
+            engine.follow(refs)
+            while open_refs:
+                try:
+                    seen = await engine.next()
+                except WaitTimeout as exc:
+                    if not cancel_on_timeout:
+                        raise
+                    raise engine.timed_out(await engine.cancel_open()) from exc
+                if seen.job.terminal and seen.ref in open_refs:
+                    open_refs.discard(seen.ref)
+                    yield seen.job
+
+    async def watch(
+        self, refs: Sequence[JobRef], *, backend: str | None, timeout: float | None
+    ) -> AsyncIterator[JobEvent]:
+        """Events of `refs` until each has ended, or — with `backend` — of every job on it
+        until the deadline (then the stream simply ends)."""
+        deadline = Deadline(timeout)
+        open_refs = {str(ref) for ref in refs}
+        if not open_refs and backend is None:
+            return
+        async with self._engine("watch", deadline) as engine:
+            if backend is not None:
+                engine.discover(backend)
+            engine.follow(refs)
+            while open_refs or backend is not None:
+                try:
+                    seen = await engine.next()
+                except WaitTimeout:
+                    if backend is not None:
+                        return
+                    raise
+                for event in seen.events:
+                    yield event
+                if seen.job.terminal:
+                    open_refs.discard(seen.ref)
+
+    @asynccontextmanager
+    async def _engine(self, mode: Mode, deadline: Deadline) -> AsyncIterator[Engine]:
+        own = self.runner is None
+        runner = self.runner if self.runner is not None else AsyncRunner(self.transport)
+        holder = HoldingRunner(self.transport)
+        engine = Engine(self.adapters, runner, holder, mode=mode, deadline=deadline)
+        try:
+            yield engine
+        finally:
+            try:
+                await engine.close()
+            finally:
+                await holder.aclose()
+                if own:
+                    await runner.aclose()

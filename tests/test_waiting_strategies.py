@@ -1,0 +1,118 @@
+"""Each backend is asked the cheapest way it offers: long-poll, one batch refresh per cycle, or
+GETs under the concurrency limit (helped by workflow listings)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from jobhub import AsyncHub, JobState
+from tests.test_waiting_support import ScriptedServer, config, life, scripted_registry
+
+pytestmark = pytest.mark.anyio
+
+
+def hub(server: ScriptedServer, adapter_type: str, **settings: Any) -> AsyncHub:
+    return AsyncHub(
+        config(adapter_type, **settings),
+        registry=scripted_registry(),
+        transport=server.transport(),
+        env={},
+    )
+
+
+async def test_long_poll_is_reissued_after_408_until_the_job_ends() -> None:
+    server = ScriptedServer({"a": life((0, "running"), (0.5, "succeeded"))}, hold=0.15)
+    async with hub(server, "longpoll") as h:
+        job = await h.wait("b:a", timeout=5)
+    assert job.state is JobState.SUCCEEDED
+    assert len(server.routes("await")) >= 3  # held, expired (408), asked again...
+    assert len(server.routes("get")) == 1  # only the first look
+
+
+async def test_long_poll_while_watching_asks_past_the_outputs_already_seen() -> None:
+    server = ScriptedServer(
+        {
+            "a": [
+                (0, {"state": "running", "outputs": ["first"]}),
+                (0.4, {"state": "succeeded", "outputs": ["first", "second"]}),
+            ]
+        },
+        hold=0.1,
+    )
+    async with hub(server, "longpoll") as h:
+        events = [event async for event in h.watch(["b:a"], timeout=5)]
+    offsets = {seen.params["offset"] for seen in server.routes("await")[1:]}
+    assert offsets == {"1"}  # every re-issue after the first look skips the output seen
+    outputs = [event.new for event in events if event.kind == "output"]
+    assert outputs == [["second"]]
+    assert events[-1].job.outputs == ["first", "second"]  # the view is completed
+
+
+async def test_batch_refresh_makes_one_request_per_cycle_for_all_jobs() -> None:
+    timelines = {f"j{i}": life((0, "running"), (0.1 + 0.03 * i, "succeeded")) for i in range(12)}
+    server = ScriptedServer(timelines, latency=0.01)
+    async with hub(server, "batch") as h:
+        jobs = await h.wait_all([f"b:j{i}" for i in range(12)], timeout=5)
+    assert all(job.state is JobState.SUCCEEDED for job in jobs)
+    assert {seen.route for seen in server.requests} == {"refresh"}
+    assert server.max_in_flight == 1  # one request per cycle, never one per job
+    assert len(server.requests) < 12 * 3
+
+
+async def test_a_job_missing_from_the_batch_refresh_is_fetched_on_its_own() -> None:
+    server = ScriptedServer({"a": life((0, "running"), (0.1, "succeeded"))})
+    # The refresh lists nothing (as if the server listed only recent jobs).
+    server._all = lambda: []  # type: ignore[method-assign]
+    async with hub(server, "batch") as h:
+        job = await h.wait("b:a", timeout=5)
+    assert job.state is JobState.SUCCEEDED
+    assert server.routes("get")
+
+
+async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:
+    timelines = {f"j{i}": life((0, "running"), (0.3, "succeeded")) for i in range(20)}
+    server = ScriptedServer(timelines, latency=0.02)
+    async with hub(server, "plain", concurrency=3) as h:
+        await h.wait_all([f"b:j{i}" for i in range(20)], timeout=10)
+    assert server.max_in_flight == 3  # reached, never passed
+
+
+async def test_jobs_sharing_a_workflow_are_watched_through_its_listing() -> None:
+    timelines = {f"j{i}": life((0, "running"), (0.3 + 0.05 * i, "succeeded")) for i in range(8)}
+    server = ScriptedServer(timelines, workflow="nightly")
+    async with hub(server, "plain", poll_max=0.04) as h:
+        jobs = await h.wait_all([f"b:j{i}" for i in range(8)], timeout=10)
+    assert all(job.state is JobState.SUCCEEDED for job in jobs)
+    assert {seen.params.get("workflow") for seen in server.routes("list")} == {"nightly"}
+    # A first look and one fetch after the listing showed the end: no GET per cycle.
+    gets: dict[str | None, int] = {}
+    for seen in server.routes("get"):
+        gets[seen.job] = gets.get(seen.job, 0) + 1
+    assert max(gets.values()) <= 3
+    assert len(server.routes("get")) < len(server.routes("list")) * 8
+
+
+async def test_a_listing_that_fails_for_good_falls_back_to_gets() -> None:
+    from tests.test_waiting_support import status
+
+    timelines = {f"j{i}": life((0, "running"), (0.3, "succeeded")) for i in range(3)}
+    server = ScriptedServer(timelines, workflow="nightly")
+    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 50
+    async with hub(server, "plain") as h:
+        jobs = await h.wait_all(["b:j0", "b:j1", "b:j2"], timeout=5)
+    assert [job.state for job in jobs] == [JobState.SUCCEEDED] * 3
+    assert len(server.routes("list")) == 1  # not asked again
+
+
+async def test_backoff_spaces_polls_of_a_quiet_job_up_to_poll_max() -> None:
+    server = ScriptedServer({"a": life((0, "running"), (1.0, "succeeded"))})
+    async with hub(server, "plain", poll_interval=0.02, poll_max=0.16) as h:
+        await h.wait("b:a", timeout=5)
+    times = [seen.at for seen in server.routes("get")]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert max(gaps) <= 0.16 + 0.05  # the cap (plus scheduling slack)
+    assert max(gaps) > 0.06  # it did grow past the first pauses
+    assert len(times) < 1.0 / 0.02  # fewer than a fixed-interval loop would make
