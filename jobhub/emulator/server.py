@@ -93,7 +93,10 @@ class Emulator:
         """Serve in a background thread; returns once the server accepts connections."""
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets that say they are TCP,
+        # and with it on every answer (headers, then body) stalls ~40 ms on a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
@@ -263,10 +266,11 @@ def serve(
     await_hold: float = 600.0,
     print_config: bool = True,
     out: TextIO | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Serve the emulated backends until interrupted (Ctrl-C), printing each backend's URL and,
-    with ``print_config``, a ready ``jobhub.toml`` (the emulator's own, seed-derived
-    credentials: they open nothing but this emulator)."""
+    """Serve the emulated backends until interrupted (Ctrl-C) or ``stop`` is set, printing each
+    backend's URL and, with ``print_config``, a ready ``jobhub.toml`` (the emulator's own,
+    seed-derived credentials: they open nothing but this emulator)."""
     stream = out if out is not None else sys.stdout
     emulator = Emulator(
         types, seed=seed, speed=speed, faults=faults, await_hold=await_hold, host=host, port=port
@@ -280,9 +284,10 @@ def serve(
             stream.write(config_toml(emulator.hub_config()))
         stream.write("\nPress Ctrl-C to stop.\n")
         stream.flush()
+        stop = stop if stop is not None else threading.Event()
         try:
-            while True:
-                time.sleep(3600)
+            while not stop.wait(1.0):
+                pass
         except KeyboardInterrupt:
             pass
 

@@ -164,18 +164,14 @@ class SieveEmulator(EmulatedBackend):
         try:
             body = json.loads(await request.body())
         except ValueError as exc:
-            return _unprocessable("json_invalid", ["body", 0], f"JSON decode error: {exc}", {})
+            return _unprocessable("json_invalid", ["body", 0], f"JSON decode error: {exc}")
         if not isinstance(body, dict):
-            return _unprocessable(
-                "model_attributes_type", ["body"], "Input should be an object", body
-            )
+            return _unprocessable("model_attributes_type", ["body"], "Input should be an object")
         inputs = body.get("inputs")
         if "inputs" not in body:
-            return _unprocessable("missing", ["body", "inputs"], "Field required", body)
+            return _unprocessable("missing", ["body", "inputs"], "Field required")
         if not isinstance(inputs, dict | list):
-            return _unprocessable(
-                "dict_type", ["body", "inputs"], "Input should be an object", inputs
-            )
+            return _unprocessable("dict_type", ["body", "inputs"], "Input should be an object")
         function = self._function(body)
         if isinstance(function, Response):
             return function
@@ -183,7 +179,7 @@ class SieveEmulator(EmulatedBackend):
         try:
             duration, outcome = parse_steering(named.get("duration"), named.get("outcome"))
         except SteeringError as exc:
-            return _unprocessable("value_error", ["body", "inputs"], str(exc), named)
+            return _unprocessable("value_error", ["body", "inputs"], str(exc))
         run = self.new_run(function.path, duration=duration, outcome=outcome, inputs=inputs)
         self._order.append(run.id)
         return json_response(
@@ -407,15 +403,12 @@ def _query_int(request: Request, name: str, default: int) -> int | Response:
             "int_parsing",
             ["query", name],
             "Input should be a valid integer, unable to parse string as an integer",
-            raw,
         )
 
 
-def _unprocessable(kind: str, loc: list[Any], message: str, value: Any) -> Response:
-    """FastAPI's 422 validation body."""
-    return json_response(
-        {"detail": [{"type": kind, "loc": loc, "msg": message, "input": value}]}, 422
-    )
+def _unprocessable(kind: str, loc: list[Any], message: str) -> Response:
+    """FastAPI's 422 validation body, with the fields Sieve's description lists."""
+    return json_response({"detail": [{"loc": loc, "msg": message, "type": kind}]}, 422)
 
 
 def _posix_seconds(raw: str | None) -> float | None:
