@@ -121,11 +121,17 @@ def parse_time(value: Any) -> datetime | None:
     text = value.strip()
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except OverflowError as exc:  # e.g. year 1 with a negative offset
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
     if parsed.tzinfo is None:
         # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
         return datetime.combine(parsed, parsed.time(), UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -162,13 +168,23 @@ class StateTable:
             return JobState.UNKNOWN
         state = self._table.get(word.lower())
         if state is None:
-            if word not in self._warned:
-                self._warned.add(word)
-                log.warning(
-                    "%s: unknown status word %r, reported as 'unknown'", self.backend_type, word
-                )
+            self._warn(word)
             return JobState.UNKNOWN
         return state
+
+    # A backend sending endless new words must not grow memory or flood the log.
+    MAX_WARNED = 100
+
+    def _warn(self, word: str) -> None:
+        if word in self._warned or len(self._warned) > self.MAX_WARNED:
+            return
+        self._warned.add(word)
+        if len(self._warned) > self.MAX_WARNED:
+            log.warning("%s: many unknown status words; no more are logged", self.backend_type)
+        else:
+            log.warning(
+                "%s: unknown status word %r, reported as 'unknown'", self.backend_type, word
+            )
 
     def words(self, state: JobState) -> list[str]:
         """Native words that map to `state` (for server-side filters)."""

@@ -203,6 +203,18 @@ def _check_transport(adapter: Adapter) -> None:
         )
 
 
+def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
+    """The call's request carrying its timeouts, and the whole-answer deadline in seconds.
+
+    A request built outside a client has no timeout of its own, so it is set here: connect,
+    write and pool waits use the backend's `timeout`; reads wait up to the call's (long-polls
+    hold longer)."""
+    timeout = call.timeout or adapter.settings.timeout
+    request = call.request
+    request.extensions["timeout"] = httpx.Timeout(adapter.settings.timeout, read=timeout).as_dict()
+    return request, timeout
+
+
 def _client_options(adapter: Adapter) -> dict[str, Any]:
     settings = adapter.settings
     _check_transport(adapter)
@@ -270,8 +282,7 @@ class SyncRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def send_once(self, adapter: Adapter, call: Call[T]) -> T:
-        request = call.request
-        timeout = call.timeout or adapter.settings.timeout
+        request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
         try:
@@ -331,8 +342,7 @@ class AsyncRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send_once(self, adapter: Adapter, call: Call[T]) -> T:
-        request = call.request
-        timeout = call.timeout or adapter.settings.timeout
+        request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
         try:

@@ -288,3 +288,18 @@ def test_the_secret_appears_in_no_repr_log_or_error(
     assert caplog.records, "expected DEBUG request logs"
     for text in texts:
         assert SECRET not in text
+
+
+def test_every_request_carries_the_backend_timeout_and_the_calls_read_timeout(
+    fake_registry: Registry, server: FakeServer
+) -> None:
+    from jobhub.backend import Call
+
+    with make_hub(fake_registry, server, timeout=7) as hub:
+        hub.get("f:a")
+        adapter = hub.backends["f"]
+        long_poll = Call(adapter.get_job("a").request, lambda r: None, timeout=650)
+        hub.run(adapter, long_poll)
+    plain, held = (r.extensions["timeout"] for r in server.requests)
+    assert plain == {"connect": 7, "read": 7, "write": 7, "pool": 7}
+    assert held == {"connect": 7, "read": 650, "write": 7, "pool": 7}

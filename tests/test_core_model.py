@@ -119,3 +119,19 @@ def test_state_table_matches_any_case_and_warns_once_per_unknown_word(
 def test_excerpt_is_short_and_printable() -> None:
     assert excerpt(b"\xff" + b"a" * 1000, 20).endswith("…")
     assert len(excerpt({"k": "v" * 500}, 50)) == 50
+
+
+def test_state_table_stops_remembering_unknown_words_past_a_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table = StateTable("noisy", {})
+    with caplog.at_level(logging.WARNING):
+        for n in range(1000):
+            assert table(f"word-{n}") is JobState.UNKNOWN
+    assert len(caplog.records) == StateTable.MAX_WARNED + 1
+    assert caplog.records[-1].getMessage() == "noisy: many unknown status words; no more are logged"
+
+
+def test_parse_time_out_of_range_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_time("0001-01-01T00:00:00+05:00")

@@ -149,8 +149,6 @@ def test_await_is_not_retried_and_may_outlast_sieves_ten_minute_hold(
     call = sieve.await_job(JOB_ID)
     assert call.retry is False
     assert call.timeout is not None and call.timeout > 600
-    # the client's short read timeout must not end the hold early
-    assert call.request.extensions["timeout"]["read"] == call.timeout
 
 
 def test_the_await_timeout_is_a_setting() -> None:

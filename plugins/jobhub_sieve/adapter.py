@@ -178,11 +178,12 @@ class SieveAdapter(Adapter):
             "await",
             params={"offset": self._offset(offset)},
         )
-        wait = self._await_timeout()
-        # The client's own read timeout would end the hold early: this request carries its own.
-        request.extensions["timeout"] = httpx.Timeout(self.settings.timeout, read=wait).as_dict()
         return Call(
-            request, self._parse_job, on_error=self._await_expired, retry=False, timeout=wait
+            request,
+            self._parse_job,
+            on_error=self._await_expired,
+            retry=False,
+            timeout=self._await_timeout(),
         )
 
     def list_jobs(
