@@ -41,7 +41,7 @@ def install(
     """Lay out an installed distribution (a dist-info with entry points) under `site`."""
     for name, source in modules.items():
         (site / f"{name}.py").write_text(textwrap.dedent(source))
-    info = site / f"{dist}-{version}.dist-info"
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"  # as installers name it
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     lines = "\n".join(f"{name} = {target}" for name, target in eps.items())

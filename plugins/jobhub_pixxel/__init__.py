@@ -1,4 +1,4 @@
-"""The built-in Pixxel backend for jobhub, loaded through the `jobhub` entry point like any plugin."""
+"""The built-in Pixxel backend, loaded through the `jobhub` entry point like any plugin."""
 
 from __future__ import annotations
 
