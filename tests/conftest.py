@@ -41,6 +41,19 @@ def _fresh_registry() -> Iterator[None]:
     reset_registry()
 
 
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test runs with jobhub logging at DEBUG; the sentinel must reach no log record."""
+    caplog.set_level(logging.DEBUG, logger="jobhub")
+    yield
+    for when in ("setup", "call", "teardown"):
+        for record in caplog.get_records(when):
+            message = record.getMessage()
+            assert SECRET not in message, f"secret leaked into a log record: {message!r}"
+            if record.exc_text:
+                assert SECRET not in record.exc_text
+
+
 @pytest.fixture
 def registry() -> Any:
     return get_registry()
