@@ -1,0 +1,280 @@
+"""The prunner emulator's behaviour over time, seen with plain httpx: tasks run through the
+pipeline's graph, the first failure cancels the rest, cancellation follows prunner's rules, and
+every request needs a fresh HS256 token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from jobhub.emulator import Emulator
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator(["prunner"], seed=3, speed=0) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def secret(emu: Emulator) -> str:
+    return emu.backends["prunner"].credentials["jwt_secret"]
+
+
+@pytest.fixture(scope="module")
+def api(emu: Emulator, secret: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emu.urls["prunner"], auth=Signer(secret, "j.doe")) as client:
+        yield client
+
+
+class Signer(httpx.Auth):
+    """A fresh short-lived token per request, as prunner clients sign them."""
+
+    def __init__(self, secret: str, user: str | None) -> None:
+        self.secret, self.user = secret, user
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        now = int(time.time())
+        claims: dict[str, Any] = {"iat": now, "exp": now + 60}
+        if self.user is not None:
+            claims["sub"] = self.user
+        request.headers["Authorization"] = f"Bearer {jwt.encode(claims, self.secret, 'HS256')}"
+        yield request
+
+
+def schedule(api: httpx.Client, pipeline: str = "release", **variables: Any) -> str:
+    response = api.post("/pipelines/schedule", json={"pipeline": pipeline, "variables": variables})
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["jobId"]
+    return job_id
+
+
+def detail(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    response = api.get("/job/detail", params={"id": job_id})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def statuses(body: dict[str, Any]) -> dict[str, str]:
+    return {task["name"]: task["status"] for task in body["tasks"]}
+
+
+def test_token_subject_becomes_the_jobs_user(api: httpx.Client) -> None:
+    assert detail(api, schedule(api, duration=5))["user"] == "j.doe"
+
+
+def test_token_without_subject_schedules_a_job_without_user(emu: Emulator, secret: str) -> None:
+    with httpx.Client(base_url=emu.urls["prunner"], auth=Signer(secret, None)) as anonymous:
+        assert detail(anonymous, schedule(anonymous, duration=5))["user"] == ""
+
+
+def test_queued_job_has_null_times_waiting_tasks_and_exit_codes_minus_one(
+    api: httpx.Client,
+) -> None:
+    body = detail(api, schedule(api, duration=5))
+    assert (body["start"], body["end"], body["completed"], body["canceled"]) == (
+        None,
+        None,
+        False,
+        False,
+    )
+    assert {(t["status"], t["start"], t["exitCode"]) for t in body["tasks"]} == {
+        ("waiting", None, -1)
+    }
+
+
+def test_tasks_come_in_topological_order_with_ties_by_name(api: httpx.Client) -> None:
+    names = [t["name"] for t in detail(api, schedule(api, "release", duration=5))["tasks"]]
+    assert names == ["checkout", "lint", "test_integration", "test_unit", "build", "publish"]
+
+
+def test_empty_fields_are_left_out(api: httpx.Client) -> None:
+    body = detail(api, schedule(api, "deploy"))
+    assert "variables" not in body and "lastError" not in body
+    assert "dependsOn" not in body["tasks"][0] and "error" not in body["tasks"][0]
+
+
+def test_succeeded_job_is_completed_and_every_task_done(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=6, outcome="succeeded")
+    emu.clock.advance(20)
+    body = detail(api, job_id)
+    assert (body["completed"], body["canceled"], body["errored"]) == (True, False, False)
+    assert set(statuses(body).values()) == {"done"} and body["end"]
+    assert emu.backends["prunner"].final_state(job_id) == "succeeded"
+
+
+def test_failing_task_cancels_the_rest_and_never_run_tasks_stay_waiting(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    ids = [schedule(api, duration=12, outcome="failed") for _ in range(8)]
+    emu.clock.advance(30)
+    for job_id in ids:
+        body = detail(api, job_id)
+        assert (body["completed"], body["canceled"], body["errored"]) == (True, True, True)
+        failed = [t for t in body["tasks"] if t["status"] == "error"]
+        assert len(failed) == 1 and failed[0]["errored"] and failed[0]["exitCode"] > 0
+        assert body["lastError"] == failed[0]["error"] == f"exit status {failed[0]['exitCode']}"
+        for task in body["tasks"]:
+            assert task["status"] in ("done", "error", "canceled", "waiting")
+            if task["status"] == "waiting":
+                assert task["start"] is None and task["end"] is None
+            if task["status"] == "canceled":
+                assert task["end"] == failed[0]["end"]
+        assert emu.backends["prunner"].final_state(job_id) == "failed"
+
+
+def test_no_task_starts_after_the_failure(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=12, outcome="failed")
+    emu.clock.advance(30)
+    body = detail(api, job_id)
+    started = [t["start"] for t in body["tasks"] if t["start"] is not None]
+    assert all(start <= body["end"] for start in started)
+
+
+def test_dry_run_skips_publish(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=6, outcome="succeeded", dry_run="true")
+    emu.clock.advance(20)
+    publish = detail(api, job_id)["tasks"][-1]
+    assert (publish["name"], publish["status"], publish["skipped"]) == ("publish", "skipped", True)
+
+
+def test_cancel_before_start_leaves_null_times_and_waiting_tasks(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, duration=10)
+    assert api.post("/job/cancel", params={"id": job_id}).json() is True
+    emu.clock.advance(30)
+    body = detail(api, job_id)
+    assert (body["canceled"], body["completed"], body["start"], body["end"]) == (
+        True,
+        False,
+        None,
+        None,
+    )
+    assert set(statuses(body).values()) == {"waiting"}
+    assert emu.backends["prunner"].final_state(job_id) == "cancelled"
+
+
+def test_cancel_while_running_completes_the_job_canceled(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=20, outcome="succeeded")
+    emu.clock.advance(5)
+    api.post("/job/cancel", params={"id": job_id})
+    emu.clock.advance(30)
+    body = detail(api, job_id)
+    assert (body["canceled"], body["completed"], body["errored"]) == (True, True, False)
+    assert body["start"] and body["end"] and "canceled" in statuses(body).values()
+    assert "lastError" not in body
+
+
+def test_cancelling_twice_is_not_an_error(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=20)
+    emu.clock.advance(5)
+    answers = [api.post("/job/cancel", params={"id": job_id}).status_code for _ in range(2)]
+    assert answers == [200, 200]
+
+
+def test_cancelling_a_completed_job_is_an_error_and_changes_nothing(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, duration=2, outcome="succeeded")
+    emu.clock.advance(10)
+    response = api.post("/job/cancel", params={"id": job_id})
+    assert (response.status_code, response.json()) == (500, {"error": "Error canceling job"})
+    assert emu.backends["prunner"].final_state(job_id) == "succeeded"
+
+
+def test_cancelling_a_job_that_failed_fast_is_accepted_as_already_canceled(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    """prunner checks its ``canceled`` flag before ``completed``, and fail-fast sets both."""
+    job_id = schedule(api, duration=2, outcome="failed")
+    emu.clock.advance(10)
+    assert api.post("/job/cancel", params={"id": job_id}).status_code == 200
+    assert emu.backends["prunner"].final_state(job_id) == "failed"
+
+
+def test_pipelines_jobs_lists_every_job_once_newest_first(emu: Emulator, api: httpx.Client) -> None:
+    first = schedule(api, duration=5)
+    emu.clock.advance(2)
+    second = schedule(api, duration=5)
+    ids = [job["id"] for job in api.get("/pipelines/jobs").json()["jobs"]]
+    assert ids[:2] == [second, first]
+    assert len(ids) == len(set(ids)) == len(emu.backends["prunner"].runs)
+
+
+def test_pipeline_shows_running_while_one_of_its_jobs_runs(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    emu.clock.advance(1000)  # let earlier jobs end
+    schedule(api, "nightly", duration=10, outcome="succeeded")
+    emu.clock.advance(5)
+    running = {p["pipeline"]: p["running"] for p in api.get("/pipelines").json()["pipelines"]}
+    assert running["nightly"] is True
+    emu.clock.advance(20)
+    running = {p["pipeline"]: p["running"] for p in api.get("/pipelines").json()["pipelines"]}
+    assert running["nightly"] is False
+
+
+def test_task_logs_grow_as_the_task_runs(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, "deploy", duration=10, outcome="succeeded")
+    logs = []
+    for _ in range(3):
+        logs.append(api.get("/job/logs", params={"id": job_id, "task": "build_assets"}).json())
+        emu.clock.advance(3)
+    assert [bool(entry["stdout"]) for entry in logs] == [False, True, True]
+    assert (
+        logs[2]["stdout"].startswith(logs[1]["stdout"]) and logs[2]["stdout"] != logs[1]["stdout"]
+    )
+
+
+def test_failed_task_logs_its_error_on_stderr(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, duration=6, outcome="failed")
+    emu.clock.advance(20)
+    failed = next(t for t in detail(api, job_id)["tasks"] if t["status"] == "error")
+    logs = api.get("/job/logs", params={"id": job_id, "task": failed["name"]}).json()
+    assert failed["error"] in logs["stderr"]
+
+
+def token(secret: str, **claims: Any) -> str:
+    return jwt.encode({"sub": "x", **claims}, secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda s: None, "no token found"),
+        (lambda s: token("a-secret-that-is-not-the-servers-secret"), "token is unauthorized"),
+        (lambda s: token(s, exp=int(time.time()) - 1), "token is expired"),
+        (lambda s: token(s, iat=int(time.time()) + 60), "token iat validation failed"),
+        (lambda s: jwt.encode({"sub": "x"}, s, algorithm="HS512"), "token is unauthorized"),
+    ],
+    ids=["missing", "wrong-secret", "expired", "future-iat", "wrong-algorithm"],
+)
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_bad_tokens_are_refused_in_plain_text(
+    emu: Emulator, secret: str, make: Any, reason: str
+) -> None:
+    value = make(secret)
+    headers = {} if value is None else {"Authorization": f"Bearer {value}"}
+    response = httpx.get(emu.urls["prunner"] + "/pipelines", headers=headers)
+    assert (response.status_code, response.text) == (401, reason + "\n")
+
+
+def test_token_in_the_jwt_cookie_is_accepted(emu: Emulator, secret: str) -> None:
+    response = httpx.get(emu.urls["prunner"] + "/pipelines", cookies={"jwt": token(secret)})
+    assert response.status_code == 200
+
+
+def test_same_seed_gives_the_same_jobs() -> None:
+    outcomes = []
+    for _ in range(2):
+        with Emulator(["prunner"], seed=17, speed=0) as emulator:
+            ids = [emulator.submit("prunner") for _ in range(5)]
+            outcomes.append([(i, emulator.backends["prunner"].final_state(i)) for i in ids])
+    assert outcomes[0] == outcomes[1]
