@@ -92,7 +92,7 @@ class FaultInjector:
         errors: Mapping[str, ErrorResponder],
     ) -> None:
         self.app = app
-        self.faults = dict(faults)
+        self.faults = faults  # read live: the owner may change faults while serving
         self.errors = dict(errors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +101,7 @@ class FaultInjector:
             return
         backend = scope["path"].split("/", 2)[1]
         faults = self.faults.get(backend)
-        if faults is None or faults.rate <= 0 or _exempt(scope):
+        if faults is None or faults.rate <= 0 or backend not in self.errors or _exempt(scope):
             await self.app(scope, receive, send)
             return
         kind = faults.draw()

@@ -43,6 +43,9 @@ class Emulator:
     ``await_hold`` is how long (real seconds) a long-poll is held before it times out.
     ``port=0`` picks a free port. ``credentials`` maps a type to credential values to use
     instead of generated ones.
+
+    ``emu.faults`` may be changed while it serves (``emu.faults["sieve"] = Faults(rate=0.2)``,
+    ``del emu.faults["sieve"]``); the next request sees the change.
     """
 
     def __init__(
