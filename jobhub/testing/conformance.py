@@ -1,0 +1,493 @@
+"""`AdapterConformance`: the test suite every adapter runs, in the style of fsspec's abstract
+tests. Subclass it in a test module and provide the required fixtures:
+
+    from jobhub.testing import AdapterConformance, Sample
+
+    class TestAcmeConformance(AdapterConformance):
+        @pytest.fixture
+        def adapter_class(self):
+            return AcmeAdapter
+
+        @pytest.fixture
+        def backend_settings(self, secret):
+            return {"url": "https://acme.test/api", "api_key": secret}
+
+        ...  # samples, status_words, job_with_status, list_body
+
+pytest then runs every `test_*` method below against the adapter. docs/plugins.md describes
+each fixture; `jobhub.testing.checks` holds the checks themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from jobhub.backend import Adapter, Call, Capability
+from jobhub.errors import BackendUnavailable, JobHubError, NotSupported
+from jobhub.hub import AsyncHub, Hub
+from jobhub.model import Job, JobState
+from jobhub.testing import checks
+from jobhub.testing.checks import (
+    EXPECTED_ERRORS,
+    HOSTILE_IDS,
+    NAME,
+    SECRET,
+    ErrorCase,
+    MockBackend,
+    Sample,
+)
+from jobhub.testing.fuzz import field_names, mutations, random_json
+
+__all__ = ["AdapterConformance"]
+
+_UNKNOWN_WORD = "jobhub-conformance-unknown-word"
+
+
+class AdapterConformance:
+    """The whole adapter contract as tests. Required fixtures: `adapter_class`,
+    `backend_settings`, `samples`, `status_words`, `job_with_status`, `list_body`."""
+
+    # -- fixtures an author provides --------------------------------------------------------
+
+    @pytest.fixture
+    def adapter_class(self) -> type[Adapter]:
+        """REQUIRED: the adapter class under test."""
+        pytest.fail("provide an `adapter_class` fixture returning the adapter class")
+
+    @pytest.fixture
+    def backend_settings(self, secret: str) -> dict[str, Any]:
+        """REQUIRED: one backend's settings (without `type`), every credential set to
+        `secret`, and a `url` (any host: nothing is sent over a network)."""
+        pytest.fail("provide a `backend_settings` fixture (credentials set to `secret`)")
+
+    @pytest.fixture
+    def samples(self) -> list[Sample]:
+        """REQUIRED: job payloads as the backend's get answers them, with expected fields.
+        The first one is the job the other checks get, list and cancel."""
+        pytest.fail("provide a `samples` fixture: a list of jobhub.testing.Sample")
+
+    @pytest.fixture
+    def status_words(self) -> Mapping[str, JobState]:
+        """REQUIRED: every native status word the backend documents → its canonical state."""
+        pytest.fail("provide a `status_words` fixture: {native word: JobState}")
+
+    @pytest.fixture
+    def job_with_status(self) -> Callable[[str], Any]:
+        """REQUIRED: a job payload carrying the given native status word."""
+        pytest.fail("provide a `job_with_status` fixture: word -> job payload")
+
+    @pytest.fixture
+    def list_body(self) -> Callable[[list[Any]], Any]:
+        """REQUIRED: the body of a one-page listing answer holding these job payloads."""
+        pytest.fail("provide a `list_body` fixture: [payload] -> listing body")
+
+    @pytest.fixture
+    def list_options(self) -> dict[str, Any]:
+        """Keyword arguments for the listing the checks make (`workflow=...` where a listing
+        without one walks several endpoints). Default: none."""
+        return {}
+
+    @pytest.fixture
+    def state_of(self) -> Callable[[Job], tuple[JobState, str | None]]:
+        """Where `job_with_status`'s word shows in the job: `(state, status)`. Default: the
+        job's own; a backend whose words are task statuses points at a task."""
+        return lambda job: (job.state, job.status)
+
+    @pytest.fixture
+    def error_body(self) -> Callable[[int, str], Any]:
+        """An error body in the backend's format saying `message` (JSON, or a str for text).
+        Default: `{"detail": message}`."""
+        return lambda status, message: {"detail": message}
+
+    @pytest.fixture
+    def error_cases(self) -> list[ErrorCase]:
+        """The backend's own error answers beyond the common statuses (e.g. a 400 on cancel
+        that means the job has already ended → `JobAlreadyFinished`)."""
+        return []
+
+    @pytest.fixture
+    def cancel_body(self) -> Any:
+        """The body of a successful cancel answer. Default: `{}`."""
+        return {}
+
+    @pytest.fixture
+    def refresh_body(self, list_body: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        """The body of a batch-refresh answer (`Capability.BATCH_REFRESH`). Default: as list."""
+        return list_body
+
+    @pytest.fixture
+    def id_template(self) -> Callable[[str], str]:
+        """A job id built around a part the checks choose (for the id-escaping checks);
+        structured ids (`workflow/job`) put the part where a user's id goes."""
+        return lambda part: part
+
+    @pytest.fixture
+    def routes(self) -> Mapping[tuple[str, str], Any]:
+        """More answers the mock backend gives: `{(method, url): JSON body}`."""
+        return {}
+
+    @pytest.fixture
+    def plugin(self) -> object | None:
+        """The plugin object (module) whose hook registers the adapter; None: the checks
+        register `adapter_class` directly."""
+        return None
+
+    # -- fixtures the suite provides --------------------------------------------------------
+
+    @pytest.fixture
+    def secret(self) -> str:
+        """The sentinel every credential is set to; it must never show up anywhere."""
+        return SECRET
+
+    @pytest.fixture
+    def adapter(self, adapter_class: type[Adapter], backend_settings: Mapping[str, Any]) -> Adapter:
+        return checks.make_adapter(adapter_class, backend_settings)
+
+    @pytest.fixture
+    def sample_jobs(self, adapter: Adapter, samples: list[Sample]) -> list[Job]:
+        assert samples, "`samples` is empty: give at least one job payload"
+        return [adapter.normalize(sample.payload) for sample in samples]
+
+    @pytest.fixture
+    def job_id(self, sample_jobs: list[Job]) -> str:
+        """The id of the first sample: the job the checks get, list and cancel."""
+        return sample_jobs[0].id
+
+    @pytest.fixture
+    def backend(
+        self,
+        adapter: Adapter,
+        samples: list[Sample],
+        job_id: str,
+        list_body: Callable[[list[Any]], Any],
+        list_options: dict[str, Any],
+        cancel_body: Any,
+        routes: Mapping[tuple[str, str], Any],
+    ) -> MockBackend:
+        """A mock backend answering get (the first sample), list (every sample), cancel and
+        the `routes`."""
+        backend = MockBackend()
+        backend.answer(adapter.get_job(job_id).request, samples[0].payload)
+        listing = adapter.list_jobs(**list_options).request
+        backend.answer(listing, list_body([s.payload for s in samples]))
+        if Capability.CANCEL in adapter.capabilities:
+            backend.answer(adapter.cancel_job(job_id).request, cancel_body)
+        for (method, url), body in routes.items():
+            backend.answer_url(method, url, body)
+        return backend
+
+    @pytest.fixture
+    def hub(
+        self,
+        adapter_class: type[Adapter],
+        backend_settings: Mapping[str, Any],
+        backend: MockBackend,
+        plugin: object | None,
+    ) -> Iterator[Hub]:
+        with checks.make_hub(adapter_class, backend_settings, backend, plugin) as hub:
+            yield hub
+
+    # -- registration and settings ----------------------------------------------------------
+
+    def test_plugin_registers_the_adapter_under_its_type(
+        self, adapter_class: type[Adapter], plugin: object | None
+    ) -> None:
+        registry = checks.make_registry(adapter_class, plugin)
+        info = next(iter(registry.plugins.values()))
+        assert info.error is None, f"the plugin failed: {info.error}"
+        assert registry.adapters.get(adapter_class.type) is adapter_class, (
+            f"the plugin registered {registry.adapters}, not {adapter_class.__name__} under "
+            f"{adapter_class.type!r}"
+        )
+
+    def test_type_is_a_plain_name(self, adapter_class: type[Adapter]) -> None:
+        name = adapter_class.type
+        assert isinstance(name, str) and name and name == name.strip() and ":" not in name, (
+            f"type {name!r} must be a non-empty name without ':' or spaces around it"
+        )
+
+    def test_settings_take_the_backend_entry(
+        self, adapter: Adapter, backend_settings: Mapping[str, Any]
+    ) -> None:
+        assert isinstance(adapter.settings, adapter.Settings)
+        assert adapter.settings.type == adapter.type
+
+    def test_each_environment_default_fills_its_setting(
+        self, adapter_class: type[Adapter], backend_settings: Mapping[str, Any], secret: str
+    ) -> None:
+        for key, variable in adapter_class.env_defaults.items():
+            entry = {k: v for k, v in backend_settings.items() if k != key}
+            settings = adapter_class.settings_from(NAME, entry, {variable: secret})
+            value = getattr(settings, key)
+            value = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            assert value == secret, f"${variable} did not fill setting {key!r} (got {value!r})"
+
+    # -- normalization ----------------------------------------------------------------------
+
+    def test_samples_normalize_to_their_expected_fields(
+        self, adapter: Adapter, samples: list[Sample]
+    ) -> None:
+        for sample in samples:
+            checks.check_sample(adapter, sample)
+
+    def test_every_native_status_word_is_mapped(
+        self,
+        adapter: Adapter,
+        status_words: Mapping[str, JobState],
+        job_with_status: Callable[[str], Any],
+        state_of: Callable[[Job], tuple[JobState, str | None]],
+    ) -> None:
+        assert status_words, "`status_words` is empty: list every native status word"
+        for word, expected in status_words.items():
+            checks.check_status_word(adapter, word, expected, job_with_status, state_of)
+
+    def test_native_status_words_match_case_insensitively(
+        self,
+        adapter: Adapter,
+        status_words: Mapping[str, JobState],
+        job_with_status: Callable[[str], Any],
+        state_of: Callable[[Job], tuple[JobState, str | None]],
+    ) -> None:
+        for word, expected in status_words.items():
+            for variant in {word.upper(), word.lower()} - {word}:
+                state, _ = state_of(adapter.normalize(job_with_status(variant)))
+                assert state == expected, f"{variant!r} became {state.value!r}, not {expected!r}"
+
+    def test_an_unknown_status_word_is_unknown_and_kept(
+        self,
+        adapter: Adapter,
+        job_with_status: Callable[[str], Any],
+        state_of: Callable[[Job], tuple[JobState, str | None]],
+    ) -> None:
+        checks.check_status_word(
+            adapter, _UNKNOWN_WORD, JobState.UNKNOWN, job_with_status, state_of
+        )
+
+    def test_samples_bent_out_of_shape_give_a_job_or_invalid_payload(
+        self, adapter: Adapter, samples: list[Sample]
+    ) -> None:
+        for sample in samples:
+            checks.check_survives(adapter, mutations(sample.payload))
+
+    def test_arbitrary_json_gives_a_job_or_invalid_payload(
+        self, adapter: Adapter, samples: list[Sample]
+    ) -> None:
+        rng = random.Random(0)
+        keys = field_names(*(sample.payload for sample in samples))
+        payloads = ((f"random JSON #{n}", random_json(rng, 4, keys)) for n in range(1500))
+        checks.check_survives(adapter, payloads)
+
+    def test_list_reads_a_page_of_every_sample(
+        self, hub: Hub, sample_jobs: list[Job], list_options: dict[str, Any]
+    ) -> None:
+        listed = [job.id for job in hub.list(NAME, **list_options)]
+        assert listed == [job.id for job in sample_jobs], f"listed {listed}"
+
+    # -- errors -----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("status", sorted(EXPECTED_ERRORS))
+    def test_error_statuses_map_to_typed_errors(
+        self,
+        hub: Hub,
+        backend: MockBackend,
+        job_id: str,
+        error_body: Callable[[int, str], Any],
+        status: int,
+    ) -> None:
+        words = f"conformance says {status}"
+        case = ErrorCase(status, error_body(status, words), EXPECTED_ERRORS[status], says=words)
+        checks.check_error_case(hub, backend, case, job_id)
+
+    def test_rate_limits_carry_retry_after(
+        self, hub: Hub, backend: MockBackend, job_id: str, error_body: Callable[[int, str], Any]
+    ) -> None:
+        case = ErrorCase(
+            429,
+            error_body(429, "slow down"),
+            EXPECTED_ERRORS[429],
+            headers={"Retry-After": "7"},
+        )
+        error = checks.check_error_case(hub, backend, case, job_id)
+        assert getattr(error, "retry_after", None) == 7.0, "RateLimited.retry_after is not 7"
+
+    def test_the_backends_own_error_answers_map_to_typed_errors(
+        self, hub: Hub, backend: MockBackend, job_id: str, error_cases: list[ErrorCase]
+    ) -> None:
+        for case in error_cases:
+            checks.check_error_case(hub, backend, case, job_id)
+
+    # -- ids --------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("hostile", HOSTILE_IDS)
+    def test_ids_stay_inside_their_place_in_the_url(
+        self, adapter: Adapter, id_template: Callable[[str], str], hostile: str
+    ) -> None:
+        builders: list[Callable[[str], Call[Any]]] = [adapter.get_job]
+        if Capability.CANCEL in adapter.capabilities:
+            builders.append(adapter.cancel_job)
+        if Capability.LONG_POLL in adapter.capabilities:
+            builders.append(adapter.await_job)
+        for build in builders:
+            checks.check_id_stays_in_place(adapter, build, id_template, hostile)
+
+    # -- secrets ----------------------------------------------------------------------------
+
+    def test_the_credential_is_in_no_repr(self, adapter: Adapter, secret: str, job_id: str) -> None:
+        settings = adapter.settings
+        things: list[object] = [adapter, settings, settings.model_dump(), adapter.auth()]
+        things.append(settings.model_dump_json())
+        checks.check_no_secret(secret, *things)
+        for call in (adapter.get_job(job_id), adapter.list_jobs()):
+            assert secret not in str(call.request.url), "the credential is in a request URL"
+
+    def test_the_credential_is_in_no_error_or_log_line(
+        self,
+        hub: Hub,
+        backend: MockBackend,
+        job_id: str,
+        list_options: dict[str, Any],
+        secret: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        errors: list[JobHubError] = []
+        hub.get(f"{NAME}:{job_id}")
+        list(hub.list(NAME, **list_options))
+        adapter = hub.adapter(NAME)
+        for status in (401, 404, 500):
+            backend.answer(adapter.get_job(job_id).request, {"detail": "no"}, status=status)
+            with pytest.raises(JobHubError) as caught:
+                hub.get(f"{NAME}:{job_id}")
+            errors.append(caught.value)
+        backend.answer(adapter.get_job(job_id).request, b"<html>not json</html>")
+        with pytest.raises(JobHubError) as caught:
+            hub.get(f"{NAME}:{job_id}")
+        errors.append(caught.value)
+        checks.check_no_secret(secret, *errors, records=caplog.records)
+
+    # -- sync / async -----------------------------------------------------------------------
+
+    def test_sync_and_async_hubs_get_the_same_job(
+        self,
+        adapter_class: type[Adapter],
+        backend_settings: Mapping[str, Any],
+        backend: MockBackend,
+        plugin: object | None,
+        job_id: str,
+    ) -> None:
+        ref = f"{NAME}:{job_id}"
+
+        async def get(hub: AsyncHub) -> Job:
+            return await hub.get(ref)
+
+        sync_job = checks.run_sync(
+            adapter_class, backend_settings, backend, lambda hub: hub.get(ref), plugin
+        )
+        async_job = checks.run_async(adapter_class, backend_settings, backend, get, plugin)
+        assert sync_job == async_job, "Hub.get and AsyncHub.get gave different jobs"
+
+    def test_sync_and_async_hubs_list_the_same_jobs(
+        self,
+        adapter_class: type[Adapter],
+        backend_settings: Mapping[str, Any],
+        backend: MockBackend,
+        plugin: object | None,
+        list_options: dict[str, Any],
+    ) -> None:
+        async def listing(hub: AsyncHub) -> list[Job]:
+            return [job async for job in hub.list(NAME, **list_options)]
+
+        def sync_listing(hub: Hub) -> list[Job]:
+            return list(hub.list(NAME, **list_options))
+
+        sync_jobs = checks.run_sync(adapter_class, backend_settings, backend, sync_listing, plugin)
+        async_jobs = checks.run_async(adapter_class, backend_settings, backend, listing, plugin)
+        assert sync_jobs == async_jobs, "Hub.list and AsyncHub.list gave different jobs"
+
+    def test_sync_and_async_hubs_send_the_same_requests(
+        self,
+        adapter_class: type[Adapter],
+        backend_settings: Mapping[str, Any],
+        backend: MockBackend,
+        plugin: object | None,
+        job_id: str,
+        list_options: dict[str, Any],
+    ) -> None:
+        ref = f"{NAME}:{job_id}"
+        cancels = Capability.CANCEL in adapter_class.capabilities
+
+        def work(hub: Hub) -> None:
+            hub.get(ref)
+            list(hub.list(NAME, **list_options))
+            if cancels:
+                hub.cancel(ref)
+
+        async def async_work(hub: AsyncHub) -> None:
+            await hub.get(ref)
+            _ = [job async for job in hub.list(NAME, **list_options)]
+            if cancels:
+                await hub.cancel(ref)
+
+        checks.run_sync(adapter_class, backend_settings, backend, work, plugin)
+        sync_requests = [checks.request_shape(r) for r in backend.requests]
+        backend.requests.clear()
+        checks.run_async(adapter_class, backend_settings, backend, async_work, plugin)
+        async_requests = [checks.request_shape(r) for r in backend.requests]
+        assert sync_requests == async_requests, "Hub and AsyncHub sent different requests"
+
+    # -- capabilities -----------------------------------------------------------------------
+
+    def test_cancel_is_declared_exactly_when_it_works(
+        self, adapter: Adapter, hub: Hub, backend: MockBackend, job_id: str
+    ) -> None:
+        call = checks.check_capability_consistent(
+            adapter, Capability.CANCEL, lambda: adapter.cancel_job(job_id)
+        )
+        if call is None:
+            with pytest.raises(NotSupported):
+                hub.cancel(f"{NAME}:{job_id}")
+            return
+        assert call.request.method != "GET", "cancel_job builds a GET: a cancel changes state"
+        hub.cancel(f"{NAME}:{job_id}")  # the backend's answer to a cancel is read without error
+        assert any(r.method == call.request.method for r in backend.requests)
+
+    def test_long_poll_is_declared_exactly_when_it_works(
+        self, adapter: Adapter, hub: Hub, backend: MockBackend, job_id: str, samples: list[Sample]
+    ) -> None:
+        call = checks.check_capability_consistent(
+            adapter, Capability.LONG_POLL, lambda: adapter.await_job(job_id)
+        )
+        if call is None:
+            return
+        assert call.retry is False, "a long-poll call must not be retried (retry=False)"
+        assert call.timeout is not None, "a long-poll call needs its own, longer timeout"
+        backend.answer(call.request, samples[0].payload)
+        job = hub.run(hub.adapter(NAME), adapter.await_job(job_id))
+        assert isinstance(job, Job) and job.id == job_id
+        backend.answer(call.request, {"detail": "Request timeout."}, status=408)
+        with pytest.raises(BackendUnavailable) as caught:
+            hub.run(hub.adapter(NAME), adapter.await_job(job_id))
+        assert caught.value.status_code == 408
+
+    def test_batch_refresh_is_declared_exactly_when_it_works(
+        self,
+        adapter: Adapter,
+        hub: Hub,
+        backend: MockBackend,
+        samples: list[Sample],
+        sample_jobs: list[Job],
+        refresh_body: Callable[[list[Any]], Any],
+    ) -> None:
+        call = checks.check_capability_consistent(
+            adapter, Capability.BATCH_REFRESH, adapter.refresh_jobs
+        )
+        if call is None:
+            return
+        backend.answer(call.request, refresh_body([sample.payload for sample in samples]))
+        jobs = hub.run(hub.adapter(NAME), adapter.refresh_jobs())
+        assert [job.id for job in jobs] == [job.id for job in sample_jobs]
