@@ -29,9 +29,10 @@ class Step:
 class Graph:
     """A workflow's steps as a DAG, with a normalized schedule.
 
-    ``steps`` come in topological order, ties broken by name (prunner's order). ``window[name]``
-    is ``(start, end)`` as shares of the job's run time; every step starts as soon as all its
-    dependencies end.
+    ``steps`` come in topological order, ties broken by name (prunner's order); ``step[name]``
+    finds one. ``window[name]`` is ``(start, end)`` as shares of the job's run time; every step
+    starts as soon as all its dependencies end; ``downstream[name]`` are the steps that
+    (transitively) wait for it.
     """
 
     def __init__(self, name: str, steps: Iterable[Step]) -> None:
@@ -57,6 +58,7 @@ class Graph:
         makespan = max(ends.values(), default=1.0)
         self.window = {n: (starts[n] / makespan, ends[n] / makespan) for n in starts}
         self.downstream = {step.name: _downstream(step.name, self.steps) for step in self.steps}
+        self.step = {step.name: step for step in self.steps}
 
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {[s.name for s in self.steps]})"

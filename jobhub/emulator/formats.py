@@ -14,21 +14,19 @@ __all__ = ["go_duration", "json_bytes", "naive_utc", "rfc3339_nano", "rfc3339_se
 
 def naive_utc(when: datetime) -> str:
     """UTC without a zone and always six fraction digits: ``2024-12-15T01:41:59.195000``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def rfc3339_seconds(when: datetime) -> str:
     """RFC 3339 UTC cut to whole seconds: ``2025-08-15T12:00:00Z``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def rfc3339_nano(when: datetime) -> str:
     """RFC 3339 UTC with the fraction Go's ``time.RFC3339Nano`` writes: trailing zeros dropped,
     no dot for whole seconds (``2025-08-15T12:00:00.25Z``)."""
-    when = when.astimezone(UTC)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{when.microsecond:06d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+    text = when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text.rstrip("0").rstrip(".") + "Z"
 
 
 def go_duration(seconds: float) -> str:

@@ -13,7 +13,7 @@ import json
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -45,10 +45,30 @@ _FAILURES = (
 
 @dataclass(frozen=True, slots=True)
 class Workflow:
+    """A workflow jobs run: its task graph, and what every job of it shows unchanged."""
+
     id: str
     name: str
     description: str
     graph: Graph
+    spec: list[int] = field(default_factory=list)
+    blocks: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, workflow_id: str, name: str, description: str, graph: Graph) -> Workflow:
+        spec = {
+            "name": name,
+            "tasks": [{"name": s.name, "depends_on": list(s.depends_on)} for s in graph.steps],
+        }
+        blocks = {
+            step.name: {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"block/{step.name}")),
+                "name": step.name,
+                "version": "1.4.2",
+            }
+            for step in graph.steps
+        }
+        return cls(workflow_id, name, description, graph, json_bytes(spec), blocks)
 
 
 _WORKFLOWS = (
@@ -105,7 +125,7 @@ class PixxelEmulator(EmulatedBackend):
         self.user_id = new_id()
         self.workflows = {}
         for name, description, steps in _WORKFLOWS:
-            workflow = Workflow(new_id(), name, description, Graph(name, steps))
+            workflow = Workflow.build(new_id(), name, description, Graph(name, steps))
             self.workflows[workflow.id] = workflow
         self._jobs: dict[str, list[str]] = {wf: [] for wf in self.workflows}  # oldest first
         self._catalog_created = -86_400.0  # the workflows were made a day before the clock starts
@@ -287,12 +307,14 @@ class PixxelEmulator(EmulatedBackend):
         at emulated time ``now``."""
         workflow = self.workflows[run.workflow]
         spans = self.spans(run)
-        phase = run.phase(now)
-        task_list = [self.task_json(run, workflow, span, now) for span in spans]
-        progress = sum(task["progress"] for task in task_list) / max(len(task_list), 1)
+        phases = [span.phase(now) for span in spans]
+        progress = sum(
+            _task_progress(run, span, phase, now) for span, phase in zip(spans, phases, strict=True)
+        ) / max(len(spans), 1)
         changes = [run.created] + [
             t for span in spans for t in (span.start, span.end) if t is not None and t <= now
         ]
+        phase = run.phase(now)
         started = phase != "queued"
         ended = phase in ("succeeded", "failed")
         time = self._time
@@ -311,69 +333,70 @@ class PixxelEmulator(EmulatedBackend):
         }
         if not tasks:
             return item
+        created = item["created_at"]
         item.update(
             {
                 "exec_created_at": time(run.started) if started else "",
-                "exec_updated_at": time(max(changes)) if started else "",
-                "tasks": task_list,
+                "exec_updated_at": item["updated_at"] if started else "",
+                "tasks": [
+                    self.task_json(run, workflow, index, span, phase, now, created)
+                    for index, (span, phase) in enumerate(zip(spans, phases, strict=True))
+                ],
                 "val_errors": [],
-                "spec": json_bytes(_spec(workflow)),
+                "spec": workflow.spec,
             }
         )
         return item
 
-    def task_json(self, run: Run, workflow: Workflow, span: TaskSpan, now: float) -> dict[str, Any]:
-        step = next(s for s in workflow.graph.steps if s.name == span.name)
-        phase = span.phase(now)
+    def task_json(
+        self,
+        run: Run,
+        workflow: Workflow,
+        index: int,
+        span: TaskSpan,
+        phase: str,
+        now: float,
+        created: str,
+    ) -> dict[str, Any]:
+        step = workflow.graph.step[span.name]
         lo, hi = workflow.graph.window[span.name]
-        planned = (hi - lo) * run.duration
         began = phase != "waiting"
-        assert not began or span.start is not None
-        start = span.start if span.start is not None else 0.0
-        end = span.end if span.end is not None else 0.0
         done = phase in ("done", "failed")
-        failure_type, err_msg = _FAILURES[run.bits % len(_FAILURES)]
         failed = phase == "failed"
-        if phase == "running":
-            progress = round(100 * (now - start) / (end - start), 1) if end > start else 0.0
-        elif phase == "done":
-            progress = 100.0
-        elif failed:
-            progress = float(10 + run.bits % 80)
-        else:
-            progress = 0.0
-        time = self._time
+        started = self._time(span.start) if began and span.start is not None else ""
+        finished = self._time(span.end) if done and span.end is not None else ""
+        failure_type, err_msg = _FAILURES[run.bits % len(_FAILURES)]
         logs = [f"{span.name}: started"] if began else []
         if done:
             logs.append(f"{span.name}: {'failed: ' + err_msg if failed else 'completed'}")
+        taken = ""
+        if done and span.start is not None and span.end is not None:
+            taken = go_duration(round(span.end - span.start, 3))
         return {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run.id}/{span.name}")),
+            # the job's id with the task's index in its last digits: unique, stable, cheap
+            "id": f"{run.id[:-4]}{index:04x}",
             "depends_on": list(step.depends_on),
-            "recv_time": time(start) if began else "",
-            "send_time": time(start) if began else "",
-            "block_inf_start_time": time(start) if began else "",
-            "block_inf_end_time": time(end) if done else "",
-            "block_info": {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"block/{span.name}")),
-                "name": span.name,
-                "version": "1.4.2",
-            },
+            "recv_time": started,
+            "send_time": started,
+            "block_inf_start_time": started,
+            "block_inf_end_time": finished,
+            "block_info": workflow.blocks[span.name],
             "err_msg": err_msg if failed else "",
             "failure_type": failure_type if failed else "",
             "info_logs": json_bytes(logs),
-            "created_at": time(run.created),
-            "updated_at": time(end if done else start if began else run.created),
-            "finished_at": time(end) if done else "",
-            "estimated_time_duration": round(planned),
-            "time_taken": go_duration(round(end - start, 3)) if done else "",
+            "created_at": created,
+            "updated_at": finished or started or created,
+            "finished_at": finished,
+            "estimated_time_duration": round((hi - lo) * run.duration),
+            "time_taken": taken,
             "status": _TASK_STATUS[phase],
             "state_msg": _STATE_MSG[phase],
-            "inputs": json_bytes({"aoi": "POLYGON((77.5 12.9, 77.7 12.9, 77.7 13.1, 77.5 12.9))"}),
+            "inputs": _TASK_INPUTS,
             "result": json_bytes({"asset": f"s3://pixxel-emulated/{run.id}/{span.name}.tif"})
             if phase == "done"
             else [],
             "name": span.name,
-            "progress": progress,
+            "progress": _task_progress(run, span, phase, now),
             "disclaimer": [],
         }
 
@@ -411,13 +434,21 @@ _STATE_MSG = {
 }
 
 
+def _task_progress(run: Run, span: TaskSpan, phase: str, now: float) -> float:
+    """A task's progress as Pixxel reports it: a number from 0 to 100."""
+    if phase == "done":
+        return 100.0
+    if phase == "failed":
+        return float(10 + run.bits % 80)  # where it was when it broke
+    if phase == "running" and span.start is not None and span.end is not None:
+        length = span.end - span.start
+        return round(100 * (now - span.start) / length, 1) if length > 0 else 0.0
+    return 0.0
+
+
+_TASK_INPUTS = json_bytes({"aoi": "POLYGON((77.5 12.9, 77.7 12.9, 77.7 13.1, 77.5 12.9))"})
+
+
 def _percent(value: float) -> str:
     """A job's progress as Pixxel writes it: a string, at most two decimals (``"66.67"``)."""
     return f"{round(value, 2):g}"
-
-
-def _spec(workflow: Workflow) -> dict[str, Any]:
-    return {
-        "name": workflow.name,
-        "tasks": [{"name": s.name, "depends_on": list(s.depends_on)} for s in workflow.graph.steps],
-    }

@@ -292,7 +292,7 @@ class PrunnerEmulator(EmulatedBackend):
         phase = span.phase(now)
         at = self.clock.at
         task: dict[str, Any] = {"name": span.name}
-        depends_on = next(s.depends_on for s in graph.steps if s.name == span.name)
+        depends_on = graph.step[span.name].depends_on
         if depends_on:
             task["dependsOn"] = list(depends_on)
         began = phase != "waiting"
