@@ -1,0 +1,73 @@
+"""bulk refresh: one large answer → a list of `Job`s, against `json.loads` of the same bytes.
+
+- prunner `GET /pipelines/jobs` holding 10,000 jobs of 50 tasks each, through
+  `refresh_jobs().parse` (the one request that refreshes every watched prunner job);
+- a Sieve list page of 500 jobs (`GET /v2/jobs`), through `list_jobs().parse`;
+- a Pixxel workflow's job list of 500 items, through `list_jobs(workflow=...).parse`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from benchmarks import Row, compare, print_table, quick
+from benchmarks import payloads as p
+from benchmarks.normalize import TARGET, adapter, loads, parser
+
+__all__ = ["main", "prunner_body"]
+
+PRUNNER_JOBS = 10_000
+PRUNNER_TASKS = 50
+
+
+@lru_cache(maxsize=2)
+def prunner_body(jobs: int = PRUNNER_JOBS, tasks: int = PRUNNER_TASKS) -> bytes:
+    return p.body(p.prunner_jobs(jobs, tasks=tasks))
+
+
+def cases(small: bool) -> list[tuple[str, Callable[[], Any], bytes]]:
+    prunner_jobs = PRUNNER_JOBS // 10 if small else PRUNNER_JOBS
+    prunner = prunner_body(prunner_jobs)
+    sieve = p.body(p.sieve_list(500))
+    pixxel = p.body(p.pixxel_list(500))
+    listing = adapter("pixxel").list_jobs(workflow="8f14e45f-ceea-4671-a6c5-0d5cb3a1f2b7")
+    return [
+        (
+            f"prunner /pipelines/jobs, {prunner_jobs:,} jobs × {PRUNNER_TASKS} tasks",
+            parser(adapter("prunner").refresh_jobs(), prunner),
+            prunner,
+        ),
+        (
+            "Sieve list page, 500 jobs",
+            _jobs(parser(adapter("sieve").list_jobs(), sieve)),
+            sieve,
+        ),
+        ("Pixxel job list, 500 jobs", _jobs(parser(listing, pixxel)), pixxel),
+    ]
+
+
+def _jobs(parse: Callable[[], Any]) -> Callable[[], Any]:
+    return lambda: parse().jobs
+
+
+def main(argv: Sequence[str] = ()) -> list[Row]:
+    small = quick(argv)
+    rows = []
+    for name, parse, content in cases(small):
+        big = len(content) > 10_000_000
+        mine, floor = compare(
+            parse,
+            loads(content),
+            rounds=3 if small else 5 if big else 15,
+            budget=0.2,
+        )
+        rows.append(Row(f"{name} ({len(content) / 2**20:.1f} MiB)", mine, floor, target=TARGET))
+    print_table("bulk refresh: response bytes → list of Jobs", "json.loads", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,77 @@
+"""normalize: one job's response bytes → `Job`, per backend, against `json.loads` of the bytes.
+
+Each adapter reads the body through its real parse path for a get
+(`adapter.get_job(id).parse(response)`): JSON decoding, wire checks, state mapping, the
+canonical model. Payloads: a Sieve job with 20 outputs, a Pixxel job with 20 tasks, a prunner
+job with 50 tasks (`benchmarks.payloads`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from benchmarks import Row, compare, print_table, quick
+from benchmarks import payloads as p
+from jobhub.backend import Adapter, Call
+
+__all__ = ["adapter", "loads", "main", "parser"]
+
+TARGET = 2.0
+
+_SETTINGS: dict[str, dict[str, Any]] = {
+    "sieve": {"api_key": "benchmark-key"},
+    "pixxel": {"api_key": "benchmark-key"},
+    "prunner": {"jwt_secret": "benchmark-secret-benchmark-secret"},
+}
+
+
+def adapter(kind: str) -> Adapter:
+    """A configured adapter of the built-in type `kind`, named after it."""
+    from jobhub.plugins import get_registry
+
+    adapter_class = get_registry().adapters[kind]
+    return adapter_class(kind, adapter_class.settings_from(kind, _SETTINGS[kind], {}))
+
+
+def parser(call: Call[Any], content: bytes) -> Callable[[], Any]:
+    """`call.parse` of a 200 response holding `content`, ready to time."""
+    response = httpx.Response(200, content=content, request=call.request)
+    return lambda: call.parse(response)
+
+
+def cases() -> list[tuple[str, Call[Any], bytes]]:
+    sieve = p.sieve_job(20)
+    pixxel = p.pixxel_job(20)
+    prunner = p.prunner_job(50)
+    return [
+        ("Sieve job, 20 outputs", adapter("sieve").get_job(sieve["id"]), p.body(sieve)),
+        (
+            "Pixxel job, 20 tasks",
+            adapter("pixxel").get_job(f"{pixxel['workflow_id']}/{pixxel['id']}"),
+            p.body(pixxel),
+        ),
+        ("prunner job, 50 tasks", adapter("prunner").get_job(prunner["id"]), p.body(prunner)),
+    ]
+
+
+def loads(content: bytes) -> Callable[[], Any]:
+    return lambda: json.loads(content)
+
+
+def main(argv: Sequence[str] = ()) -> list[Row]:
+    rounds = 7 if quick(argv) else 21
+    rows = []
+    for name, call, content in cases():
+        mine, floor = compare(parser(call, content), loads(content), rounds=rounds)
+        rows.append(Row(f"{name} ({len(content) / 1024:.0f} KiB)", mine, floor, target=TARGET))
+    print_table("normalize: response bytes → Job", "json.loads", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

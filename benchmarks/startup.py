@@ -1,0 +1,60 @@
+"""start-up: whole processes, against a process that only imports jobhub's dependencies.
+
+    jobhub --help                 the console script
+    python -c "import jobhub"     the library
+    floor: python -c "import httpx, pydantic, pluggy"
+
+Runs are interleaved (one of each in turn), so load on the machine falls on all alike; each
+figure is the median wall time of its runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks import Row, print_table, quick
+
+__all__ = ["main"]
+
+PYTHON = sys.executable
+COMMAND = str(Path(PYTHON).parent / "jobhub")
+FLOOR = [PYTHON, "-c", "import httpx, pydantic, pluggy"]
+CASES = {
+    "jobhub --help": ([COMMAND, "--help"], 1.3),
+    'python -c "import jobhub"': ([PYTHON, "-c", "import jobhub"], 1.1),
+}
+
+
+def _run(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main(argv: Sequence[str] = ()) -> list[Row]:
+    runs = 7 if quick(argv) else 25
+    commands = {"floor": FLOOR, **{name: command for name, (command, _) in CASES.items()}}
+    for command in commands.values():  # warm the file cache and byte-code
+        _run(command)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(_run(command))
+    floor = statistics.median(times["floor"])
+    rows = [
+        Row(name, statistics.median(times[name]), floor, target=target)
+        for name, (_, target) in CASES.items()
+    ]
+    print_table(
+        "start-up: whole process, wall time", 'python -c "import httpx, pydantic, pluggy"', rows
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
