@@ -422,6 +422,30 @@ def test_stop_releases_a_held_long_poll_at_once() -> None:
     assert answers == [408] and time.monotonic() - started < 3
 
 
+def test_emulator_serves_again_after_a_stop() -> None:
+    emu = Emulator(["sieve"], speed=0, await_hold=0.1)
+    for _ in range(2):
+        with emu:
+            job_id = emu.submit("sieve", duration=100)
+            key = emu.backends["sieve"].credentials["api_key"]
+            url = f"{emu.urls['sieve']}/v2/jobs/{job_id}/await"
+            assert httpx.get(url, headers={"X-API-Key": key}).status_code == 408
+
+
+def test_submit_from_many_threads_creates_each_job_once() -> None:
+    with Emulator(["prunner"], speed=0) as emu:
+        ids: list[str] = []
+        workers = [
+            threading.Thread(target=lambda: ids.extend(emu.submit("prunner") for _ in range(5)))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(10)
+        assert len(set(ids)) == 20 == len(emu.backends["prunner"].runs)
+
+
 def test_jobs_move_with_the_clock_speed() -> None:
     with Emulator([EchoEmulator], speed=50) as emu:
         job_id = emu.submit("echo", duration=10, outcome="succeeded")

@@ -299,6 +299,12 @@ class EmulatedBackend(ABC):
             until_end = self.clock.real_delay(run.ends - now)
             await self.wait_for_change(min(left, until_end + 0.001))
 
+    def open(self) -> None:
+        """Get ready to serve (again): held requests wait, and wake on the new event loop."""
+        self.closing = False
+        self._loop = None
+        self._change = None
+
     def close(self) -> None:
         """Release every held request (the server is stopping)."""
         self.closing = True

@@ -85,6 +85,7 @@ class Emulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
         self.url = ""
 
     def __repr__(self) -> str:
@@ -114,7 +115,7 @@ class Emulator:
         self.url = f"http://{host}:{self.port}"
         for backend in self.backends.values():
             backend.url = f"{self.url}/{backend.type}"
-            backend.closing = False
+            backend.open()
         config = uvicorn.Config(
             self.asgi_app(),
             log_level="warning",
@@ -141,9 +142,10 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop serving: held long-polls are released, then the server shuts down."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
         for backend in self.backends.values():
             backend.close()
         server, thread = self._server, self._thread
@@ -208,10 +210,13 @@ class Emulator:
         """
         self._require_running()
         backend = self._backend(type)
-        client = self._clients.get(type)
-        if client is None:
-            client = httpx.Client(base_url=backend.url, headers={EXEMPT_HEADER: "off"}, timeout=30)
-            self._clients[type] = client
+        with self._lock:  # submit may be called from several threads at once
+            client = self._clients.get(type)
+            if client is None:
+                client = httpx.Client(
+                    base_url=backend.url, headers={EXEMPT_HEADER: "off"}, timeout=30
+                )
+                self._clients[type] = client
         return backend.submit(client, duration=duration, outcome=outcome, workflow=workflow)
 
     def final_state(self, type: str, job_id: str) -> str:
