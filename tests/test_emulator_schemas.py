@@ -566,6 +566,9 @@ def test_prunner_schedule_answers_202_stale_in_swagger_with_the_documented_body(
     "payload",
     [
         {"pipeline": "nope"},
+        {},
+        {"pipeline": 3},
+        {"pipeline": "release", "variables": ["not", "an", "object"]},
         {"pipeline": "release", "variables": {"duration": "forever"}},
         {"pipeline": "release", "variables": {"outcome": "maybe"}},
     ],

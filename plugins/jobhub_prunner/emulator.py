@@ -178,15 +178,17 @@ class PrunnerEmulator(EmulatedBackend):
                 raise ValueError("expected an object")
         except ValueError as exc:
             return self.error_response(400, f"Error decoding JSON: {exc}")
-        pipeline = body.get("pipeline")
-        graph = self.pipelines.get(pipeline) if isinstance(pipeline, str) else None
+        pipeline = body.get("pipeline") or ""  # Go decodes a missing string as ""
+        variables = body.get("variables") or {}
+        if not isinstance(pipeline, str) or not isinstance(variables, dict):
+            return self.error_response(
+                400, "Error decoding JSON: pipeline must be a string, variables an object"
+            )
+        graph = self.pipelines.get(pipeline)
         if graph is None:
             return self.error_response(
                 400, f'Error scheduling pipeline: pipeline "{pipeline}" is not defined'
             )
-        variables = body.get("variables") or {}
-        if not isinstance(variables, dict):
-            return self.error_response(400, "Error decoding JSON: variables must be an object")
         try:
             duration, outcome = parse_steering(variables.get("duration"), variables.get("outcome"))
         except SteeringError as exc:
