@@ -520,3 +520,26 @@ def test_a_token_is_sent_as_a_bearer_header(service: Hub, secret_watch: SecretWa
 def test_without_a_token_no_authorization_header_is_sent(hub: Hub) -> None:
     assert hub.adapter("wes").auth() is None
     assert "Authorization" not in hub.adapter("wes").get_job("r1").request.headers
+
+
+# -- waiting -----------------------------------------------------------------------------------
+
+
+def test_runs_of_one_workflow_are_waited_for_with_gets(wes_registry: Registry) -> None:
+    # Waits list a workflow shared by several jobs to spot changes; WES cannot, so each run
+    # is followed with its own GETs.
+    polls: dict[str, int] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        run_id = request.url.path.rsplit("/", 1)[-1]
+        polls[run_id] = polls.get(run_id, 0) + 1
+        state = "COMPLETE" if polls[run_id] >= 3 else "RUNNING"
+        body = {"run_id": run_id, "state": state, "request": {"workflow_url": "align.cwl"}}
+        return httpx.Response(200, json=body)
+
+    config = {"wes": {"url": SERVICE, "poll_interval": 0.01, "poll_max": 0.02}}
+    transport = httpx.MockTransport(answer)
+    with Hub(config, registry=wes_registry, env={}, transport=transport) as hub:
+        jobs = hub.wait_all(["wes:r1", "wes:r2", "wes:r3"], timeout=10)
+    assert [job.state for job in jobs] == [JobState.SUCCEEDED] * 3
+    assert set(polls) == {"r1", "r2", "r3"}
