@@ -1,5 +1,6 @@
 """The three built-in adapters run the conformance suite, through their plugin modules, with
-the payloads of their cassettes (the vendors' documented answers)."""
+the payloads of their cassettes (the vendors' documented answers), and end to end against
+their emulators."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from jobhub_sieve.adapter import SieveAdapter
 from jobhub.backend import Adapter
 from jobhub.errors import AuthError, InvalidRef, JobAlreadyFinished
 from jobhub.model import JobState
-from jobhub.testing import AdapterConformance, ErrorCase, Sample
+from jobhub.testing import AdapterConformance, EmulatorConformance, ErrorCase, Sample
 from tests.conftest import CASSETTES
 
 
@@ -29,7 +30,7 @@ def recorded(backend: str, cassette: str, index: int = 0) -> Any:
     return json.loads(data["interactions"][index]["response"]["body"]["string"])
 
 
-class TestSieveConformance(AdapterConformance):
+class TestSieveConformance(AdapterConformance, EmulatorConformance):
     @pytest.fixture
     def adapter_class(self) -> type[Adapter]:
         return SieveAdapter
@@ -90,7 +91,7 @@ class TestSieveConformance(AdapterConformance):
 PIXXEL_WORKFLOW = "8f14e45f-ceea-4671-a6c5-0d5cb3a1f2b7"
 
 
-class TestPixxelConformance(AdapterConformance):
+class TestPixxelConformance(AdapterConformance, EmulatorConformance):
     @pytest.fixture
     def adapter_class(self) -> type[Adapter]:
         return PixxelAdapter
@@ -149,7 +150,7 @@ class TestPixxelConformance(AdapterConformance):
 PRUNNER_JOB = "52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8"
 
 
-class TestPrunnerConformance(AdapterConformance):
+class TestPrunnerConformance(AdapterConformance, EmulatorConformance):
     @pytest.fixture
     def adapter_class(self) -> type[Adapter]:
         return PrunnerAdapter

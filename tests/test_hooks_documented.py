@@ -14,7 +14,7 @@ import pytest
 from jobhub import hookimpl, hookspecs
 from jobhub.emulator import EmulatedBackend
 from jobhub.plugins import Registry
-from jobhub.testing import AdapterConformance
+from jobhub.testing import AdapterConformance, EmulatorConformance
 from tests.conftest import ROOT
 from tests.fakes import FakeAdapter
 
@@ -65,13 +65,14 @@ def test_every_hook_argument_is_described(hook: str) -> None:
 def conformance_fixtures() -> list[str]:
     return sorted(
         name
-        for name, member in inspect.getmembers(AdapterConformance)
+        for kit in (AdapterConformance, EmulatorConformance)
+        for name, member in inspect.getmembers(kit)
         if hasattr(member, "_fixture_function_marker")
     )
 
 
 def test_conformance_fixtures_are_found() -> None:
-    assert {"adapter_class", "samples", "secret", "hub"} <= set(conformance_fixtures())
+    assert {"adapter_class", "samples", "secret", "hub", "emulator"} <= set(conformance_fixtures())
 
 
 @pytest.mark.parametrize("fixture", conformance_fixtures())

@@ -2,8 +2,9 @@
 
     from jobhub.testing import AdapterConformance, ErrorCase, Sample
 
-`AdapterConformance` is the conformance suite an adapter runs (see docs/plugins.md);
-`jobhub.testing.checks` holds its checks as plain functions. The pytest plugin
+`AdapterConformance` is the conformance suite an adapter runs, `EmulatorConformance` its
+end-to-end part for a plugin that ships an emulator (see docs/plugins.md);
+`jobhub.testing.checks` holds the checks as plain functions. The pytest plugin
 (`jobhub.testing.plugin`) adds the `jobhub_emulator`, `jobhub_hub` and `jobhub_secret`
 fixtures. Names are imported on first use, so loading the plugin stays cheap.
 """
@@ -18,10 +19,18 @@ import pytest
 # Plain `assert`s in the checks get pytest's detailed failure messages.
 pytest.register_assert_rewrite("jobhub.testing.checks", "jobhub.testing.conformance")
 
-__all__ = ["SECRET", "AdapterConformance", "ErrorCase", "MockBackend", "Sample"]
+__all__ = [
+    "SECRET",
+    "AdapterConformance",
+    "EmulatorConformance",
+    "ErrorCase",
+    "MockBackend",
+    "Sample",
+]
 
 _EXPORTS = {
     "AdapterConformance": "jobhub.testing.conformance",
+    "EmulatorConformance": "jobhub.testing.conformance",
     "ErrorCase": "jobhub.testing.checks",
     "MockBackend": "jobhub.testing.checks",
     "SECRET": "jobhub.testing.checks",
@@ -30,7 +39,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from jobhub.testing.checks import SECRET, ErrorCase, MockBackend, Sample
-    from jobhub.testing.conformance import AdapterConformance
+    from jobhub.testing.conformance import AdapterConformance, EmulatorConformance
 
 
 def __getattr__(name: str) -> Any:
