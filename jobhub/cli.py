@@ -1,10 +1,147 @@
-"""The `jobhub` command."""
+"""The `jobhub` command: every configured backend from one shell, for people and for scripts.
+
+    jobhub get sieve:1234            # one job, its tasks as a tree
+    jobhub list ci --state running   # a table; --json for a JSON array
+    jobhub wait ci:52a5... sieve:99  # exit 0 when all succeeded, 1 when one did not, 4 on timeout
+
+Start-up stays light: this module and the command modules import only the standard library;
+a command imports httpx, pydantic, rich and the plugins when it runs. Errors print one line on
+stderr and exit with the code in `jobhub.commands.ExitCode`; `--debug` adds the traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import os
 import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from jobhub import __version__
+from jobhub.commands import COMMANDS, ExitCode, error_line, exit_code
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+One face for every workflow backend: get, list, wait for, watch and cancel jobs on Sieve,
+Pixxel, prunner and any backend a plugin adds. A job ref is "<backend name>:<id>".
+"""
+
+_EPILOG = """\
+configuration: --config FILE, else $JOBHUB_CONFIG, ./jobhub.toml, ~/.config/jobhub/config.toml,
+  one [backends.<name>] table per backend; credentials may come from the environment
+  (SIEVE_API_KEY, PIXXEL_API_KEY, PRUNNER_JWT_SECRET).
+exit codes: 0 ok (wait: every job succeeded), 1 a waited job failed or was cancelled,
+  2 usage or config error, 3 backend error, 4 wait timed out, 130 interrupted.
+"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("jobhub: the command is not built yet", file=sys.stderr)
-    return 2
+def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
+    # The same options are accepted before and after the command name. A subcommand's copies
+    # default to SUPPRESS so that leaving them out keeps what was given before the name.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if in_subcommand else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=default(None),
+        help="config file (default: $JOBHUB_CONFIG, ./jobhub.toml, ~/.config/jobhub/config.toml)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output (JSON; JSON Lines for event streams)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="log requests and show tracebacks",
+    )
+
+
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"jobhub.commands.{COMMANDS[name]}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jobhub",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"jobhub {__version__}")
+    _add_global_options(parser, in_subcommand=False)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMANDS:
+        module = _command_module(name)
+        sub = subparsers.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        _add_global_options(sub, in_subcommand=True)
+    return parser
+
+
+def _configure_logging(debug: bool) -> None:
+    # Imported here: `jobhub --help` does without logging.
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    if debug:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        )
+        for name in ("jobhub", "httpx"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+    else:
+        # Warnings (a plugin that failed to load, an unknown status word) as one line each.
+        class OneLine(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                text = " ".join(record.getMessage().split())
+                return f"jobhub: {record.levelname.lower()}: {text}"
+
+        handler.setFormatter(OneLine())
+        logging.getLogger("jobhub").setLevel(logging.WARNING)
+    logging.getLogger("jobhub").addHandler(handler)
+    logging.getLogger("httpx").addHandler(handler)
+    logging.getLogger("httpx").propagate = False
+    logging.getLogger("jobhub").propagate = False
+
+
+def _silence_broken_pipe() -> None:
+    # The reader went away (`jobhub list x | head -1`): stop quietly, like other filters do.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    _configure_logging(args.debug)
+    try:
+        return int(_command_module(args.command).run(args))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_broken_pipe()
+        return ExitCode.OK
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(error_line(exc), file=sys.stderr)
+        return exit_code(exc)

@@ -7,13 +7,14 @@ of emulated jobs and tests are rendered against the clock they choose.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -30,6 +31,8 @@ __all__ = [
     "format_seconds",
     "job_detail",
     "jobs_table",
+    "make_console",
+    "shorten",
     "state_text",
     "summary_line",
     "summary_table",
@@ -47,6 +50,9 @@ STATE_STYLES: dict[JobState, str] = {
     JobState.UNKNOWN: "magenta",
 }
 
+SHORT_ID = 13  # characters of an id on a live board
+SHORT_WORKFLOW = 24
+
 STATE_MARKS: dict[JobState, str] = {
     JobState.PENDING: "○",
     JobState.QUEUED: "◌",
@@ -57,6 +63,20 @@ STATE_MARKS: dict[JobState, str] = {
     JobState.SKIPPED: "↷",
     JobState.UNKNOWN: "?",
 }
+
+
+PIPE_WIDTH = 1000
+
+
+def make_console() -> Console:
+    """A console on stdout: colour and live updates on a terminal, plain text when piped.
+
+    Piped output is not wrapped at 80 columns (unless $COLUMNS says so): a table row stays
+    one line, so `grep` and `awk` see each job whole."""
+    out = Console(highlight=False)
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out = Console(highlight=False, width=PIPE_WIDTH)
+    return out
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -124,14 +144,23 @@ def _now(now: datetime | None) -> datetime:
 # -- tables -------------------------------------------------------------------------------------
 
 
+def shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis; of a path-like id
+    (`<workflow_id>/<job_id>`) the last part is kept."""
+    text = text.rsplit("/", 1)[-1] if len(text) > width else text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def jobs_table(
     jobs: Iterable[Job],
     *,
     now: datetime | None = None,
     age: bool = True,
+    short: bool = False,
     title: str | None = None,
 ) -> Table:
-    """One row per job: backend, id, workflow, state, progress, age, duration."""
+    """One row per job: backend, id, workflow, state, progress, age, duration. `short` cuts
+    ids and workflows to a glance (for live boards; people copy full ids from `list`)."""
     now = _now(now)
     table = Table(title=title, box=None, header_style="bold", pad_edge=False)
     table.add_column("backend", no_wrap=True)
@@ -143,10 +172,11 @@ def jobs_table(
         table.add_column("age", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     for job in jobs:
+        workflow = job.workflow or ""
         row: list[RenderableType] = [
             job.backend,
-            job.id,
-            job.workflow or "",
+            shorten(job.id, SHORT_ID) if short else job.id,
+            shorten(workflow, SHORT_WORKFLOW) if short else workflow,
             state_text(job.state),
             format_progress(job.progress),
         ]
@@ -318,8 +348,7 @@ def event_line(event: JobEvent) -> Text:
     """One line for a change: `12:03:04 sieve:abc  running → succeeded`."""
     line = Text.assemble((f"{event.at:%H:%M:%S} ", "dim"), (event.ref, "bold"), "  ")
     if event.kind == "state":
-        if event.old is None:
-            line.append_text(Text("is "))
+        if event.old is None:  # first sight: just the state
             line.append_text(_styled("state", event.new))
         else:
             line.append_text(_styled("state", event.old))

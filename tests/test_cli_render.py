@@ -159,7 +159,7 @@ def test_event_line_says_what_changed() -> None:
 
 def test_event_line_for_a_job_first_seen() -> None:
     event = JobEvent(ref="ci:a", kind="state", old=None, new="queued", job=job("a"), at=NOW)
-    assert text(event_line(event)).strip() == "12:00:00 ci:a  is queued"
+    assert text(event_line(event)).strip() == "12:00:00 ci:a  queued"
 
 
 def test_event_line_for_a_task() -> None:

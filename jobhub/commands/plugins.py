@@ -1,0 +1,54 @@
+"""`jobhub plugins`: loaded plugins, what they provide, and the ones that failed to load."""
+
+from __future__ import annotations
+
+import argparse
+
+from jobhub.commands import ExitCode
+
+HELP = "list loaded plugins: adapter and emulator types, versions, load errors"
+DESCRIPTION = """\
+List the plugins of the `jobhub` entry-point group (the built-in backends load the same
+way): each one's module, version, the adapter and emulator types it registers, and the
+error of any that failed to load. A broken plugin never stops the others.
+JOBHUB_LOAD_PLUGINS (comma-separated names) limits which plugins load.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobhub.commands._common import console, print_json
+    from jobhub.plugins import get_registry
+
+    registry = get_registry()
+    registry.emulators  # noqa: B018 — collects emulator registrations (and their errors)
+    plugins = list(registry.plugins.values())
+    if args.json:
+        from dataclasses import asdict
+
+        print_json([asdict(info) for info in plugins])
+        return ExitCode.OK
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "version", "module", "adapters", "emulators", "status"):
+        table.add_column(column, overflow="fold")
+    for info in plugins:
+        table.add_row(
+            info.name,
+            info.version or "",
+            info.module,
+            ", ".join(info.adapters),
+            ", ".join(info.emulators),
+            Text("error", "red") if info.error else Text("ok", "green"),
+        )
+    out = console()
+    out.print(table)
+    for info in plugins:
+        if info.error:
+            out.print(Text.assemble((f"{info.name}: ", "bold"), (info.error, "red")))
+    return ExitCode.OK

@@ -1,0 +1,21 @@
+"""`jobhub schema`: the JSON Schema of the Job document `get --json` prints."""
+
+from __future__ import annotations
+
+import argparse
+
+from jobhub.commands import ExitCode
+
+HELP = "print the JSON Schema of a Job (what `get --json` prints)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobhub.commands._common import print_json
+    from jobhub.model import Job
+
+    print_json(Job.model_json_schema())
+    return ExitCode.OK
