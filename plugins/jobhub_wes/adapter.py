@@ -33,6 +33,7 @@ How a run becomes a `Job`:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -144,8 +145,8 @@ class WesAdapter(Adapter):
         state = WES_STATES(wire.state)
         run_log = wire.run_log or _NO_LOG
         try:
-            started_at = parse_time(run_log.start_time) or parse_time(wire.start_time)
-            finished_at = parse_time(run_log.end_time) or parse_time(wire.end_time)
+            started_at = _time(run_log.start_time) or _time(wire.start_time)
+            finished_at = _time(run_log.end_time) or _time(wire.end_time)
             tasks = self._tasks(payload.get("task_logs") if task_logs is None else task_logs, state)
         except ValidationError as exc:
             raise self.invalid(
@@ -188,19 +189,18 @@ class WesAdapter(Adapter):
                 raise ValueError(f"task log {number} must be an object, not {_kind(item)}")
             log = _read_log(item)
             state = task_state(log, run_state)
-            tasks.append(
-                Task(
-                    name=log.name or log.id or f"task {number}",
-                    id=log.id,
-                    state=state,
-                    status=log.state,
-                    started_at=parse_time(log.start_time),
-                    finished_at=parse_time(log.end_time),
-                    exit_code=log.exit_code,
-                    error=_task_error(log) if state is JobState.FAILED else None,
-                    raw=item,
-                )
-            )
+            fields = {
+                "name": log.name or log.id or f"task {number}",
+                "id": log.id,
+                "state": state,
+                "status": log.state,
+                "started_at": _time(log.start_time),
+                "finished_at": _time(log.end_time),
+                "exit_code": log.exit_code,
+                "error": _task_error(log) if state is JobState.FAILED else None,
+                "raw": item,
+            }
+            tasks.append(_new_task(fields))
         return tasks
 
     # -- calls ----------------------------------------------------------------------------------
@@ -334,8 +334,17 @@ class WesAdapter(Adapter):
 
 
 _NO_LOG = WireLog()
+# The validators themselves: a run and each of its task logs are read on every poll, so the
+# models' Python wrappers are skipped on this hot path.
 _read_run = WireRun.__pydantic_validator__.validate_python
 _read_log = WireLog.__pydantic_validator__.validate_python
+_new_task = Task.__pydantic_validator__.validate_python
+
+
+@functools.lru_cache(maxsize=4096)
+def _time(value: str | None) -> datetime | None:
+    """`parse_time`, remembered: following a run re-reads the same times on every poll."""
+    return parse_time(value)
 
 
 def task_state(log: WireLog, run_state: JobState) -> JobState:
