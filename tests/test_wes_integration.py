@@ -1,33 +1,25 @@
 """WES end to end against the GA4GH reference server, `wes-service`, running real CWL workflows
-with cwltool on this machine: runs are submitted with plain httpx, then got, listed, waited for
-and cancelled through jobhub.
+with cwltool on this machine: runs are submitted with plain httpx (`ReferenceServer.submit`),
+then got, listed, waited for and cancelled through jobhub.
 
-The server comes from the test extra (`wes-service[cwltool]`): `wes-server` is looked for next
-to this Python, on PATH, or at `$JOBHUB_WES_SERVER`. It listens on a free loopback port, in a
-temporary directory that holds its runs. That server accepts a cancel but lets the run go on:
-these tests check what jobhub sends and how it follows the run, not what the server does next.
+The server comes from the test extra (`wes-service[cwltool]`): `wes-server` is looked for at
+`$JOBHUB_WES_SERVER`, next to this Python, or on PATH (`jobhub_wes.reference`). It listens on a
+free loopback port, in a temporary directory that holds its runs. That server accepts a cancel
+but lets the run go on: these tests check what jobhub sends and how it follows the run, not
+what the server does next.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobState
-from jobhub.errors import WaitTimeout
+from jobhub.errors import ConfigError, WaitTimeout
 from jobhub.plugins import Registry
 from tests.conftest import ROOT
 
@@ -37,23 +29,9 @@ except ModuleNotFoundError:  # an install made before the package existed: use t
     sys.path.insert(0, str(ROOT / "plugins"))
     import jobhub_wes
 
-SERVER_VARIABLE = "JOBHUB_WES_SERVER"
-START_TIMEOUT = 60.0
+from jobhub_wes.reference import ReferenceServer
+
 RUN_TIMEOUT = 120.0  # a cwltool run of one `sh -c` step takes a few seconds
-# One CWL tool that runs its `script` input with sh; stdout becomes its output file.
-TOOL = """\
-cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: [sh, -c]
-inputs:
-  script:
-    type: string
-    inputBinding: {position: 1}
-outputs:
-  out:
-    type: stdout
-stdout: out.txt
-"""
 SCRIPTS = {
     "succeeds": "echo hello",
     "fails": "echo oops >&2; exit 3",
@@ -61,117 +39,27 @@ SCRIPTS = {
 }
 
 
-def find_wes_server() -> Path:
-    configured = os.environ.get(SERVER_VARIABLE)
-    candidates = [Path(configured)] if configured else []
-    candidates.append(Path(sys.executable).parent / "wes-server")
-    on_path = shutil.which("wes-server")
-    if on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            if not (candidate.parent / "cwltool").exists():
-                pytest.fail(
-                    f"{candidate} has no cwltool beside it — install wes-service with its "
-                    "cwltool extra: pip install 'wes-service[cwltool]'",
-                    pytrace=False,
-                )
-            return candidate
-    looked = ", ".join(str(c) for c in candidates)
-    pytest.fail(
-        f"wes-server (the GA4GH WES reference server) was not found (looked at: {looked}). "
-        "The WES integration tests need it: install jobhub's test extra "
-        "(pip install -e '.[test]', which brings wes-service[cwltool]) or set "
-        f"{SERVER_VARIABLE} to a wes-server executable.",
-        pytrace=False,
-    )
-
-
 @pytest.fixture(scope="module")
-def wes_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a reference server on a free loopback port, stopped (with every run
-    it started) after the module."""
-    executable = find_wes_server()
-    workdir = tmp_path_factory.mktemp("wes-server")
-    (workdir / "tmp").mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{executable.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "TMPDIR": str(workdir / "tmp"),
-    }
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [executable, "--backend=wes_service.cwl_runner", "--opt", "runner=cwltool", "--port=0"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the runs it starts stop with it
-        )
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceServer]:
+    """A reference server on a free loopback port, stopped (with its runs) after the module."""
     try:
-        port = _wait_for_port(server, log_path)
-        yield f"http://127.0.0.1:{port}/ga4gh/wes/v1"
-    finally:
-        _stop(server)
-
-
-def _wait_for_port(server: subprocess.Popen[bytes], log_path: Path) -> int:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = re.search(rb"running on http://127\.0\.0\.1:(\d+)", log_path.read_bytes())
-        if found:
-            return int(found.group(1))
-        if server.poll() is not None:
-            break
-        time.sleep(0.05)
-    tail = log_path.read_bytes()[-2000:].decode("utf-8", "replace")
-    _stop(server)
-    pytest.fail(
-        f"wes-server did not start within {START_TIMEOUT:g} s; its log ends:\n{tail}",
-        pytrace=False,
-    )
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig is signal.SIGTERM:
-            # the server has gone; its runs (same process group) may not have
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-        return
-
-
-def submit(url: str, script: str, purpose: str) -> str:
-    """Start a run of `TOOL` the way any WES client does: a multipart POST /runs."""
-    data = {
-        "workflow_url": "tool.cwl",
-        "workflow_type": "CWL",
-        "workflow_type_version": "v1.2",
-        "workflow_params": json.dumps({"script": script}),
-        "tags": json.dumps({"purpose": purpose}),
-    }
-    files = [("workflow_attachment", ("tool.cwl", TOOL.encode()))]
-    response = httpx.post(f"{url}/runs", data=data, files=files, timeout=30.0)
-    response.raise_for_status()
-    run_id: str = response.json()["run_id"]
-    return run_id
+        with ReferenceServer(tmp_path_factory.mktemp("wes-server")) as server:
+            yield server
+    except ConfigError as exc:
+        pytest.fail(f"the WES integration tests need the reference server: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def refs(wes_url: str) -> dict[str, str]:
+def wes_url(server: ReferenceServer) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def refs(server: ReferenceServer) -> dict[str, str]:
     """One run of each kind, submitted at once: purpose → ref."""
     return {
-        purpose: f"wes:{submit(wes_url, script, purpose)}" for purpose, script in SCRIPTS.items()
+        purpose: f"wes:{server.submit(script, tags={'purpose': purpose})}"
+        for purpose, script in SCRIPTS.items()
     }
 
 
