@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
+from pydantic_core import from_json
 
 from jobhub.config import BackendSettings
 from jobhub.errors import (
@@ -118,6 +119,20 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+    try:
+        # Most backend times are read as they come (Python reads a trailing "Z" itself);
+        # anything else takes the lenient path below, which gives the same result.
+        parsed = datetime.fromisoformat(value)
+    except (ValueError, OverflowError):
+        return _parse_time_leniently(value)
+    if parsed.tzinfo is UTC:
+        return parsed
+    return _utc(parsed, value)
+
+
+def _parse_time_leniently(value: str) -> datetime:
+    """`parse_time` for text `datetime.fromisoformat` does not take as it is: surrounding
+    blanks, a lower-case "z"."""
     text = value.strip()
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"
@@ -125,6 +140,10 @@ def parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except OverflowError as exc:  # e.g. year 1 with a negative offset
         raise ValueError(f"timestamp out of range: {value!r}") from exc
+    return _utc(parsed, value)
+
+
+def _utc(parsed: datetime, value: str) -> datetime:
     if parsed.tzinfo is None:
         # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
         return datetime.combine(parsed, parsed.time(), UTC)
@@ -327,9 +346,19 @@ class Adapter(ABC):
         )
 
     def json(self, response: httpx.Response) -> Any:
-        """The body as JSON, or `InvalidPayload`."""
+        """The body as JSON (what `json.loads` gives), or `InvalidPayload`.
+
+        pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
+        object among equal short strings (status words, names, times), so jobs held for long
+        take less memory. A body it refuses (lone surrogates, a byte-order mark, nesting deeper
+        than it goes) is read by `json.loads`, whose result and errors are the reference."""
+        content = response.content
         try:
-            return json.loads(response.content)
+            return from_json(content, cache_strings=True)
+        except ValueError:
+            pass
+        try:
+            return json.loads(content)
         except (ValueError, RecursionError):
             raise self.invalid(
                 f"HTTP {response.status_code} body is not JSON", response.content
