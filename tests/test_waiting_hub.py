@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
@@ -265,3 +266,27 @@ def test_refs_are_checked_before_any_request() -> None:
 def test_watch_needs_refs_or_a_backend() -> None:
     with sync_hub(staggered()) as hub, pytest.raises(ConfigError, match="backend=NAME"):
         hub.watch()
+
+
+class SyncOnlyTransport(httpx.BaseTransport):
+    """A transport without asyncio support, like a custom `httpx.HTTPTransport`."""
+
+    def __init__(self, server: ScriptedServer) -> None:
+        self.server = server
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        return asyncio.run(self.server.handle(request))
+
+
+def test_a_sync_hub_with_a_sync_only_transport_can_wait() -> None:
+    server = staggered()
+    with Hub(
+        config("longpoll"),
+        registry=scripted_registry(),
+        transport=SyncOnlyTransport(server),
+        env={},
+    ) as hub:
+        jobs = hub.wait_all(["b:slow", "b:fast", "b:mid"], timeout=5)
+    assert [job.state.value for job in jobs] == ["succeeded", "failed", "cancelled"]
+    assert server.routes("await")

@@ -8,6 +8,7 @@ import pytest
 
 from jobhub.errors import ConfigError
 from jobhub.waiting import Backoff, Deadline
+from jobhub.waiting.schedule import SHARED_GROWTH
 
 
 def test_the_first_pause_is_at_most_the_base() -> None:
@@ -79,3 +80,13 @@ def test_no_timeout_never_expires() -> None:
 def test_a_bad_timeout_is_a_config_error(timeout: object) -> None:
     with pytest.raises(ConfigError, match="timeout"):
         Deadline(timeout)  # type: ignore[arg-type]
+
+
+def test_a_shared_poll_grows_its_pause_more_slowly() -> None:
+    one_job = Backoff(1.0, 30.0, rng=random.Random(5))
+    shared = Backoff(1.0, 30.0, growth=SHARED_GROWTH, rng=random.Random(5))
+    for _ in range(4):
+        one_job.next()
+        shared.next()
+    assert shared.step() == pytest.approx(SHARED_GROWTH**4)
+    assert shared.step() < one_job.step() == 16.0

@@ -86,13 +86,27 @@ async def test_jobs_sharing_a_workflow_are_watched_through_its_listing() -> None
     async with hub(server, "plain", poll_max=0.04) as h:
         jobs = await h.wait_all([f"b:j{i}" for i in range(8)], timeout=10)
     assert all(job.state is JobState.SUCCEEDED for job in jobs)
-    assert {seen.params.get("workflow") for seen in server.routes("list")} == {"nightly"}
-    # A first look and one fetch after the listing showed the end: no GET per cycle.
+    first, *cycles = server.routes("list")
+    assert "workflow" not in first.params  # the first look lists the whole backend
+    assert cycles and {seen.params.get("workflow") for seen in cycles} == {"nightly"}
+    # One fetch once the listing showed the end (and perhaps one more): no GET per cycle.
     gets: dict[str | None, int] = {}
     for seen in server.routes("get"):
         gets[seen.job] = gets.get(seen.job, 0) + 1
-    assert max(gets.values()) <= 3
-    assert len(server.routes("get")) < len(server.routes("list")) * 8
+    assert max(gets.values()) <= 2
+    assert len(server.routes("get")) < len(cycles) * 8
+
+
+async def test_waiting_for_many_jobs_lists_the_backend_once_instead_of_a_get_each() -> None:
+    from jobhub.errors import WaitTimeout
+
+    server = ScriptedServer({f"j{i}": [(0, {"state": "running"})] for i in range(8)})
+    async with hub(server, "plain", poll_interval=1.0) as h:
+        with pytest.raises(WaitTimeout) as caught:
+            await h.wait_all([f"b:j{i}" for i in range(8)], timeout=0.3)
+    assert len(server.routes("list")) == 1
+    assert server.routes("get") == []
+    assert all(job is not None for job in caught.value.pending.values())
 
 
 async def test_a_listing_that_fails_for_good_falls_back_to_gets() -> None:
@@ -116,3 +130,13 @@ async def test_backoff_spaces_polls_of_a_quiet_job_up_to_poll_max() -> None:
     assert max(gaps) <= 0.16 + 0.05  # the cap (plus scheduling slack)
     assert max(gaps) > 0.06  # it did grow past the first pauses
     assert len(times) < 1.0 / 0.02  # fewer than a fixed-interval loop would make
+
+
+async def test_the_last_open_job_of_a_listed_workflow_is_still_seen_ending_promptly() -> None:
+    ends = {"j0": 0.1, "j1": 0.15, "j2": 0.2, "j3": 0.25, "last": 1.0}
+    timelines = {job: life((0, "running"), (end, "succeeded")) for job, end in ends.items()}
+    server = ScriptedServer(timelines, workflow="nightly")
+    async with hub(server, "plain", poll_max=0.1) as h:
+        await h.wait_all([f"b:{job}" for job in ends], timeout=5)
+        seen_at = server.now()
+    assert seen_at - ends["last"] < 0.1 + 0.1  # within poll_max (plus slack)

@@ -16,9 +16,12 @@ import contextlib
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 import httpx
+
+from jobhub.waiting.engine import MAX_HOLDS
 
 __all__ = ["blocking_call", "blocking_iter", "threaded_transport"]
 
@@ -26,6 +29,7 @@ T = TypeVar("T")
 
 SLICE = 0.1  # seconds the caller blocks at a time, so Ctrl-C is handled promptly
 STOP_GRACE = 10.0  # seconds to wait for the worker to wind down after a stop
+THREADS = MAX_HOLDS + 64  # sending threads for a sync-only transport: every hold, and GETs
 
 _Kind = Literal["item", "error", "end"]
 
@@ -127,26 +131,32 @@ def blocking_call(make: Callable[[], Awaitable[T]]) -> T:
 
 
 class _ThreadedTransport(httpx.AsyncBaseTransport):
-    """A sync-only transport used from the worker's loop: each request runs in a thread."""
+    """A sync-only transport used from the worker's loop: each request runs in a thread of
+    its own pool (large enough for held long-polls; threads start only as needed)."""
 
     def __init__(self, transport: httpx.BaseTransport) -> None:
         self._transport = transport
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="jobhub-send")
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         def send() -> httpx.Response:
             response = self._transport.handle_request(request)
             try:
-                body = b"".join(response.iter_raw())
+                body = response.read()  # decoded
             finally:
                 response.close()
+            headers = httpx.Headers(response.headers)
+            headers.pop("Content-Encoding", None)
+            headers["Content-Length"] = str(len(body))
             return httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                content=body,
-                extensions=response.extensions,
+                response.status_code, headers=headers, content=body, extensions=response.extensions
             )
 
-        return await asyncio.to_thread(send)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, send)
+
+    async def aclose(self) -> None:
+        # The wrapped transport belongs to the caller's hub: only the threads are ours.
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def threaded_transport(

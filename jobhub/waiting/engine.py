@@ -52,7 +52,7 @@ from jobhub.errors import (
 from jobhub.http import AsyncRunner, _client_options, is_transient
 from jobhub.model import Job, JobEvent, JobRef
 from jobhub.waiting.events import job_events
-from jobhub.waiting.schedule import Backoff, Deadline
+from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
 
 __all__ = ["MAX_HOLDS", "Engine", "HoldingRunner", "Mode", "Seen"]
 
@@ -67,6 +67,7 @@ MIN_HOLD = 1.0  # a 408 sooner than this (or poll_interval) is not a real hold: 
 LIST_MIN_JOBS = 2  # a workflow's listing is worth it from this many followed jobs
 LIST_MAX_JOBS = 1000  # a watched backend's listing is read up to this many jobs ...
 LIST_MAX_PAGES = 50  # ... or this many pages per cycle
+FIRST_LOOK_MIN = 4  # waiting for this many jobs of a backend, list it once for a first view
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
 
 
@@ -87,7 +88,18 @@ class _Failed:
 class _Followed:
     """One job being followed and what is known of it."""
 
-    __slots__ = ("adapter", "ended", "got", "key", "last", "poke", "ref", "requested", "tasks")
+    __slots__ = (
+        "adapter",
+        "checked",
+        "ended",
+        "got",
+        "key",
+        "last",
+        "poke",
+        "ref",
+        "requested",
+        "tasks",
+    )
 
     def __init__(self, ref: JobRef, adapter: Adapter, *, requested: bool) -> None:
         self.ref = ref
@@ -97,6 +109,7 @@ class _Followed:
         self.last: Job | None = None
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
+        self.checked = -math.inf  # loop time its follower last woke to look at it
         self.poke = asyncio.Event()  # a listing saw it move: look now
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -116,9 +129,13 @@ class _Backend:
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
         self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
+        self.listed: set[str] = set()  # workflows listed each cycle (until none of theirs is open)
+        self.looked: asyncio.Event | None = None  # set once a first look by listing is done
 
-    def backoff(self) -> Backoff:
-        return Backoff(self.settings.poll_interval, self.settings.poll_max)
+    def backoff(self, *, shared: bool = False) -> Backoff:
+        """Pauses for one job's polls, or (`shared`) for a refresh or listing serving many."""
+        growth = SHARED_GROWTH if shared else GROWTH
+        return Backoff(self.settings.poll_interval, self.settings.poll_max, growth=growth)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -178,10 +195,12 @@ class Engine:
 
     def follow(self, refs: Iterable[JobRef]) -> None:
         """Follow these jobs until each ends (refs already checked against the adapters)."""
-        for ref in refs:
-            if str(ref) not in self._followed:
-                followed = self._track(ref, requested=True)
-                self._start(followed, first_delay=0.0)
+        fresh = [self._track(ref, requested=True) for ref in dict.fromkeys(refs)]
+        fresh = [f for f in fresh if f.last is None and not f.ended]
+        if self.mode == "wait":
+            self._plan_first_looks(fresh)
+        for followed in fresh:
+            self._start(followed, first_delay=0.0)
 
     def discover(self, name: str) -> None:
         """Follow every job the backend lists, now and as new ones appear (watch mode)."""
@@ -228,6 +247,7 @@ class Engine:
         await self.close()
         pending = [self._followed[key] for key in self.pending()]
         cancelled: list[str] = []
+        ended: list[str] = []
         unsupported: list[str] = []
         failed: list[str] = []
 
@@ -241,7 +261,7 @@ class Engine:
             try:
                 await self._send(backend, call)
             except JobAlreadyFinished:
-                cancelled.append(followed.key)  # it ended on its own meanwhile: nothing to stop
+                ended.append(followed.key)  # it ended on its own meanwhile: nothing to stop
             except JobHubError as exc:
                 failed.append(f"{followed.key} ({exc})")
             else:
@@ -258,6 +278,8 @@ class Engine:
                     f"{len(late)} cancel request(s) got no answer in {CANCEL_TIMEOUT:g} s"
                 )
         parts = [f"cancelled {len(cancelled)}"]
+        if ended:
+            parts.append(f"{', '.join(ended)} ended on its own before the cancel")
         if unsupported:
             parts.append(f"could not cancel {', '.join(unsupported)}: the backend has no cancel")
             log.warning("not cancelled (the backend has no cancel): %s", ", ".join(unsupported))
@@ -283,6 +305,10 @@ class Engine:
         return backend
 
     def _track(self, ref: JobRef, *, requested: bool) -> _Followed:
+        known = self._followed.get(str(ref))
+        if known is not None:
+            known.requested = known.requested or requested
+            return known
         backend = self._backend(ref.backend)
         followed = _Followed(ref, backend.adapter, requested=requested)
         self._followed[followed.key] = followed
@@ -334,13 +360,15 @@ class Engine:
         except Exception as exc:  # reported to the caller by next(), not lost in a task
             self._queue.put_nowait(_Failed(exc))
 
-    def _accept(self, followed: _Followed, job: Job) -> bool:
-        """Take a full view of a job; True when it counts as a change for the backoff."""
+    def _accept(self, followed: _Followed, job: Job, *, full: bool = True) -> bool:
+        """Take a view of a job (`full`: from a GET, long-poll or refresh, not a listing
+        summary); True when it counts as a change for the backoff."""
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
         events = job_events(followed.last, job, at=datetime.now(UTC))
         followed.last = job
-        followed.got = self._loop.time()
+        if full:
+            followed.got = self._loop.time()
         if job.state.terminal:
             followed.ended = True
             self._backend(followed.ref.backend).open.discard(followed.key)
@@ -353,6 +381,47 @@ class Engine:
         if self.mode == "wait":
             return any(event.kind == "state" for event in events)
         return bool(events)
+
+    # -- first looks ----------------------------------------------------------------------------
+
+    def _plan_first_looks(self, fresh: list[_Followed]) -> None:
+        """Waiting for several jobs of one backend, a single listing of it can give the first
+        view of many of them instead of one GET each (not for batch-refresh backends, whose
+        refresh already does that)."""
+        by_backend: dict[str, list[_Followed]] = {}
+        for followed in fresh:
+            by_backend.setdefault(followed.ref.backend, []).append(followed)
+        for name, group in by_backend.items():
+            backend = self._backend(name)
+            if (
+                len(group) >= FIRST_LOOK_MIN
+                and Capability.BATCH_REFRESH not in backend.capabilities
+            ):
+                backend.looked = asyncio.Event()
+                self._spawn(self._first_look(backend, len(group)))
+
+    async def _first_look(self, backend: _Backend, count: int) -> None:
+        assert backend.looked is not None
+        try:
+            # Never spend more requests on the listing than half the GETs it may save.
+            jobs = await self._list(backend, None, max_pages=max(1, count // 2))
+        except JobHubError as exc:
+            log.debug(
+                "%s: no first look from the listing (%s); getting each job", backend.name, exc
+            )
+            return
+        finally:
+            backend.looked.set()
+        for job in jobs:
+            followed = self._followed.get(str(JobRef(backend.name, job.id)))
+            # An ended job is fetched in full: a listing may show only a summary of it.
+            if followed is not None and followed.last is None and not job.state.terminal:
+                self._accept(followed, job, full=False)
+                backend.vouched[followed.key] = self._loop.time()
+
+    async def _looked(self, backend: _Backend) -> None:
+        if backend.looked is not None:
+            await backend.looked.wait()
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -403,20 +472,25 @@ class Engine:
     async def _poll(self, backend: _Backend, followed: _Followed, first_delay: float) -> None:
         """GET the job, pausing with backoff, until it ends."""
         backoff = backend.backoff()
-        delay = first_delay
+        await self._looked(backend)
+        delay = first_delay if followed.last is None else backoff.next()
         while not followed.ended:
             poked = await self._nap(delay, followed.poke)
-            if not poked and self._vouched(backend, followed):
-                delay = backoff.next()
+            vouched = not poked and self._vouched(backend, followed)
+            followed.checked = self._loop.time()
+            if vouched:  # the listing follows it and wakes it when it moves
+                delay = 2 * backend.settings.poll_max
                 continue
             delay = await self._get(backend, followed, backoff)
+            if poked:  # a listing saw it move, or stopped covering it: start over
+                delay = backoff.reset()
 
     def _vouched(self, backend: _Backend, followed: _Followed) -> bool:
-        """A wait need not GET a job a working listing has recently seen unchanged."""
+        """A wait need not GET a job that a listing has seen unchanged since it last looked:
+        the listing wakes it when the job moves, or when it stops covering the job."""
         if self.mode != "wait":
             return False
-        seen = backend.vouched.get(followed.key, -math.inf)
-        return seen > followed.got and self._loop.time() - seen < 2 * backend.settings.poll_max
+        return backend.vouched.get(followed.key, -math.inf) > followed.checked
 
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One GET; the pause to take before the next."""
@@ -429,6 +503,7 @@ class Engine:
     async def _long_poll(self, backend: _Backend, followed: _Followed) -> None:
         """Hold `await_job` until the job ends, re-issuing it when the hold expires."""
         backoff = backend.backoff()
+        await self._looked(backend)
         while self.mode == "wait" and followed.last is None:  # first sight, for WaitTimeout
             delay = await self._get(backend, followed, backoff)
             if followed.last is None:
@@ -469,7 +544,7 @@ class Engine:
 
     async def _refresh(self, backend: _Backend, *, discover: bool) -> None:
         """One `refresh_jobs` per cycle for every job on the backend."""
-        backoff = backend.backoff()
+        backoff = backend.backoff(shared=True)
         delay = 0.0
         while discover or backend.open:
             await asyncio.sleep(delay)
@@ -516,16 +591,16 @@ class Engine:
 
     async def _listing(self, backend: _Backend, *, discover: bool) -> None:
         """List the backend (watching it) or each shared workflow (helping waits), per cycle."""
-        backoff = backend.backoff()
+        backoff = backend.backoff(shared=True)
         delay = 0.0 if discover else backoff.next()
         while discover or backend.open:
             await asyncio.sleep(delay)
-            workflows: list[str | None] = [None] if discover else self._shared_workflows(backend)
+            workflows: list[str | None] = [None] if discover else [*self._shared_workflows(backend)]
             if not workflows:  # not yet (jobs not seen yet) or not any more
                 delay = backend.settings.poll_interval
                 continue
             results = await asyncio.gather(
-                *(self._list(backend, workflow, discover) for workflow in workflows),
+                *(self._list(backend, workflow) for workflow in workflows),
                 return_exceptions=True,
             )
             changed = False
@@ -538,13 +613,28 @@ class Engine:
             if not delay:
                 delay = backoff.reset() if changed else backoff.next()
 
-    def _shared_workflows(self, backend: _Backend) -> list[str | None]:
+    def _shared_workflows(self, backend: _Backend) -> list[str]:
+        """Workflows worth listing: from `LIST_MIN_JOBS` open jobs on, and then for as long as
+        any of their jobs is open."""
         counts: dict[str, int] = {}
         for key in backend.open:
             last = self._followed[key].last
             if last is not None and last.workflow and last.workflow not in backend.unlisted:
                 counts[last.workflow] = counts.get(last.workflow, 0) + 1
-        return [workflow for workflow, count in counts.items() if count >= LIST_MIN_JOBS]
+        backend.listed = {
+            workflow
+            for workflow, count in counts.items()
+            if count >= LIST_MIN_JOBS or workflow in backend.listed
+        }
+        return sorted(backend.listed)
+
+    def _wake_workflow(self, backend: _Backend, workflow: str) -> None:
+        """A workflow's listing stops: its jobs' followers look for themselves again."""
+        backend.listed.discard(workflow)
+        for key in backend.open:
+            followed = self._followed[key]
+            if followed.last is not None and followed.last.workflow == workflow:
+                followed.poke.set()
 
     def _listing_failed(
         self, backend: _Backend, workflow: str | None, exc: BaseException, backoff: Backoff
@@ -559,13 +649,19 @@ class Engine:
             # Only a hint for waits: without it each job is fetched on its own.
             log.debug("%s: not listing workflow %r any more: %s", backend.name, workflow, exc)
             backend.unlisted.add(workflow)
+            self._wake_workflow(backend, workflow)
             return backoff.next()
 
-    async def _list(self, backend: _Backend, workflow: str | None, discover: bool) -> list[Job]:
+    async def _list(
+        self, backend: _Backend, workflow: str | None, *, max_pages: int = 0
+    ) -> list[Job]:
+        """Jobs of a listing: up to `LIST_MAX_JOBS` of them, `max_pages` (or `LIST_MAX_PAGES`)
+        pages at most."""
         jobs: list[Job] = []
         call: Call[Any] | None = backend.adapter.list_jobs(workflow=workflow)
         pages = 0
-        while call is not None and pages < LIST_MAX_PAGES and len(jobs) < LIST_MAX_JOBS:
+        max_pages = min(max_pages or LIST_MAX_PAGES, LIST_MAX_PAGES)
+        while call is not None and pages < max_pages and len(jobs) < LIST_MAX_JOBS:
             page = await self._send(backend, call)
             jobs.extend(page.jobs)
             call = page.next
@@ -590,9 +686,18 @@ class Engine:
             if followed.ended or followed.last is None:
                 continue
             last = followed.last
-            moved = job.state is not last.state or (
-                self.mode == "watch" and job.progress is not None and job.progress != last.progress
-            )
+            if self.mode == "watch":
+                moved = job.state is not last.state or (
+                    job.progress is not None and job.progress != last.progress
+                )
+            else:
+                moved = job.state is not last.state
+                if moved and not job.state.terminal:
+                    # A wait only needs the end in full; a move before it is noted as listed.
+                    self._accept(followed, job, full=False)
+                    backend.vouched[key] = now
+                    changed = True
+                    continue
             if moved:
                 followed.poke.set()
                 changed = True
