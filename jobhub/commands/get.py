@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
             except JobHubError as exc:
                 if len(refs) == 1:
                     raise
-                # Several refs: report this one and carry on with the others.
-                print(error_line(exc), file=sys.stderr)
+                # Several refs: report this one, naming it, and carry on with the others.
+                print(error_line(exc).replace("jobhub: ", f"jobhub: {ref}: ", 1), file=sys.stderr)
                 failed = failed or exc
                 continue
             if out is None:

@@ -1,0 +1,491 @@
+"""Every `jobhub` command through the real console script, against the emulator on loopback.
+
+One emulator serves the whole module (at 20x speed); each test runs the installed `jobhub`
+script in a subprocess with a jobhub.toml written from the emulator's configuration, and
+checks what a user sees: stdout, stderr and the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from jobhub.emulator import Emulator, config_toml
+from jobhub.hub import Hub
+from jobhub.model import Job, JobEvent, JobState
+from jobhub.plugins import get_registry
+from tests.conftest import SECRET
+
+JOBHUB = str(Path(sys.executable).parent / "jobhub")
+SPEED = 20.0  # emulated seconds per real second
+MOVING = 40.0  # emulated seconds (2 s real): still running once a command has started
+LONG = 100_000.0  # emulated seconds: a job that runs for the whole module
+POLL = {"poll_interval": 0.1, "poll_max": 0.4}
+CREDENTIAL_VARS = ("SIEVE_API_KEY", "PIXXEL_API_KEY", "PRUNNER_JWT_SECRET")
+
+
+class Env:
+    """The emulator, a config file for it, and jobs submitted for the module's tests."""
+
+    def __init__(self, emu: Emulator, home: Path) -> None:
+        self.emu = emu
+        self.home = home
+        self.config = home / "jobhub.toml"
+        self.write_config(self.config, emu.hub_config())
+        self.hub = Hub(emu.hub_config())
+
+    @staticmethod
+    def write_config(path: Path, backends: dict[str, dict[str, Any]]) -> Path:
+        entries = {name: {**entry, **POLL} for name, entry in backends.items()}
+        path.write_text(config_toml(entries), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def submit(self, backend: str, duration: float, outcome: str = "succeeded") -> str:
+        return f"{backend}:{self.emu.submit(backend, duration=duration, outcome=outcome)}"
+
+    def ended(self, ref: str) -> Job:
+        return self.hub.wait(ref, timeout=30)
+
+    def final_state(self, ref: str) -> str:
+        backend, job_id = ref.split(":", 1)
+        return self.emu.final_state(backend, job_id)
+
+    def environ(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in CREDENTIAL_VARS and not key.startswith("JOBHUB_") and key != "COLUMNS"
+        }
+        env["HOME"] = str(self.home)
+        return env
+
+    def popen(self, *args: str, config: Path | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [JOBHUB, "--config", str(config or self.config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.home,
+            env=self.environ(),
+        )
+
+    def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [JOBHUB, "--config", str(config or self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=self.home,
+            env=self.environ(),
+        )
+        # No command ever shows a credential, whatever it prints.
+        assert SECRET not in result.stdout + result.stderr
+        return result
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    emulators = get_registry().emulators
+    credentials = {t: dict.fromkeys(cls.credential_names, SECRET) for t, cls in emulators.items()}
+    with Emulator(seed=5, speed=SPEED, credentials=credentials) as emu:
+        environment = Env(emu, tmp_path_factory.mktemp("cli"))
+        yield environment
+        environment.hub.close()
+
+
+@pytest.fixture(scope="module")
+def succeeded(env: Env) -> str:
+    """A prunner job that has succeeded (tasks and all)."""
+    ref = env.submit("prunner", 2.0)
+    assert env.ended(ref).state is JobState.SUCCEEDED
+    return ref
+
+
+@pytest.fixture(scope="module")
+def failed(env: Env) -> str:
+    """A Sieve job that has failed."""
+    ref = env.submit("sieve", 2.0, "failed")
+    assert env.ended(ref).state is JobState.FAILED
+    return ref
+
+
+@pytest.fixture(scope="module")
+def running(env: Env) -> str:
+    """A Pixxel job that keeps running (Pixxel has no cancel, so nothing ends it)."""
+    return env.submit("pixxel", LONG)
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("jobhub: ")
+    return lines[0]
+
+
+def json_lines(stdout: str) -> list[Any]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+# -- get -----------------------------------------------------------------------------------------
+
+
+def test_get_shows_the_job_and_its_tasks_in_dependency_order(env: Env, succeeded: str) -> None:
+    result = env.run("get", succeeded)
+    assert result.returncode == 0, result.stderr
+    job = env.hub.get(succeeded)
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ref", succeeded]
+    assert ["state", "succeeded"] in [line.split() for line in lines]
+    tree = lines[lines.index(f"tasks ({len(job.tasks)})") + 1 :]
+    shown = [name for line in tree for name in [t.name for t in job.tasks] if f" {name} " in line]
+    assert sorted(shown) == sorted(t.name for t in job.tasks)  # each task once
+    for task in job.tasks:  # a task is drawn below every task it depends on
+        for dependency in task.depends_on:
+            assert shown.index(dependency) < shown.index(task.name)
+
+
+def test_get_json_is_the_job_document(env: Env, succeeded: str) -> None:
+    result = env.run("get", succeeded, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == env.hub.get(succeeded).model_dump(mode="json")
+
+
+def test_get_json_validates_against_jobhub_schema(env: Env, succeeded: str, failed: str) -> None:
+    schema = json.loads(env.run("schema").stdout)
+    result = env.run("get", succeeded, failed, "--json")
+    assert result.returncode == 0, result.stderr
+    documents = json_lines(result.stdout)
+    assert [doc["ref"] for doc in documents] == [succeeded, failed]
+    for document in documents:
+        jsonschema.validate(document, schema)
+
+
+def test_get_of_a_missing_job_exits_3_in_one_line(env: Env) -> None:
+    result = env.run("get", "sieve:00000000-0000-4000-8000-000000000000")
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert "404" in one_line(result.stderr)
+
+
+def test_get_of_several_refs_shows_those_found_and_exits_3(env: Env, succeeded: str) -> None:
+    missing = "sieve:00000000-0000-4000-8000-000000000000"
+    result = env.run("get", succeeded, missing, "--json")
+    assert result.returncode == 3
+    assert [doc["ref"] for doc in json_lines(result.stdout)] == [succeeded]
+    assert one_line(result.stderr).startswith(f"jobhub: {missing}: sieve backend 'sieve': 404")
+
+
+def test_get_of_an_unconfigured_backend_is_a_usage_error(env: Env) -> None:
+    result = env.run("get", "nowhere:1")
+    assert result.returncode == 2
+    assert "no backend named 'nowhere'" in one_line(result.stderr)
+
+
+# -- list ----------------------------------------------------------------------------------------
+
+
+def test_list_shows_a_table_of_the_backends_jobs(env: Env, failed: str) -> None:
+    result = env.run("list", "sieve")
+    assert result.returncode == 0, result.stderr
+    header, *rows = [line.split() for line in result.stdout.splitlines()]
+    assert header == ["backend", "id", "workflow", "state", "progress", "age", "duration"]
+    row = next(row for row in rows if row[1] == failed.split(":", 1)[1])
+    assert row[0] == "sieve"
+    assert row[3] == "failed"
+
+
+def test_list_json_is_an_array_filtered_by_state(env: Env, failed: str) -> None:
+    result = env.run("list", "sieve", "--state", "failed", "--json")
+    assert result.returncode == 0, result.stderr
+    jobs = json.loads(result.stdout)
+    assert failed in [job["ref"] for job in jobs]
+    assert {job["state"] for job in jobs} == {"failed"}
+
+
+def test_list_stops_at_the_limit(env: Env, succeeded: str, failed: str) -> None:
+    result = env.run("list", "sieve", "--limit", "1", "--json")
+    assert len(json.loads(result.stdout)) == 1
+
+
+def test_list_of_an_unknown_state_is_a_usage_error(env: Env) -> None:
+    result = env.run("list", "sieve", "--state", "done")
+    assert result.returncode == 2
+    assert "invalid choice: 'done'" in result.stderr
+
+
+# -- wait ----------------------------------------------------------------------------------------
+
+
+def test_wait_exits_0_when_every_job_succeeded(env: Env) -> None:
+    refs = [env.submit("prunner", MOVING), env.submit("sieve", MOVING)]
+    result = env.run("wait", *refs)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for ref in refs:  # one line per change, the last one the job's end
+        assert any(line.split()[1:3] == [ref, "running"] or ref in line for line in lines)
+    ends = [line for line in lines if "→ succeeded" in line]
+    assert {line.split()[1] for line in ends} == set(refs)
+    assert lines[-1] == "2 jobs: 2 succeeded"
+
+
+def test_wait_exits_1_when_a_job_failed(env: Env) -> None:
+    refs = [env.submit("prunner", MOVING), env.submit("pixxel", MOVING, "failed")]
+    result = env.run("wait", *refs)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "2 jobs: 1 succeeded, 1 failed"
+
+
+def test_wait_json_is_the_event_stream(env: Env) -> None:
+    ref = env.submit("prunner", MOVING)
+    result = env.run("wait", ref, "--json")
+    assert result.returncode == 0, result.stderr
+    events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
+    assert {event.ref for event in events} == {ref}
+    assert events[0].kind == "state" and events[0].old is None
+    assert any(event.kind == "task" for event in events)  # tasks seen moving
+    assert (events[-1].kind, events[-1].new) == ("state", "succeeded")
+
+
+def test_wait_past_its_timeout_exits_4_naming_the_open_job(env: Env, running: str) -> None:
+    result = env.run("wait", running, "--timeout", "0.5")
+    assert result.returncode == 4
+    line = one_line(result.stderr)
+    assert "waited 0.5 s" in line
+    assert running in line
+
+
+def test_wait_can_cancel_what_is_open_at_the_timeout(env: Env) -> None:
+    ref = env.submit("prunner", LONG)
+    result = env.run("wait", ref, "--timeout", "0.5", "--cancel-on-timeout")
+    assert result.returncode == 4
+    assert "cancel requested for 1" in one_line(result.stderr)
+    assert env.final_state(ref) == "cancelled"
+
+
+def test_wait_names_a_job_it_could_not_cancel(env: Env, running: str) -> None:
+    result = env.run("wait", running, "--timeout", "0.5", "--cancel-on-timeout")
+    assert result.returncode == 4
+    assert f"{running} not cancelled: its backend has no cancel" in one_line(result.stderr)
+
+
+# -- watch ---------------------------------------------------------------------------------------
+
+
+def test_watch_json_ends_when_the_jobs_have_ended(env: Env) -> None:
+    refs = [env.submit("sieve", MOVING), env.submit("prunner", MOVING, "failed")]
+    result = env.run("watch", *refs, "--json")
+    assert result.returncode == 0, result.stderr  # watching says nothing of the outcome
+    events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
+    last = {event.ref: event for event in events}
+    assert {ref: last[ref].job.state for ref in refs} == {
+        refs[0]: JobState.SUCCEEDED,
+        refs[1]: JobState.FAILED,
+    }
+
+
+def test_watch_without_refs_or_backend_is_a_usage_error(env: Env) -> None:
+    result = env.run("watch")
+    assert result.returncode == 2
+    assert "one of the two" in one_line(result.stderr)
+
+
+def test_ctrl_c_stops_watch_with_130_and_no_traceback(env: Env, running: str) -> None:
+    process = env.popen("watch", "--backend", "pixxel")
+    # Wait for the first line: the watch is under way.
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert "pixxel:" in first
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip() == ""
+
+
+# -- cancel --------------------------------------------------------------------------------------
+
+
+def test_cancel_asks_the_backend_to_cancel(env: Env) -> None:
+    ref = env.submit("prunner", LONG)
+    result = env.run("cancel", ref)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"cancel requested for {ref}"
+    assert env.ended(ref).state is JobState.CANCELLED
+
+
+def test_cancel_json(env: Env) -> None:
+    ref = env.submit("sieve", LONG)
+    result = env.run("cancel", ref, "--json")
+    assert json.loads(result.stdout) == {"ref": ref, "cancel_requested": True}
+
+
+def test_cancel_of_an_ended_job_exits_3(env: Env, failed: str) -> None:
+    result = env.run("cancel", failed)
+    assert result.returncode == 3
+    assert "already ended" in one_line(result.stderr)
+
+
+def test_cancel_where_the_backend_cannot_exits_3(env: Env, running: str) -> None:
+    result = env.run("cancel", running)
+    assert result.returncode == 3
+    assert "no way to cancel" in one_line(result.stderr)
+
+
+# -- backends, plugins ---------------------------------------------------------------------------
+
+
+def test_backends_shows_each_backend_and_whether_credentials_are_set(env: Env) -> None:
+    result = env.run("backends")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["sieve"][:3] == ["sieve", "sieve", env.emu.urls["sieve"]]
+    assert rows["prunner"][3:] == ["jwt_secret", "set"]
+    assert rows["pixxel"][3:] == ["api_key", "set"]
+
+
+def test_backends_json(env: Env) -> None:
+    result = env.run("backends", "--json")
+    by_name = {row["name"]: row for row in json.loads(result.stdout)}
+    assert by_name["prunner"] == {
+        "name": "prunner",
+        "type": "prunner",
+        "url": env.emu.urls["prunner"],
+        "credentials": {"jwt_secret": True},
+    }
+
+
+def test_backends_says_when_a_credential_is_missing(env: Env, tmp_path: Path) -> None:
+    config = env.write_config(tmp_path / "nokey.toml", {"sieve": {"url": env.emu.urls["sieve"]}})
+    result = env.run("backends", "--json", config=config)
+    assert json.loads(result.stdout)[0]["credentials"] == {"api_key": False}
+
+
+def test_plugins_lists_the_built_in_backends(env: Env) -> None:
+    result = env.run("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = {info["name"]: info for info in json.loads(result.stdout)}
+    for name in ("sieve", "pixxel", "prunner"):
+        assert plugins[name]["adapters"] == [name]
+        assert plugins[name]["emulators"] == [name]
+        assert plugins[name]["error"] is None
+
+
+def test_plugins_table(env: Env) -> None:
+    result = env.run("plugins")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["prunner"][2:] == ["jobhub_prunner", "prunner", "prunner", "ok"]
+
+
+# -- configuration, credentials, errors ----------------------------------------------------------
+
+
+def test_a_bad_setting_is_one_line_naming_file_key_and_problem(env: Env, tmp_path: Path) -> None:
+    config = env.write_config(
+        tmp_path / "bad.toml", {"sieve": {**env.emu.hub_config()["sieve"], "timeout": -1}}
+    )
+    result = env.run("list", "sieve", config=config)
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        f"jobhub: {config}: backends.sieve: timeout: Input should be greater than 0"
+    )
+
+
+def test_a_misspelled_setting_is_named(env: Env, tmp_path: Path) -> None:
+    config = env.write_config(tmp_path / "typo.toml", {"sieve": {"api_kee": "x"}})
+    result = env.run("backends", config=config)
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        f"jobhub: {config}: backends.sieve: api_kee: unknown setting (check its spelling)"
+    )
+
+
+def test_a_file_that_is_not_toml_is_named_with_the_line(env: Env, tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text('[backends.sieve]\napi_key = "unterminated\n')
+    result = env.run("backends", config=config)
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith(f"jobhub: {config}: not valid TOML:")
+    assert "line 2" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["sieve", "prunner"])
+def test_wrong_credentials_exit_3(env: Env, tmp_path: Path, backend: str) -> None:
+    entry = env.emu.hub_config()[backend]
+    wrong = {
+        key: "wrong-" + SECRET[::-1] if key in ("api_key", "jwt_secret") else value
+        for key, value in entry.items()
+    }
+    config = env.write_config(tmp_path / "wrong.toml", {backend: wrong})
+    result = env.run("list", backend, config=config)
+    assert result.returncode == 3
+    assert "401" in one_line(result.stderr)
+    assert SECRET[::-1] not in result.stderr
+
+
+def test_an_unreachable_backend_exits_3(env: Env, tmp_path: Path) -> None:
+    entry = {**env.emu.hub_config()["sieve"], "url": "http://127.0.0.1:9", "retries": 0}
+    config = env.write_config(tmp_path / "down.toml", {"sieve": entry})
+    result = env.run("list", "sieve", config=config)
+    assert result.returncode == 3
+    assert "cannot reach" in one_line(result.stderr)
+
+
+def test_debug_adds_the_traceback_and_request_log_but_never_a_secret(
+    env: Env, succeeded: str
+) -> None:
+    result = env.run("--debug", "get", "sieve:00000000-0000-4000-8000-000000000000")
+    assert result.returncode == 3
+    assert "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("jobhub: sieve backend 'sieve': 404")
+    assert "GET" in result.stderr  # requests are logged
+    # `run` checked that SECRET appears nowhere; also with every command under --debug:
+    for args in (["get", succeeded], ["list", "prunner"], ["wait", succeeded], ["backends"]):
+        assert env.run("--debug", *args).returncode == 0
+
+
+def test_no_traceback_without_debug(env: Env) -> None:
+    result = env.run("get", "sieve:00000000-0000-4000-8000-000000000000")
+    assert "Traceback" not in result.stderr
+
+
+# -- emulator ------------------------------------------------------------------------------------
+
+
+def test_emulator_serves_until_ctrl_c_and_prints_a_working_config(env: Env) -> None:
+    process = subprocess.Popen(
+        [JOBHUB, "emulator", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=env.home,
+        env=env.environ(),
+    )
+    assert process.stdout is not None
+    printed = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        printed.append(line)
+        if "Ctrl-C" in line or not line:
+            break
+    config = env.home / "served.toml"
+    toml = printed[printed.index("# jobhub.toml for this emulator\n") + 1 :]
+    config.write_text("".join(line for line in toml if "Ctrl-C" not in line))
+    config.chmod(0o600)
+    listed = env.run("list", "prunner", "--json", config=config)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=15)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert process.returncode == 0
