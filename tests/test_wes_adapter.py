@@ -266,7 +266,7 @@ def test_progress_is_the_share_of_ended_tasks() -> None:
         ({"start_time": "2025-03-01T09:00:00Z"}, JobState.CANCELLED, JobState.CANCELLED),
         ({"end_time": "2025-03-01T09:00:00Z"}, JobState.RUNNING, JobState.UNKNOWN),
         ({}, JobState.RUNNING, JobState.PENDING),
-        ({}, JobState.SUCCEEDED, JobState.SKIPPED),
+        ({}, JobState.SUCCEEDED, JobState.CANCELLED),
         ({}, JobState.FAILED, JobState.CANCELLED),
     ],
 )

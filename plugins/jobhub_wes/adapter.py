@@ -351,7 +351,8 @@ def task_state(log: WireLog, run_state: JobState) -> JobState:
     """A task's state. WES task logs carry none, so: a `state` word where a server adds one;
     else exit code 0 → succeeded, another exit code → failed (-1 means "none yet"). Started
     without an exit code: running while the run goes on, else the run's ending. Never started:
-    pending while the run goes on, skipped once it succeeded, else cancelled."""
+    pending while the run goes on, cancelled once it has ended (a finished run never shows
+    pending work)."""
     if log.state:
         return WES_STATES(log.state)
     code = None if log.exit_code == -1 else log.exit_code
@@ -361,9 +362,7 @@ def task_state(log: WireLog, run_state: JobState) -> JobState:
         if run_state.terminal:
             return run_state
         return JobState.UNKNOWN if log.end_time else JobState.RUNNING
-    if not run_state.terminal:
-        return JobState.PENDING
-    return JobState.SKIPPED if run_state is JobState.SUCCEEDED else JobState.CANCELLED
+    return JobState.CANCELLED if run_state.terminal else JobState.PENDING
 
 
 def _task_error(log: WireLog) -> str | None:
