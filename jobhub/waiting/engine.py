@@ -68,6 +68,7 @@ LIST_MIN_JOBS = 2  # a workflow's listing is worth it from this many followed jo
 LIST_MAX_JOBS = 1000  # a watched backend's listing is read up to this many jobs ...
 LIST_MAX_PAGES = 50  # ... or this many pages per cycle
 FIRST_LOOK_MIN = 4  # waiting for this many jobs of a backend, list it once for a first view
+FIRST_LOOK_TIMEOUT = 5.0  # seconds that first listing may take before each job is fetched
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
 
 
@@ -403,21 +404,23 @@ class Engine:
     async def _first_look(self, backend: _Backend, count: int) -> None:
         assert backend.looked is not None
         try:
-            # Never spend more requests on the listing than half the GETs it may save.
-            jobs = await self._list(backend, None, max_pages=max(1, count // 2))
-        except JobHubError as exc:
-            log.debug(
-                "%s: no first look from the listing (%s); getting each job", backend.name, exc
-            )
-            return
+            try:
+                # Never spend more requests on the listing than half the GETs it may save, nor
+                # hold the jobs' followers back long.
+                async with asyncio.timeout(FIRST_LOOK_TIMEOUT):
+                    jobs = await self._list(backend, None, max_pages=max(1, count // 2))
+            except (TimeoutError, JobHubError) as exc:
+                why = str(exc) or "no answer in time"
+                log.debug("%s: no first look from its listing (%s)", backend.name, why)
+                return
+            for job in jobs:
+                followed = self._followed.get(str(JobRef(backend.name, job.id)))
+                # An ended job is fetched in full: a listing may show only a summary of it.
+                if followed is not None and followed.last is None and not job.state.terminal:
+                    self._accept(followed, job, full=False)
+                    backend.vouched[followed.key] = self._loop.time()
         finally:
-            backend.looked.set()
-        for job in jobs:
-            followed = self._followed.get(str(JobRef(backend.name, job.id)))
-            # An ended job is fetched in full: a listing may show only a summary of it.
-            if followed is not None and followed.last is None and not job.state.terminal:
-                self._accept(followed, job, full=False)
-                backend.vouched[followed.key] = self._loop.time()
+            backend.looked.set()  # each follower now gets what the listing did not show
 
     async def _looked(self, backend: _Backend) -> None:
         if backend.looked is not None:

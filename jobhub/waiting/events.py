@@ -25,11 +25,12 @@ def job_events(old: Job | None, new: Job, *, at: datetime) -> list[JobEvent]:
     5. "state" — the job ended: its final state comes last, so a reader who stops at the end
        has seen everything that led to it.
 
-    Each event carries the `new` job as seen and the time `at` it was seen.
+    Each event carries the `new` job as seen and the time `at` it was seen. For a job that
+    went from running (task "test" running, progress 0.5) to succeeded:
 
-    >>> events = job_events(running, succeeded, at=now)  # doctest: +SKIP
-    >>> [(e.kind, e.old, e.new) for e in events]  # doctest: +SKIP
-    [('task', 'running', 'succeeded'), ('progress', 0.5, 1.0), ('state', 'running', 'succeeded')]
+        [(e.kind, e.task, e.old, e.new) for e in job_events(before, after, at=now)]
+        # [("task", "test", "running", "succeeded"), ("progress", None, 0.5, 1.0),
+        #  ("state", None, "running", "succeeded")]
     """
     ref = new.ref
     if old is None:
