@@ -4,26 +4,19 @@ module, with RunLogs recorded from the reference server and WES's own error bodi
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
+import jobhub_wes
 import pytest
 import yaml
+from jobhub_wes.adapter import WesAdapter
 
 from jobhub.backend import Adapter
 from jobhub.errors import AuthError, JobNotFound
 from jobhub.model import JobState
 from jobhub.testing import AdapterConformance, ErrorCase, Sample
-from tests.conftest import CASSETTES, ROOT
-
-try:
-    import jobhub_wes
-except ModuleNotFoundError:  # an install made before the package existed: use the checkout's
-    sys.path.insert(0, str(ROOT / "plugins"))
-    import jobhub_wes
-
-from jobhub_wes.adapter import WesAdapter
+from tests.conftest import CASSETTES
 
 
 def recorded(name: str) -> Any:

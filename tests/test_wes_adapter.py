@@ -5,13 +5,15 @@ reference server (`wes-service` 5.0) and hand-written from the WES 1.1 descripti
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jobhub_wes
 import pytest
 import yaml
+from jobhub_wes.adapter import WES_STATES, WesAdapter, task_state
+from jobhub_wes.wire import WireLog
 
 from jobhub import AsyncHub, Hub, JobState
 from jobhub.errors import (
@@ -23,16 +25,7 @@ from jobhub.errors import (
     NotSupported,
 )
 from jobhub.plugins import Registry
-from tests.conftest import CASSETTES, ROOT, SECRET, SecretWatch, cassettes
-
-try:
-    import jobhub_wes
-except ModuleNotFoundError:  # an install made before the package existed: use the checkout's
-    sys.path.insert(0, str(ROOT / "plugins"))
-    import jobhub_wes
-
-from jobhub_wes.adapter import WES_STATES, WesAdapter, task_state
-from jobhub_wes.wire import WireLog
+from tests.conftest import CASSETTES, SECRET, SecretWatch, cassettes
 
 REFERENCE = "http://127.0.0.1:8080/ga4gh/wes/v1"  # where the reference server was recorded
 SERVICE = "https://wes.example.org/ga4gh/wes/v1"  # the hand-written WES 1.1 answers

@@ -11,25 +11,17 @@ what the server does next.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jobhub_wes
 import pytest
+from jobhub_wes.reference import ReferenceServer
 
 from jobhub import AsyncHub, Hub, JobState
 from jobhub.errors import ConfigError, WaitTimeout
 from jobhub.plugins import Registry
-from tests.conftest import ROOT
-
-try:
-    import jobhub_wes
-except ModuleNotFoundError:  # an install made before the package existed: use the checkout's
-    sys.path.insert(0, str(ROOT / "plugins"))
-    import jobhub_wes
-
-from jobhub_wes.reference import ReferenceServer
 
 RUN_TIMEOUT = 120.0  # a cwltool run of one `sh -c` step takes a few seconds
 SCRIPTS = {

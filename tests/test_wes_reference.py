@@ -7,16 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from jobhub_wes.reference import ReferenceServer, find_wes_server
 
 from jobhub.errors import ConfigError
-from tests.conftest import ROOT
-
-try:
-    import jobhub_wes  # noqa: F401
-except ModuleNotFoundError:  # an install made before the package existed: use the checkout's
-    sys.path.insert(0, str(ROOT / "plugins"))
-
-from jobhub_wes.reference import ReferenceServer, find_wes_server
 
 
 def executable(path: Path, script: str = "#!/bin/sh\nexit 0\n") -> Path:
