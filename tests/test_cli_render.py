@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
 
+from jobhub.commands._follow import follow
 from jobhub.model import Job, JobEvent, JobState, Task
 from jobhub.render import (
     JobBoard,
@@ -196,3 +198,44 @@ def test_board_keeps_the_latest_job_per_ref_in_first_seen_order() -> None:
         ("ci:b", JobState.RUNNING),
         ("ci:a", JobState.SUCCEEDED),
     ]
+
+
+# -- following an event stream (wait, watch) ------------------------------------------------------
+
+
+def events_of_one_job() -> list[JobEvent]:
+    queued, done = job("a", JobState.QUEUED), job("a", JobState.SUCCEEDED, duration=3.0)
+    return [
+        JobEvent(ref="ci:a", kind="state", old=None, new="queued", job=queued, at=NOW),
+        JobEvent(ref="ci:a", kind="progress", old=None, new=1.0, job=done, at=NOW),
+        JobEvent(ref="ci:a", kind="state", old="queued", new="succeeded", job=done, at=NOW),
+    ]
+
+
+def test_piped_output_is_one_line_per_change() -> None:
+    out = io.StringIO()
+    board = JobBoard(["ci:a"])
+    follow(events_of_one_job(), board, json_output=False, out=Console(file=out, width=100))
+    assert out.getvalue().splitlines() == [
+        "12:00:00 ci:a  queued",
+        "12:00:00 ci:a  progress — → 100%",
+        "12:00:00 ci:a  queued → succeeded  after 3.0s",
+    ]
+    assert board.get("ci:a") == events_of_one_job()[-1].job
+
+
+def test_a_terminal_gets_a_table_updated_in_place_below_the_changes() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True, color_system=None)
+    follow(events_of_one_job(), JobBoard(), json_output=False, out=console)
+    shown = out.getvalue()
+    assert "ci:a  queued → succeeded" in shown
+    assert "progress —" not in shown  # progress shows in the table, not as a line
+    final_frame = shown.rsplit("backend", 1)[1]
+    assert "succeeded" in final_frame and "3.0s" in final_frame
+
+
+def test_json_output_is_one_event_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    follow(events_of_one_job(), JobBoard(), json_output=True, out=Console(file=io.StringIO()))
+    lines = capsys.readouterr().out.splitlines()
+    assert [JobEvent.model_validate_json(line) for line in lines] == events_of_one_job()

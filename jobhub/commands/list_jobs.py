@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workflow",
         metavar="W",
         help="only runs of this workflow (Sieve owner/function, Pixxel workflow id, "
-        "prunner pipeline; Pixxel needs it)",
+        "prunner pipeline)",
     )
     parser.add_argument(
         "--limit",
