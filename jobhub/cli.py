@@ -110,11 +110,30 @@ def _configure_logging(debug: bool) -> None:
                 return f"jobhub: {record.levelname.lower()}: {text}"
 
         handler.setFormatter(OneLine())
+        _one_line_warnings()
         logging.getLogger("jobhub").setLevel(logging.WARNING)
     logging.getLogger("jobhub").addHandler(handler)
     logging.getLogger("httpx").addHandler(handler)
     logging.getLogger("httpx").propagate = False
     logging.getLogger("jobhub").propagate = False
+
+
+def _one_line_warnings() -> None:
+    # Python warnings from libraries (e.g. PyJWT on a short HS256 key) as one line each,
+    # without the source line; --debug keeps Python's own format.
+    import warnings
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: object = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"jobhub: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _silence_broken_pipe() -> None:

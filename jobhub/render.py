@@ -264,7 +264,7 @@ def _task_label(task: Task, now: datetime) -> Text:
         label.append(f"  {duration}")
     if task.progress is not None and not task.state.terminal:
         label.append(f"  {format_progress(task.progress)}")
-    if task.exit_code is not None and task.state is JobState.FAILED:
+    if task.exit_code is not None and task.state is JobState.FAILED and not task.error:
         label.append(f"  exit {task.exit_code}", style="red")
     if task.error:
         label.append(f"  {' '.join(task.error.split())}", style="red")
@@ -441,5 +441,5 @@ class JobBoard:
         with self._lock:
             return self._jobs.get(ref)
 
-    def table(self, *, now: datetime | None = None, age: bool = True) -> Table:
-        return jobs_table(self.jobs(), now=now, age=age)
+    def table(self, *, now: datetime | None = None, age: bool = True, short: bool = False) -> Table:
+        return jobs_table(self.jobs(), now=now, age=age, short=short)

@@ -432,6 +432,16 @@ def test_wrong_credentials_exit_3(env: Env, tmp_path: Path, backend: str) -> Non
     assert SECRET[::-1] not in result.stderr
 
 
+def test_library_warnings_are_one_line_each(env: Env, tmp_path: Path) -> None:
+    # PyJWT warns about a short HS256 key; it reaches the user as one `jobhub:` line.
+    entry = {**env.emu.hub_config()["prunner"], "jwt_secret": "short"}
+    config = env.write_config(tmp_path / "short.toml", {"prunner": entry})
+    result = env.run("list", "prunner", config=config)
+    assert result.returncode == 3
+    assert all(line.startswith("jobhub: ") for line in result.stderr.splitlines())
+    assert "401" in result.stderr.splitlines()[-1]
+
+
 def test_an_unreachable_backend_exits_3(env: Env, tmp_path: Path) -> None:
     entry = {**env.emu.hub_config()["sieve"], "url": "http://127.0.0.1:9", "retries": 0}
     config = env.write_config(tmp_path / "down.toml", {"sieve": entry})

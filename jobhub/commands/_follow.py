@@ -33,7 +33,10 @@ def follow(events: Iterable[JobEvent], board: JobBoard, *, json_output: bool, ou
         return
     from rich.live import Live
 
-    with Live(console=out, get_renderable=board.table, refresh_per_second=4) as live:
+    # Short ids in the table: the full refs are in the lines printed above it.
+    with Live(
+        console=out, get_renderable=lambda: board.table(short=True), refresh_per_second=4
+    ) as live:
         for event in events:
             board.apply(event)
             if event.kind != "progress":  # progress shows in the table
