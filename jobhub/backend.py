@@ -13,6 +13,7 @@ import builtins
 import enum
 import json
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -97,8 +98,13 @@ class Page:
     next: Call[Page] | None = None
 
 
+# A URL's query string: where signed URLs keep their signatures and credentials.
+_URL_QUERY = re.compile(r"""(\w+://[^\s?#"'<>\\]*)\?[^\s#"'<>\\]*""")
+
+
 def excerpt(data: Any, limit: int = 200) -> str:
-    """A short printable start of a payload, for error messages."""
+    """A short printable start of a payload, for error messages and log lines. URLs lose their
+    query strings (`?X-Goog-Signature=…`), so a signed URL is never spread by a message."""
     if isinstance(data, bytes):
         text = data[: limit * 4].decode("utf-8", "replace")
     elif isinstance(data, str):
@@ -107,8 +113,11 @@ def excerpt(data: Any, limit: int = 200) -> str:
         try:
             text = json.dumps(data, default=str)
         except (TypeError, ValueError, RecursionError):
-            text = repr(data)
-    text = " ".join(text[: limit * 2].split())
+            try:
+                text = repr(data)
+            except RecursionError:
+                text = f"({type(data).__name__} nested too deep to show)"
+    text = _URL_QUERY.sub(r"\1?…", " ".join(text[: limit * 2].split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -181,6 +190,9 @@ class StateTable:
         self.backend_type = backend_type
         self._table = {word.lower(): state for word, state in table.items()}
         self._warned: set[str] = set()
+        # The words as the table spells them and in lower case: a hot loop reads a word with
+        # `known.get(word)` and calls the table only for what that misses.
+        self.known: Mapping[str, JobState] = {**self._table, **table}
 
     def __call__(self, word: str | None) -> JobState:
         if word is None:
@@ -202,7 +214,9 @@ class StateTable:
             log.warning("%s: many unknown status words; no more are logged", self.backend_type)
         else:
             log.warning(
-                "%s: unknown status word %r, reported as 'unknown'", self.backend_type, word
+                "%s: unknown status word %r, reported as 'unknown'",
+                self.backend_type,
+                word if len(word) <= 80 else excerpt(word, 80),
             )
 
     def words(self, state: JobState) -> list[str]:
@@ -358,10 +372,11 @@ class Adapter(ABC):
         except ValueError:
             pass
         try:
-            return json.loads(content)
-        except (ValueError, RecursionError):
+            return _carriable(json.loads(content))
+        except (ValueError, RecursionError) as exc:
+            problem = str(exc) if isinstance(exc, _TooDeep) else "is not JSON"
             raise self.invalid(
-                f"HTTP {response.status_code} body is not JSON", response.content
+                f"HTTP {response.status_code} body {problem}", response.content
             ) from None
 
     # -- the contract ---------------------------------------------------------------------------
@@ -456,6 +471,44 @@ class Adapter(ABC):
                 f"{head} — the backend is failing or down; try again later", **common
             )
         return BackendError(f"{head} — the backend refused the request", **common)
+
+
+# JSON nested deeper is refused: no backend describes a job this deep, and pydantic cannot
+# serialize a Job holding it (`jobhub get --json` would fail).
+MAX_JSON_DEPTH = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _carriable(value: Any) -> Any:
+    """`json.loads`' result made safe to carry into a Job: a lone surrogate (JSON allows
+    `"\\ud800"`; no UTF-8 output can hold it) becomes U+FFFD, and nesting past
+    `MAX_JSON_DEPTH` is refused. Changes `value` in place; iterative, so any depth is walked."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _TooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(node, dict):
+            for key in [k for k in node if _SURROGATE.search(k)]:
+                node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)
+            items: Any = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            continue
+        for key, item in list(items):
+            if isinstance(item, str):
+                if _SURROGATE.search(item):
+                    node[key] = _SURROGATE.sub("\ufffd", item)
+            elif isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return value
 
 
 def _body(response: httpx.Response) -> Any:

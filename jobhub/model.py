@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import enum
+import os
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from jobhub.errors import InvalidRef
 
-__all__ = ["Job", "JobEvent", "JobRef", "JobState", "Task"]
+__all__ = ["Job", "JobEvent", "JobRef", "JobState", "ModelCheckError", "Task", "check_models"]
 
 
 class JobState(enum.StrEnum):
@@ -61,6 +62,71 @@ class JobRef(NamedTuple):
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="null")
 
 
+# -- building without validation ---------------------------------------------------------------
+#
+# Validating a Job costs more than reading its JSON: an adapter that has already checked every
+# value it puts in (and mypy checks their types) builds Jobs and Tasks with `trusted(...)`,
+# which assembles the model as validation would, without validating. With checking on
+# (`check_models()`, or JOBHUB_CHECK_MODELS=1 in the environment; the test suite turns it on),
+# every trusted build is also validated and must come out the same, so a wrong adapter fails
+# loudly in tests.
+
+
+class ModelCheckError(AssertionError):
+    """With model checking on: an adapter built a Job or Task the model refuses, or one that
+    validation would have made differently. Always an adapter bug."""
+
+
+_checking = os.environ.get("JOBHUB_CHECK_MODELS", "").strip().lower() not in ("", "0", "false")
+
+
+def check_models(enabled: bool = True) -> None:
+    """Validate every Job and Task built by `trusted(...)` from now on (or stop doing so).
+    Costs what validation costs; meant for tests and for debugging an adapter."""
+    global _checking
+    _checking = enabled
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+# `trusted(...)` assembles a model the way validation does, but only its `__dict__`: the field
+# values in field order. pydantic's three bookkeeping slots stay unset (setting them would cost
+# as much as the rest); reading one gives what validation sets for these models: no extra
+# values, no private ones, every field set (a new set each time, so changing it changes
+# nothing else). A model validated or copied by pydantic has them set as usual.
+
+
+def _bookkeeping(model: BaseModel, name: str, fields: frozenset[str]) -> Any:
+    if name == "__pydantic_extra__" or name == "__pydantic_private__":
+        return None
+    if name == "__pydantic_fields_set__":
+        return set(fields)
+    return BaseModel.__getattr__(model, name)  # type: ignore[attr-defined]  # the same error
+
+
+def _check(cls: type[BaseModel], model: BaseModel) -> None:
+    try:
+        validated = cls.model_validate(dict(model.__dict__))
+    except ValidationError as exc:
+        raise ModelCheckError(
+            f"{cls.__name__}.trusted() was given values the model refuses: {exc}"
+        ) from None
+    built, expected = model.__dict__, validated.__dict__
+    differ = [
+        name
+        for name, value in expected.items()
+        if name not in built or built[name] != value or type(built[name]) is not type(value)
+    ]
+    if differ or list(built) != list(expected):
+        shown = {name: built.get(name) for name in differ}
+        raise ModelCheckError(
+            f"{cls.__name__}.trusted() built fields {differ or list(built)} unlike validation: "
+            f"{shown!r:.1000}, where validation gives { {n: expected[n] for n in differ}!r:.1000}"
+        )
+
+
 class Task(BaseModel):
     """One step of a job (Pixxel task, prunner task). Sieve jobs have none."""
 
@@ -77,6 +143,53 @@ class Task(BaseModel):
     error: str | None = None
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     raw: Any = None
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            return _bookkeeping(self, name, _TASK_FIELDS)
+
+    @classmethod
+    def trusted(
+        cls,
+        *,
+        name: str,
+        id: str | None = None,
+        state: JobState,
+        status: str | None = None,
+        started_at: datetime | None = None,
+        finished_at: datetime | None = None,
+        depends_on: list[str] | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        progress: float | None = None,
+        raw: Any = None,
+    ) -> Task:
+        """A Task from values the caller has checked, without validating them (see
+        `check_models`). Each value must already be what the field holds: `str`, a
+        `JobState`, aware UTC datetimes, a `float` progress within 0–1. Lists are kept, not
+        copied."""
+        task = _new(cls)
+        _set(
+            task,
+            "__dict__",
+            {
+                "name": name,
+                "id": id,
+                "state": state,
+                "status": status,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "depends_on": [] if depends_on is None else depends_on,
+                "exit_code": exit_code,
+                "error": error,
+                "progress": progress,
+                "raw": raw,
+            },
+        )
+        if _checking:
+            _check(cls, task)
+        return task
 
 
 class Job(BaseModel):
@@ -107,6 +220,11 @@ class Job(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     raw: Any = None
 
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            return _bookkeeping(self, name, _JOB_FIELDS)
+
     @property
     def terminal(self) -> bool:
         return self.state.terminal
@@ -118,6 +236,70 @@ class Job(BaseModel):
     def task(self, name: str) -> Task | None:
         return next((t for t in self.tasks if t.name == name), None)
 
+    @classmethod
+    def trusted(
+        cls,
+        *,
+        ref: str,
+        backend: str,
+        type: str,
+        id: str,
+        workflow: str | None = None,
+        state: JobState,
+        status: str | None = None,
+        created_at: datetime | None = None,
+        started_at: datetime | None = None,
+        finished_at: datetime | None = None,
+        duration: float | None = None,
+        progress: float | None = None,
+        error: str | None = None,
+        user: str | None = None,
+        tasks: list[Task] | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        children: list[str] | None = None,
+        restarts: int = 0,
+        cost: float | None = None,
+        labels: dict[str, str] | None = None,
+        raw: Any = None,
+    ) -> Job:
+        """A Job from values the caller has checked, without validating them (see
+        `check_models`): what an adapter's `normalize` returns. Each value must already be
+        what the field holds (`str`, `JobState`, aware UTC datetimes, `float` figures,
+        `Task`s). Lists and dicts are kept, not copied; `raw` is the payload itself."""
+        job = _new(cls)
+        _set(
+            job,
+            "__dict__",
+            {
+                "ref": ref,
+                "backend": backend,
+                "type": type,
+                "id": id,
+                "workflow": workflow,
+                "state": state,
+                "status": status,
+                "created_at": created_at,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "duration": duration,
+                "progress": progress,
+                "error": error,
+                "user": user,
+                "tasks": [] if tasks is None else tasks,
+                "inputs": inputs,
+                "outputs": outputs,
+                "children": [] if children is None else children,
+                "restarts": restarts,
+                "cost": cost,
+                "labels": {} if labels is None else labels,
+                "raw": raw,
+            },
+        )
+        if _checking:
+            _check(cls, job)
+        return job
+
     def __repr_args__(self) -> Any:
         # Keep reprs short: raw payloads and task lists are often large.
         for key, value in super().__repr_args__():
@@ -128,6 +310,9 @@ class Job(BaseModel):
             else:
                 yield key, value
 
+
+_TASK_FIELDS = frozenset(Task.model_fields)
+_JOB_FIELDS = frozenset(Job.model_fields)
 
 EventKind = Literal["state", "task", "progress", "output"]
 

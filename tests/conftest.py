@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 import vcr
 
+from jobhub.model import check_models
 from jobhub.plugins import get_registry, reset_registry
+
+# Adapters build Jobs and Tasks without validation (`trusted`); in tests each one is validated
+# too and must come out the same, so an adapter that builds a wrong one fails here.
+check_models()
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"

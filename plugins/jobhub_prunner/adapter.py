@@ -13,6 +13,7 @@ its JWT middleware answers 401 in plain text (`no token found`, `token is unauth
 from __future__ import annotations
 
 import json
+from types import NoneType
 from typing import Any, ClassVar
 
 import httpx
@@ -118,12 +119,14 @@ class PrunnerAdapter(Adapter):
         limit: int | None = None,
     ) -> list[Job]:
         """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`."""
-        try:
-            listing = WireJobList.model_validate(body)
-        except ValidationError as exc:
-            raise self.invalid(f"not a job listing ({_first_problem(exc)})", body) from None
+        items = body.get("jobs") if isinstance(body, dict) else None
+        if type(items) is not list or type(body.get("pipelines", [])) not in (list, NoneType):
+            try:
+                items = WireJobList.model_validate(body).jobs
+            except ValidationError as exc:
+                raise self.invalid(f"not a job listing ({_first_problem(exc)})", body) from None
         jobs: list[Job] = []
-        for item in listing.jobs or ():
+        for item in items or ():
             # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
             if workflow is not None and isinstance(item, dict) and item.get("pipeline") != workflow:
                 continue

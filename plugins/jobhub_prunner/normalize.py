@@ -13,17 +13,23 @@ prunner has no job status word; a job's state follows from its flags (Go `Pipeli
 "Ended" is prunner's own test (`isRunning` is `start != nil && !completed && !canceled`).
 Task words map through `TASK_STATES`; a task still `waiting` inside an ended job is
 `cancelled`, because prunner's fail-fast and cancel leave never-run tasks `waiting`.
+
+Reading is the hot path of a batch refresh (one `/pipelines/jobs` answer can hold thousands of
+jobs), so a payload whose values have JSON's own types is read straight from its dicts. Any
+other value (a flag sent as "true", an exit code as 2.0, a missing task name) sends the payload
+through the wire model (`jobhub_prunner.wire`), which coerces what it can and names what it
+cannot; what it gives is read the same way. Tasks keep their own dicts of the payload as `raw`,
+and each distinct time text is parsed once.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from jobhub.backend import StateTable, parse_time
 from jobhub.model import Job, JobState, Task
-from jobhub_prunner.wire import WireJob, WireTask
+from jobhub_prunner.wire import WireJob
 
 __all__ = ["TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
 
@@ -44,18 +50,28 @@ TASK_STATES = StateTable(
 # Go's exec.Cmd reports -1 until a process has exited (and when a signal killed it): no code.
 NO_EXIT_CODE = -1
 
+_PENDING = JobState.PENDING
+_CANCELLED = JobState.CANCELLED
+_TERMINAL = frozenset(state for state in JobState if state.terminal)
+_TASK_WORDS = TASK_STATES.known
+_ENDED_JOB_TASK_WORDS = {
+    word: _CANCELLED if state is _PENDING else state for word, state in _TASK_WORDS.items()
+}
 
-def job_ended(wire: WireJob) -> bool:
+
+def job_ended(completed: bool | None, canceled: bool | None) -> bool:
     """prunner's own test: a job is over once it completed or was cancelled."""
-    return bool(wire.completed or wire.canceled)
+    return bool(completed or canceled)
 
 
-def job_state(wire: WireJob, started: bool) -> JobState:
+def job_state(
+    completed: bool | None, canceled: bool | None, errored: bool | None, started: bool
+) -> JobState:
     """The canonical state of a job from prunner's flags (see the module's table)."""
-    if job_ended(wire):
-        if wire.errored:
+    if job_ended(completed, canceled):
+        if errored:
             return JobState.FAILED
-        if wire.canceled:
+        if canceled:
             return JobState.CANCELLED
         return JobState.SUCCEEDED
     return JobState.RUNNING if started else JobState.QUEUED
@@ -64,49 +80,59 @@ def job_state(wire: WireJob, started: bool) -> JobState:
 def task_state(status: str | None, *, job_ended: bool) -> JobState:
     """A task's canonical state; a never-started task of an ended job is cancelled."""
     state = TASK_STATES(status)
-    if job_ended and state is JobState.PENDING:
-        return JobState.CANCELLED
+    if job_ended and state is _PENDING:
+        return _CANCELLED
     return state
 
 
-def _time(value: str | None, field: str) -> datetime | None:
-    try:
-        return _parse_time(value)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{field} {value!r} is not an RFC 3339 time") from None
+class _Unusual(Exception):
+    """A value whose type is not the JSON type the field has: the wire model reads it."""
 
 
-# Every refresh of `/pipelines/jobs` repeats the times of every job the server holds; datetimes
-# are immutable, so each distinct string is parsed once.
-_parse_time = lru_cache(maxsize=8192)(parse_time)
+# Every refresh of `/pipelines/jobs` repeats the times of every job the server holds, and a
+# task often starts the second its predecessor ends; datetimes are immutable, so each distinct
+# text is parsed once (up to this many are remembered).
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_KEPT = 8192
 
 
-def _text(value: str | None) -> str | None:
-    """Go sends "" for unset strings: that is no value."""
-    return value or None
-
-
-def _task(wire: WireTask, raw: Any, *, job_ended: bool) -> Task:
-    exit_code = wire.exit_code
-    return Task(
-        name=wire.name,
-        state=task_state(wire.status, job_ended=job_ended),
-        status=wire.status,
-        started_at=_time(wire.start, "a task's start"),
-        finished_at=_time(wire.end, "a task's end"),
-        depends_on=wire.depends_on or [],
-        exit_code=None if exit_code == NO_EXIT_CODE else exit_code,
-        error=_text(wire.error),
-        raw=raw,
-    )
-
-
-def _progress(state: JobState, tasks: list[Task]) -> float | None:
-    if state is JobState.SUCCEEDED:
-        return 1.0
-    if not tasks:
+def _time(value: Any, field: str) -> datetime | None:
+    """A prunner time (`_TIMES` missed it): RFC 3339 text or null."""
+    if value is None:
         return None
-    return sum(1 for task in tasks if task.state.terminal) / len(tasks)
+    if type(value) is not str:
+        raise _Unusual
+    try:
+        parsed = parse_time(value)
+    except ValueError:
+        raise ValueError(f"{field} {value!r} is not an RFC 3339 time") from None
+    if len(_TIMES) >= _TIMES_KEPT:
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
+
+
+def _text(value: Any) -> str | None:
+    """An optional string; Go sends "" for unset strings: that is no value."""
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        raise _Unusual
+    return value
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise _Unusual
+
+
+def _job_time(value: Any, field: str) -> datetime | None:
+    if type(value) is str:
+        cached = _TIMES.get(value)
+        if cached is not None:
+            return cached
+    return _time(value, field)
 
 
 def to_job(payload: Any, *, backend: str) -> Job:
@@ -114,38 +140,145 @@ def to_job(payload: Any, *, backend: str) -> Job:
     included) when the payload cannot be read; the adapter turns that into `InvalidPayload`."""
     if not isinstance(payload, dict):
         raise ValueError(f"a job is a JSON object, not {type(payload).__name__}")
-    wire = WireJob.model_validate(payload)
-    if not wire.id:
+    try:
+        return _job(payload, payload, backend)
+    except _Unusual:
+        pass
+    # Raises ValidationError for what cannot be read; coerces the rest to JSON's own types.
+    canonical = WireJob.model_validate(payload).model_dump(by_alias=True)
+    try:
+        return _job(canonical, payload, backend)
+    except _Unusual:  # the wire model let through a type the reader does not take
+        raise ValueError("the job holds a value of an unexpected type") from None
+
+
+def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
+    """The Job from `fields` (the payload, or its coerced copy) keeping `payload` as raw."""
+    job_id = fields.get("id")
+    if type(job_id) is not str:
+        raise _Unusual
+    if not job_id:
         raise ValueError("the job has no id")
-    started_at = _time(wire.start, "start")
-    finished_at = _time(wire.end, "end")
-    state = job_state(wire, started_at is not None)
-    ended = job_ended(wire)
-    raw_tasks = payload.get("tasks") or ()
-    tasks = [
-        _task(task, raw, job_ended=ended)
-        for task, raw in zip(wire.tasks or (), raw_tasks, strict=True)
-    ]
+    completed = _flag(fields.get("completed"))
+    canceled = _flag(fields.get("canceled"))
+    errored = _flag(fields.get("errored"))
+    ended = job_ended(completed, canceled)
+    variables = fields.get("variables")
+    if variables is not None and type(variables) is not dict:
+        raise _Unusual
+    pipeline = _text(fields.get("pipeline"))
+    user = _text(fields.get("user"))
+    last_error = _text(fields.get("lastError"))
+    created_at = _job_time(fields.get("created"), "created")
+    started_at = _job_time(fields.get("start"), "start")
+    finished_at = _job_time(fields.get("end"), "end")
+    tasks, terminal, task_error = _tasks(fields.get("tasks"), payload.get("tasks"), ended)
+    state = job_state(completed, canceled, errored, started_at is not None)
+    if state is JobState.SUCCEEDED:
+        progress: float | None = 1.0
+    elif tasks:
+        progress = terminal / len(tasks)
+    else:
+        progress = None
     duration = None
     if started_at is not None and finished_at is not None and finished_at >= started_at:
         duration = (finished_at - started_at).total_seconds()
-    error = _text(wire.last_error) or next((t.error for t in tasks if t.error), None)
-    return Job(
-        ref=f"{backend}:{wire.id}",
+    return Job.trusted(
+        ref=f"{backend}:{job_id}",
         backend=backend,
         type=TYPE,
-        id=wire.id,
-        workflow=_text(wire.pipeline),
+        id=job_id,
+        workflow=pipeline,
         state=state,
         status=None,
-        created_at=_time(wire.created, "created"),
+        created_at=created_at,
         started_at=started_at,
         finished_at=finished_at,
         duration=duration,
-        progress=_progress(state, tasks),
-        error=error,
-        user=_text(wire.user),
+        progress=progress,
+        error=last_error or task_error,
+        user=user,
         tasks=tasks,
-        inputs=wire.variables if wire.variables is not None else {},
+        inputs=variables if variables is not None else {},
         raw=payload,
     )
+
+
+def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | None]:
+    """The tasks from `fields` (the payload's list, or its coerced copy), each keeping its own
+    dict of `raws` (the payload's list) as raw; how many are terminal; the first task error."""
+    tasks: list[Task] = []
+    if fields is None:
+        return tasks, 0, None
+    if type(fields) is not list:
+        raise _Unusual
+    times = _TIMES
+    words = _ENDED_JOB_TASK_WORDS if ended else _TASK_WORDS
+    terminal_states = _TERMINAL
+    trusted = Task.trusted
+    terminal = 0
+    first_error = None
+    for task, raw in zip(fields, raws, strict=True):
+        if type(task) is not dict:
+            raise _Unusual
+        try:  # prunner always sends these; indexing is cheaper than get
+            name = task["name"]
+            status = task["status"]
+            start = task["start"]
+            end = task["end"]
+            exit_code = task["exitCode"]
+        except KeyError:
+            name = task.get("name")
+            status = task.get("status")
+            start = task.get("start")
+            end = task.get("end")
+            exit_code = task.get("exitCode")
+        depends_on = task.get("dependsOn")
+        error = task.get("error")
+        if type(name) is not str:
+            raise _Unusual
+        try:
+            state = words.get(status) or _task_state(status, ended)
+            started_at = (
+                None if start is None else times.get(start) or _time(start, "a task's start")
+            )
+            finished_at = None if end is None else times.get(end) or _time(end, "a task's end")
+        except TypeError:  # a list or an object where a word or a time belongs
+            raise _Unusual from None
+        if depends_on is not None:
+            if type(depends_on) is not list:
+                raise _Unusual
+            for item in depends_on:
+                if type(item) is not str:
+                    raise _Unusual
+        if exit_code is not None and type(exit_code) is not int:
+            raise _Unusual
+        if error is not None:
+            if type(error) is not str:
+                raise _Unusual
+            if not error:
+                error = None
+            elif first_error is None:
+                first_error = error
+        if state in terminal_states:
+            terminal += 1
+        tasks.append(
+            trusted(
+                name=name,
+                state=state,
+                status=status,
+                started_at=started_at,
+                finished_at=finished_at,
+                depends_on=depends_on,
+                exit_code=None if exit_code == NO_EXIT_CODE else exit_code,
+                error=error,
+                raw=raw,
+            )
+        )
+    return tasks, terminal, first_error
+
+
+def _task_state(status: Any, ended: bool) -> JobState:
+    if status is not None and type(status) is not str:
+        raise _Unusual
+    return task_state(status, job_ended=ended)

@@ -4,6 +4,9 @@ Fields carry prunner's names (as aliases where prunner uses camelCase). Unknown 
 (`extra="allow"`), and every field prunner may leave out or send as `null` is optional: Go
 sends `null` for unset times, errors, an empty variables map and a job without tasks, and the
 swagger marks some of those as omitted. Times stay strings here; `normalize` reads them.
+
+`normalize` reads a payload of JSON's own types straight from its dicts; these models read the
+rest (coercing what lax validation coerces) and name what cannot be read.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ _LENIENT = ConfigDict(extra="allow", frozen=True)
 
 
 class WireTask(BaseModel):
-    """One entry of a job's `tasks` (Go `taskResult`)."""
+    """One entry of a job's `tasks` (Go `taskResult`): the fields jobhub reads (`skipped` and
+    `errored` say nothing `status` does not, so they are only kept)."""
 
     model_config = _LENIENT
 
@@ -27,9 +31,7 @@ class WireTask(BaseModel):
     start: str | None = None
     end: str | None = None
     depends_on: list[str] | None = Field(default=None, alias="dependsOn")
-    skipped: bool | None = None
     exit_code: int | None = Field(default=None, alias="exitCode")
-    errored: bool | None = None
     error: str | None = None
 
 
