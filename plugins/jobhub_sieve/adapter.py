@@ -49,14 +49,14 @@ from jobhub.config import BackendSettings
 from jobhub.errors import BackendUnavailable, ConfigError, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub_sieve.wire import (
-    WireJob,
     WireList,
     child_ids,
     input_values,
+    job_fields,
     json_kind,
     output_values,
-    read_job,
     restart_count,
+    workflow_of,
 )
 
 __all__ = ["SIEVE_STATES", "SieveAdapter", "SieveSettings"]
@@ -118,46 +118,45 @@ class SieveAdapter(Adapter):
         if not isinstance(payload, dict):
             raise self.invalid(f"a job must be a JSON object, not {json_kind(payload)}", payload)
         try:
-            wire = read_job(payload)
+            fields = job_fields(payload)
         except ValidationError as exc:
             raise self.invalid(
                 f"job does not match Sieve's Job schema: {_problem(exc)}", payload
             ) from None
-        if not wire.id:
+        job_id: str = fields["id"]
+        if not job_id:
             raise self.invalid("job has an empty id", payload)
         try:
-            created_at = parse_time(wire.created_at)
-            started_at = parse_time(wire.started_at)
-            finished_at = parse_time(wire.completed_at)
-            outputs = output_values(wire.outputs)
-            restarts = restart_count(wire.restarts)
+            created_at = parse_time(fields.get("created_at"))
+            started_at = parse_time(fields.get("started_at"))
+            finished_at = parse_time(fields.get("completed_at"))
+            outputs = output_values(fields.get("outputs"))
+            restarts = restart_count(fields.get("restarts"))
         except (ValueError, OverflowError) as exc:
-            raise self.invalid(f"job {wire.id!r}: {exc}", payload) from None
-        state = SIEVE_STATES(wire.status)
-        try:
-            return Job(
-                ref=self.ref(wire.id),
-                backend=self.name,
-                type=self.type,
-                id=wire.id,
-                workflow=(wire.function.workflow if wire.function else None) or workflow,
-                state=state,
-                status=wire.status,
-                created_at=created_at,
-                started_at=started_at,
-                finished_at=finished_at,
-                duration=_duration(started_at, finished_at),
-                progress=1.0 if state is JobState.SUCCEEDED else None,
-                error=wire.error or None,
-                inputs=input_values(wire.inputs),
-                outputs=outputs,
-                children=child_ids(wire.children),
-                restarts=restarts,
-                labels=_labels(wire),
-                raw=payload,
-            )
-        except ValidationError as exc:  # a safety net: the fields above are already checked
-            raise self.invalid(f"job {wire.id!r}: {_problem(exc)}", payload) from None
+            raise self.invalid(f"job {job_id!r}: {exc}", payload) from None
+        status = fields.get("status")
+        state = SIEVE_STATES(status)
+        return Job.trusted(
+            ref=f"{self.name}:{job_id}",
+            backend=self.name,
+            type=self.type,
+            id=job_id,
+            workflow=workflow_of(fields.get("function")) or workflow,
+            state=state,
+            status=status,
+            created_at=created_at,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration=_duration(started_at, finished_at),
+            progress=1.0 if state is JobState.SUCCEEDED else None,
+            error=fields.get("error") or None,
+            inputs=input_values(fields.get("inputs")),
+            outputs=outputs,
+            children=child_ids(fields.get("children")),
+            restarts=restarts,
+            labels=_labels(fields),
+            raw=payload,
+        )
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -339,15 +338,16 @@ def _duration(started_at: datetime | None, finished_at: datetime | None) -> floa
     return (finished_at - started_at).total_seconds()
 
 
-def _labels(wire: WireJob) -> dict[str, str]:
+def _labels(fields: dict[str, Any]) -> dict[str, str]:
     labels = {}
-    if wire.visibility:
-        labels["visibility"] = wire.visibility
-    if wire.function_id:
-        labels["function_id"] = wire.function_id
-    if wire.organization_id:
-        labels["organization_id"] = wire.organization_id
+    for name in _LABELS:
+        value = fields.get(name)
+        if value:
+            labels[name] = value
     return labels
+
+
+_LABELS = ("visibility", "function_id", "organization_id")
 
 
 def _validation_line(item: Any) -> str:

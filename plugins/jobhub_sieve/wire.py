@@ -19,10 +19,12 @@ __all__ = [
     "WireList",
     "child_ids",
     "input_values",
+    "job_fields",
     "json_kind",
     "output_values",
     "read_job",
     "restart_count",
+    "workflow_of",
 ]
 
 _LENIENT = ConfigDict(extra="ignore", strict=True, frozen=True)
@@ -69,12 +71,83 @@ class WireJob(BaseModel):
 
 
 def read_job(payload: dict[str, Any]) -> WireJob:
-    """`WireJob.model_validate(payload)` without its Python wrapper: this runs once per job
-    read, so it is the hot path. Raises `pydantic.ValidationError`."""
+    """`WireJob.model_validate(payload)` without its Python wrapper. Raises
+    `pydantic.ValidationError`."""
     return cast(WireJob, _validate_job(payload))
 
 
 _validate_job = WireJob.__pydantic_validator__.validate_python
+
+
+def job_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """A job's fields as `WireJob` reads them, by their Sieve names (`function` as a dict).
+
+    This runs once per job read. A payload whose fields all have exactly their JSON types,
+    which is what Sieve sends, is returned itself: validating it would give the same values.
+    Any other is validated by `WireJob` (raising `pydantic.ValidationError` when it does not
+    fit) and its values returned."""
+    if _plain(payload):
+        return payload
+    return read_job(payload).model_dump()
+
+
+# The fields WireJob types `str | None`, besides `id` (a `str`).
+_TEXTS = (
+    "status",
+    "function_id",
+    "organization_id",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "error",
+    "visibility",
+    "run_id",
+)
+
+
+def _plain(payload: dict[str, Any]) -> bool:
+    """Whether every field `WireJob` reads has exactly its JSON type."""
+    get = payload.get
+    if type(get("id")) is not str:
+        return False
+    for name in _TEXTS:
+        value = get(name)
+        if value is not None and type(value) is not str:
+            return False
+    function = get("function")
+    if function is not None:
+        if type(function) is not dict:
+            return False
+        for value in (function.get("name"), function.get("owner_name")):
+            if value is not None and type(value) is not str:
+                return False
+    inputs = get("inputs")
+    if inputs is not None:
+        if type(inputs) is not dict:
+            return False
+        for key in inputs:
+            if type(key) is not str:
+                return False
+    outputs = get("outputs")
+    if outputs is not None and type(outputs) is not list:
+        return False
+    children = get("children")
+    if children is not None and type(children) is not list:
+        if type(children) is not dict:
+            return False
+        for key, group in children.items():
+            if type(key) is not str or type(group) is not list:
+                return False
+    restarts = get("restarts")
+    return restarts is None or type(restarts) is list or type(restarts) is int
+
+
+def workflow_of(function: dict[str, Any] | None) -> str | None:
+    """`owner/name` of a job's `function`, or None unless both parts are known."""
+    if function is None:
+        return None
+    owner, name = function.get("owner_name"), function.get("name")
+    return f"{owner}/{name}" if owner and name else None
 
 
 class WireList(BaseModel):
