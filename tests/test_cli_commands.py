@@ -70,14 +70,18 @@ class Env:
         env["HOME"] = str(self.home)
         return env
 
-    def popen(self, *args: str, config: Path | None = None) -> subprocess.Popen[str]:
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """The command running in the background, ready to receive Ctrl-C (SIGINT)."""
         return subprocess.Popen(
-            [JOBHUB, "--config", str(config or self.config), *args],
+            [JOBHUB, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=self.home,
             env=self.environ(),
+            # A shell running the tests in the background ignores SIGINT, and children inherit
+            # that; give the command the default, as a terminal would.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -302,7 +306,7 @@ def test_watch_without_refs_or_backend_is_a_usage_error(env: Env) -> None:
 
 @pytest.mark.parametrize("command", ["watch", "wait"])
 def test_ctrl_c_exits_130_without_a_traceback(env: Env, running: str, command: str) -> None:
-    process = env.popen(command, running)
+    process = env.popen("--config", str(env.config), command, running)
     assert process.stdout is not None
     first = process.stdout.readline()  # the first change shown: the command is under way
     assert first.split()[1:] == [running, "running"]
@@ -472,14 +476,7 @@ def test_no_traceback_without_debug(env: Env) -> None:
 
 
 def test_emulator_serves_until_ctrl_c_and_prints_a_working_config(env: Env) -> None:
-    process = subprocess.Popen(
-        [JOBHUB, "emulator", "--port", "0", "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=env.home,
-        env=env.environ(),
-    )
+    process = env.popen("emulator", "--port", "0", "--seed", "1")
     assert process.stdout is not None
     printed = []
     deadline = time.monotonic() + 30
