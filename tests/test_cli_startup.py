@@ -82,10 +82,16 @@ def test_no_command_is_a_usage_error() -> None:
     assert "usage: jobhub" in result.stderr
 
 
-def test_unknown_option_is_a_usage_error() -> None:
+def test_a_malformed_option_value_is_a_usage_error() -> None:
     result = jobhub("list", "ci", "--limit", "many")
     assert result.returncode == ExitCode.USAGE
     assert "--limit: must be a whole number, not 'many'" in result.stderr
+
+
+def test_a_fault_rate_above_1_is_a_usage_error() -> None:
+    result = jobhub("emulator", "--faults", "2")
+    assert result.returncode == ExitCode.USAGE
+    assert "--faults: must be between 0 and 1, not 2" in result.stderr
 
 
 def test_malformed_ref_is_a_usage_error_in_one_line() -> None:
