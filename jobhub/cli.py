@@ -95,7 +95,10 @@ def _configure_logging(debug: bool) -> None:
     # Imported here: `jobhub --help` does without logging.
     import logging
 
+    if any(h.get_name() == "jobhub-cli" for h in logging.getLogger("jobhub").handlers):
+        return  # main() ran before in this process
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name("jobhub-cli")
     if debug:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
