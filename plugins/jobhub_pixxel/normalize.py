@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from jobhub.backend import Adapter, StateTable
 from jobhub.model import Job, JobState, Task
 from jobhub_pixxel.values import decode_raw_json, number, percent, seconds, timestamp
-from jobhub_pixxel.wire import JobPayload, TaskPayload, ValError
+from jobhub_pixxel.wire import JobPayload
 
 __all__ = ["STATES", "to_job"]
 
@@ -63,20 +63,53 @@ STATES = StateTable(
 )
 
 _NOT_STARTED = frozenset({S.PENDING, S.QUEUED})
+_TERMINAL = frozenset(state for state in JobState if state.terminal)
 _NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
+_WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.known.items()}
+
+
+class _Unusual(Exception):
+    """A value whose type is not the JSON type the field has: the wire model reads it."""
 
 
 def to_job(adapter: Adapter, payload: Any, *, workflow_id: str | None = None) -> Job:
     """A Pixxel job (full or list item) as a `Job`; `workflow_id` fills in a payload that lacks
-    its own. Raises only `InvalidPayload`."""
+    its own. Raises only `InvalidPayload`.
+
+    A payload whose fields have JSON's own types (what Pixxel sends) is read straight from its
+    dicts; any other goes through the wire model (`jobhub_pixxel.wire`), which renders message
+    values as text or names what cannot be read, and what it gives is read the same way."""
     if not isinstance(payload, dict):
         raise adapter.invalid(f"a job must be a JSON object, not {_kind(payload)}", payload)
     try:
-        wire = JobPayload.model_validate(payload)
+        return _job(adapter, payload, payload, workflow_id)
+    except _Unusual:
+        pass
+    try:
+        fields = JobPayload.model_validate(payload).model_dump(by_alias=True)
     except ValidationError as exc:
         raise adapter.invalid(f"job {_first_problem(exc)}", payload) from None
-    job_id = wire.id
-    workflow = wire.workflow_id or workflow_id
+    try:
+        return _job(adapter, fields, payload, workflow_id)
+    except _Unusual:  # the wire model let through a type the reader does not take
+        raise adapter.invalid("job holds a value of an unexpected type", payload) from None
+
+
+def _job(
+    adapter: Adapter, fields: dict[str, Any], payload: dict[str, Any], workflow_id: str | None
+) -> Job:
+    """The Job from `fields` (the payload, or the wire model's reading of it), keeping
+    `payload` as raw."""
+    job_id = _text(fields.get("id"))
+    workflow = _text(fields.get("workflow_id")) or workflow_id
+    status = _text(fields.get("status"))
+    created_by = _text(fields.get("created_by"))
+    wire_tasks = fields.get("tasks")
+    val_errors = fields.get("val_errors")
+    if not (wire_tasks is None or type(wire_tasks) is list) or not (
+        val_errors is None or type(val_errors) is list
+    ):
+        raise _Unusual
     if not job_id or not job_id.strip():
         raise adapter.invalid("job has no id", payload)
     if not workflow or not workflow.strip():
@@ -88,63 +121,95 @@ def to_job(adapter: Adapter, payload: Any, *, workflow_id: str | None = None) ->
             payload,
         )
 
-    state = STATES(wire.status)
-    wire_tasks = wire.tasks or []
-    reported = [STATES(task.status) for task in wire_tasks]
-    tasks = [
-        _task(task, raw, index, reported_state, job_ended=state.terminal)
-        for index, (task, raw, reported_state) in enumerate(
-            zip(wire_tasks, payload.get("tasks") or [], reported, strict=True)
-        )
-    ]
-    ended_tasks = sum(task_state.terminal for task_state in reported)
-    started_at = timestamp(wire.exec_created_at)
-    finished_at = timestamp(wire.finished_at)
+    state = _WORDS.get(status) or STATES(status)
+    tasks: list[Task] = []
+    outputs: dict[str, Any] = {}
+    ended_tasks = 0
+    if wire_tasks:
+        raws = payload.get("tasks") or []
+        ended = state in _TERMINAL
+        for index, (task, raw) in enumerate(zip(wire_tasks, raws, strict=True)):
+            built, reported = _task(task, raw, index, ended)
+            tasks.append(built)
+            if reported in _TERMINAL:
+                ended_tasks += 1
+            result = task.get("result")
+            if result not in _NO_OUTPUT:
+                name = built.name
+                key = name if name not in outputs else f"{name}#{built.id or len(outputs)}"
+                outputs[key] = decode_raw_json(result)
+    started_at = timestamp(fields.get("exec_created_at"))
+    finished_at = timestamp(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
-    try:
-        return Job(
-            ref=adapter.ref(combined),
-            backend=adapter.name,
-            type=adapter.type,
-            id=combined,
-            workflow=workflow,
-            state=state,
-            status=wire.status,
-            created_at=timestamp(wire.created_at),
-            started_at=started_at,
-            finished_at=finished_at,
-            duration=_duration(started_at, finished_at, wire.time_taken),
-            progress=_progress(state, wire.progress, ended_tasks, len(tasks)),
-            error=_job_error(wire.val_errors or [], tasks),
-            user=wire.created_by or None,
-            tasks=tasks,
-            inputs=decode_raw_json(wire.inputs if wire.inputs is not None else wire.spec),
-            outputs=_outputs(wire_tasks, tasks),
-            cost=number(wire.cost),
-            raw=payload,
-        )
-    except ValidationError as exc:  # a value this module failed to tame: still typed
-        raise adapter.invalid(f"job {_first_problem(exc)}", payload) from None
+    inputs = fields.get("inputs")
+    return Job.trusted(
+        ref=f"{adapter.name}:{combined}",
+        backend=adapter.name,
+        type=adapter.type,
+        id=combined,
+        workflow=workflow,
+        state=state,
+        status=status,
+        created_at=timestamp(fields.get("created_at")),
+        started_at=started_at,
+        finished_at=finished_at,
+        duration=_duration(started_at, finished_at, fields.get("time_taken")),
+        progress=_progress(state, fields.get("progress"), ended_tasks, len(tasks)),
+        error=_job_error(val_errors, tasks) if val_errors or tasks else None,
+        user=created_by or None,
+        tasks=tasks,
+        inputs=decode_raw_json(inputs if inputs is not None else fields.get("spec")),
+        outputs=outputs or None,
+        cost=number(fields.get("cost")),
+        raw=payload,
+    )
 
 
-def _task(wire: TaskPayload, raw: Any, index: int, state: JobState, *, job_ended: bool) -> Task:
+def _text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _Unusual
+
+
+def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobState]:
+    """One task, and the state it reported."""
+    if type(task) is not dict:
+        raise _Unusual
+    task_id = _text(task.get("id"))
+    name = _text(task.get("name"))
+    status = _text(task.get("status"))
+    depends_on = task.get("depends_on")
+    if depends_on is not None:
+        if type(depends_on) is not list:
+            raise _Unusual
+        for item in depends_on:
+            if type(item) is not str:
+                raise _Unusual
+    message = _text(task.get("err_msg"))
+    kind = _text(task.get("failure_type"))
+    reported = state = _WORDS.get(status) or STATES(status)
     if job_ended and state in _NOT_STARTED:
         state = S.CANCELLED  # a finished job never shows pending work
-    started_at = timestamp(wire.block_inf_start_time)
+    started_at = timestamp(task.get("block_inf_start_time"))
     if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
-        started_at = timestamp(wire.created_at)
-    return Task(
-        name=wire.name or wire.id or f"task-{index + 1}",
-        id=wire.id or None,
+        started_at = timestamp(task.get("created_at"))
+    if message and kind:
+        error: str | None = f"{message} ({kind})"
+    else:
+        error = message or kind or None
+    built = Task.trusted(
+        name=name or task_id or f"task-{index + 1}",
+        id=task_id or None,
         state=state,
-        status=wire.status,
+        status=status,
         started_at=started_at,
-        finished_at=timestamp(wire.finished_at) or timestamp(wire.block_inf_end_time),
-        depends_on=wire.depends_on or [],
-        error=_task_error(wire),
-        progress=1.0 if state is S.SUCCEEDED else percent(wire.progress),
+        finished_at=timestamp(task.get("finished_at")) or timestamp(task.get("block_inf_end_time")),
+        depends_on=depends_on,
+        error=error,
+        progress=1.0 if state is S.SUCCEEDED else percent(task.get("progress")),
         raw=raw,
     )
+    return built, reported
 
 
 def _duration(started_at: Any, finished_at: Any, time_taken: Any) -> float | None:
@@ -162,38 +227,31 @@ def _progress(state: JobState, reported: Any, ended_tasks: int, all_tasks: int) 
     return figure
 
 
-def _task_error(wire: TaskPayload) -> str | None:
-    message, kind = wire.err_msg, wire.failure_type
-    if message and kind:
-        return f"{message} ({kind})"
-    return message or kind or None
-
-
-def _val_error(error: ValError) -> str | None:
-    if not (error.err or error.reason or error.component_name or error.from_ or error.to):
+def _val_error(error: Any) -> str | None:
+    """One validation error of the spec (`dexter.ValError`) as a sentence, or None when it
+    says nothing."""
+    if type(error) is not dict or "from_" in error:  # "from_": the wire model's own name
+        raise _Unusual
+    err, reason = _text(error.get("err")), _text(error.get("reason"))
+    component, source, target = (
+        _text(error.get("component_name")),
+        _text(error.get("from")),
+        _text(error.get("to")),
+    )
+    if not (err or reason or component or source or target):
         return None
-    place = f" in {error.component_name}" if error.component_name else ""
-    if error.from_ or error.to:
-        place += f" ({error.from_ or '?'} → {error.to or '?'})"
-    what = error.err or error.reason or "invalid"
-    why = f" ({error.reason})" if error.err and error.reason and error.reason != error.err else ""
+    place = f" in {component}" if component else ""
+    if source or target:
+        place += f" ({source or '?'} → {target or '?'})"
+    what = err or reason or "invalid"
+    why = f" ({reason})" if err and reason and reason != err else ""
     return f"validation error{place}: {what}{why}"
 
 
-def _job_error(val_errors: list[ValError], tasks: list[Task]) -> str | None:
-    messages = [text for text in map(_val_error, val_errors) if text]
+def _job_error(val_errors: list[Any] | None, tasks: list[Task]) -> str | None:
+    messages = [text for text in map(_val_error, val_errors or ()) if text]
     messages += [f"task {task.name}: {task.error}" for task in tasks if task.error]
     return "; ".join(messages) or None
-
-
-def _outputs(wires: list[TaskPayload], tasks: list[Task]) -> dict[str, Any] | None:
-    outputs: dict[str, Any] = {}
-    for wire, task in zip(wires, tasks, strict=True):
-        if wire.result in _NO_OUTPUT:
-            continue
-        key = task.name if task.name not in outputs else f"{task.name}#{task.id or len(outputs)}"
-        outputs[key] = decode_raw_json(wire.result)
-    return outputs or None
 
 
 def _kind(value: Any) -> str:

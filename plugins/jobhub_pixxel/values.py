@@ -34,18 +34,16 @@ def timestamp(value: Any) -> datetime | None:
 
 def number(value: Any) -> float | None:
     """A finite number from a JSON number or a numeric string; booleans are not numbers."""
-    if isinstance(value, bool):
+    kind = type(value)
+    if (kind is not int and kind is not float) and (  # JSON's own numbers go straight on
+        isinstance(value, bool) or not isinstance(value, int | float | str)
+    ):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
+    try:
+        figure = float(value)
+    except (ValueError, OverflowError):  # not a number; an integer too large for a float
         return None
-    return number if math.isfinite(number) else None
+    return figure if math.isfinite(figure) else None
 
 
 def percent(value: Any) -> float | None:
@@ -75,6 +73,7 @@ _GO_UNIT = {
 _GO_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 _GO_DURATION = re.compile(rf"(?:{_GO_PART})+")
 _GO_PARTS = re.compile(_GO_PART)
+_GO_PLAIN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d+)?)s")
 _CLOCK = re.compile(r"(?:(\d+) days?, *)?(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)")
 
 
@@ -88,6 +87,16 @@ def seconds(value: Any) -> float | None:
     if not isinstance(value, str):
         figure = number(value)
         return figure if figure is not None and figure >= 0 else None
+    plain = _GO_PLAIN.fullmatch(value)
+    if plain is not None:  # what Go prints: 6m12.4s, 1h0m3s, 3.5s (summed as below)
+        hours, minutes, secs = plain.groups()
+        figure = 0.0
+        if hours:
+            figure += float(hours) * 3600.0
+        if minutes:
+            figure += float(minutes) * 60.0
+        figure += float(secs)
+        return figure if math.isfinite(figure) else None
     text = value.strip()
     if not text:
         return None

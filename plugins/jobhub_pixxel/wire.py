@@ -5,13 +5,15 @@ payload stays in `Job.raw`. The structure must be right (a job is an object, `ta
 objects, ids and status words strings); values whose format the vendor leaves open (times,
 progress, durations, raw JSON) are typed `Any` and read by `jobhub_pixxel.values`.
 Message texts (`err`, `err_msg`, ...) accept any scalar and are turned into text.
+`normalize` reads a job whose fields already have JSON's own types straight from its dicts;
+these models read the rest and name what cannot be read.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, InstanceOf
 
 from jobhub.backend import excerpt
 
@@ -81,9 +83,10 @@ class JobPayload(_Lenient):
 
 
 class JobList(_Lenient):
-    """`GET /v0/workflows/{workflow_id}/jobs` (`dexter.ListJobsTransformerResponse`)."""
+    """`GET /v0/workflows/{workflow_id}/jobs` (`dexter.ListJobsTransformerResponse`). Each job
+    must be an object and is kept as it is (not copied): it becomes the Job's raw."""
 
-    jobs: list[dict[str, Any]] | None = None
+    jobs: list[InstanceOf[dict[str, Any]]] | None = None
 
 
 class Pagination(_Lenient):
