@@ -318,14 +318,19 @@ class Adapter(ABC):
 
     def url(self, *segments: str) -> httpx.URL:
         """The base URL joined with path segments, each escaped so that no id can leave its
-        segment (`/`, `?`, `#`, `%`, `..` and the like are percent-encoded)."""
+        segment (`/`, `?`, `#`, `%`, `..` and the like are percent-encoded). A segment no URL
+        can carry (too long, a lone surrogate) raises `InvalidRef`."""
         parts = []
-        for segment in segments:
-            quoted = quote(segment, safe="")
-            if quoted in {".", ".."}:
-                quoted = quoted.replace(".", "%2E")
-            parts.append(quoted)
-        return self.base_url.copy_with(path=self.base_url.path.rstrip("/") + "/" + "/".join(parts))
+        try:
+            for segment in segments:
+                quoted = quote(segment, safe="")
+                if quoted in {".", ".."}:
+                    quoted = quoted.replace(".", "%2E")
+                parts.append(quoted)
+            path = self.base_url.path.rstrip("/") + "/" + "/".join(parts)
+            return self.base_url.copy_with(path=path)
+        except (httpx.InvalidURL, UnicodeEncodeError) as exc:
+            raise self._unaddressable(exc) from None
 
     def request(
         self,
@@ -335,12 +340,24 @@ class Adapter(ABC):
         json_body: Any = None,
     ) -> httpx.Request:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        return httpx.Request(
-            method,
-            self.url(*segments),
-            params=clean or None,
-            json=json_body,
-            headers={"Accept": "application/json"},
+        url = self.url(*segments)
+        try:
+            return httpx.Request(
+                method,
+                url,
+                params=clean or None,
+                json=json_body,
+                headers={"Accept": "application/json"},
+            )
+        except (httpx.InvalidURL, UnicodeEncodeError) as exc:
+            raise self._unaddressable(exc) from None
+
+    def _unaddressable(self, exc: Exception) -> InvalidRef:
+        return InvalidRef(
+            f"{self.type} backend {self.name!r}: cannot build the request URL "
+            f"({type(exc).__name__}: {excerpt(str(exc), 100)}) — a job id, workflow or paging "
+            "token is too long or holds characters a URL cannot carry",
+            backend=self.name,
         )
 
     def check_id(self, job_id: str) -> str:
@@ -365,7 +382,9 @@ class Adapter(ABC):
         pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
         object among equal short strings (status words, names, times), so jobs held for long
         take less memory. A body it refuses (lone surrogates, a byte-order mark, nesting deeper
-        than it goes) is read by `json.loads`, whose result and errors are the reference."""
+        than it goes) is read by `json.loads`, whose result and errors are the reference, with
+        two limits every Job must meet to be printable: lone surrogates become U+FFFD, and
+        nesting deeper than `MAX_JSON_DEPTH` is an `InvalidPayload`."""
         content = response.content
         try:
             return from_json(content, cache_strings=True)

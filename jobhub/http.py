@@ -29,7 +29,9 @@ from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
     BackendError,
     BackendUnavailable,
+    ConfigError,
     InvalidPayload,
+    InvalidRef,
     JobHubError,
     RateLimited,
 )
@@ -45,6 +47,10 @@ MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
+_UNADDRESSABLE = (
+    "an id or paging token in the answer cannot build the request URL for it (too long, or "
+    "characters a URL cannot carry)"
+)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -81,6 +87,8 @@ def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
         raise error or adapter.error(response)
     try:
         return call.parse(response)
+    except InvalidRef as exc:  # raised by `Adapter.url` for an id the answer holds
+        raise adapter.invalid(_UNADDRESSABLE, response.content) from exc
     except JobHubError:
         raise
     except Exception as exc:  # the adapter's safety net: never a bare KeyError
@@ -94,7 +102,12 @@ def follow_up(adapter: Adapter, call: Call[T], result: T, count: int) -> Call[T]
     `count` follow-ups have been sent already; past `MAX_FOLLOW_UPS` the chain is refused."""
     if call.then is None:
         return None
-    following = call.then(result)
+    try:
+        following = call.then(result)
+    except InvalidRef as exc:  # raised by `Adapter.url` for an id the answer holds
+        raise InvalidPayload(
+            f"{adapter.type} backend {adapter.name!r}: {_UNADDRESSABLE}", backend=adapter.name
+        ) from exc
     if following is not None and count >= MAX_FOLLOW_UPS:
         where = following.request.url.copy_with(query=None)
         raise InvalidPayload(
@@ -108,6 +121,15 @@ def follow_up(adapter: Adapter, call: Call[T], result: T, count: int) -> Call[T]
 
 def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -> JobHubError:
     where = f"{request.method} {request.url.copy_with(query=None)}"
+    if isinstance(exc, httpx.LocalProtocolError):
+        # Refused before sending: its message quotes the offending header, which may be a
+        # credential with a stray newline, so it is not repeated.
+        return ConfigError(
+            f"{adapter.type} backend {adapter.name!r}: {where} could not be sent as HTTP (a "
+            "header value holds a line break, a control character or surrounding blanks) — "
+            "check api_key / jwt_secret / token for stray whitespace",
+            backend=adapter.name,
+        )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         what = f"no complete answer to {where} within {adapter.settings.timeout:g} s"
     else:

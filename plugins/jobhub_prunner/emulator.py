@@ -87,6 +87,14 @@ class PrunnerEmulator(EmulatedBackend):
         super().__init__(**kwargs)
         self.pipelines = PIPELINES
         self._order: list[str] = []  # job ids, oldest first
+        # Seconds this server's wall clock runs ahead of the client's (negative: behind). Token
+        # expiry is checked against it, so clients can be tried against a skewed server:
+        # ``emu.backends["prunner"].clock_offset = 30``. Job times use the emulated clock.
+        self.clock_offset = 0.0
+
+    def wall_time(self) -> float:
+        """This server's wall clock (Unix seconds), ``clock_offset`` included."""
+        return time.time() + self.clock_offset
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -116,7 +124,7 @@ class PrunnerEmulator(EmulatedBackend):
             )
         except jwt.PyJWTError:
             return _unauthorized("token is unauthorized")
-        now = time.time()
+        now = self.wall_time()
         try:
             if "exp" in claims and now >= float(claims["exp"]):
                 return _unauthorized("token is expired")
@@ -157,7 +165,7 @@ class PrunnerEmulator(EmulatedBackend):
 
     def token(self, user: str, lifetime: float = 60.0) -> str:
         """A token this server accepts, for ``user``."""
-        now = int(time.time())
+        now = int(self.wall_time())
         claims = {"sub": user, "iat": now, "exp": now + int(lifetime)}
         return jwt.encode(claims, self.credentials["jwt_secret"], algorithm="HS256")
 
