@@ -15,6 +15,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,11 @@ class Env:
         env["HOME"] = str(self.home)
         return env
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        """The command running in the background, ready to receive Ctrl-C (SIGINT)."""
-        return subprocess.Popen(
+    @contextmanager
+    def background(self, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """The command running in the background, ready to receive Ctrl-C (SIGINT); killed
+        at the end if it is still running (a failed test leaves nothing behind)."""
+        process = subprocess.Popen(
             [JOBHUB, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -84,6 +87,12 @@ class Env:
             # that; give the command the default, as a terminal would.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
     def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -315,12 +324,12 @@ def test_watch_without_refs_or_backend_is_a_usage_error(env: Env) -> None:
 
 @pytest.mark.parametrize("command", ["watch", "wait"])
 def test_ctrl_c_exits_130_without_a_traceback(env: Env, running: str, command: str) -> None:
-    process = env.popen("--config", str(env.config), command, running)
-    assert process.stdout is not None
-    first = process.stdout.readline()  # the first change shown: the command is under way
-    assert first.split()[1:] == [running, "running"]
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=15)
+    with env.background("--config", str(env.config), command, running) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the first change shown: the command is under way
+        assert first.split()[1:] == [running, "running"]
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=15)
     assert process.returncode == 130
     assert err.strip() == ""  # no traceback, no message
 
@@ -485,11 +494,11 @@ def test_no_traceback_without_debug(env: Env) -> None:
 
 
 def test_emulator_serves_until_ctrl_c_and_prints_a_working_config(env: Env) -> None:
-    process = env.popen("emulator", "--port", "0", "--seed", "1")
-    config = served_config(process, env.home / "served.toml")
-    listed = env.run("list", "prunner", "--json", config=config)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=15)
+    with env.background("emulator", "--port", "0", "--seed", "1") as process:
+        config = served_config(process, env.home / "served.toml")
+        listed = env.run("list", "prunner", "--json", config=config)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
     assert process.returncode == 0
@@ -511,13 +520,11 @@ def served_config(process: subprocess.Popen[str], path: Path) -> Path:
 
 
 def test_emulator_faults_reach_the_client(env: Env) -> None:
-    process = env.popen("emulator", "--port", "0", "--faults", "1")
-    served = tomllib.loads(served_config(process, env.home / "faulty.toml").read_text())
-    # No retries, and a timeout shorter than a "slow" fault's delay: every kind fails the call.
-    sieve = {**served["backends"]["sieve"], "retries": 0, "timeout": 0.5}
-    config = env.write_config(env.home / "faulty.toml", {"sieve": sieve})
-    listed = env.run("list", "sieve", config=config)
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=15)
+    with env.background("emulator", "--port", "0", "--faults", "1") as process:
+        served = tomllib.loads(served_config(process, env.home / "faulty.toml").read_text())
+        # No retries, and a timeout shorter than a "slow" fault's delay: every kind fails.
+        sieve = {**served["backends"]["sieve"], "retries": 0, "timeout": 0.5}
+        config = env.write_config(env.home / "faulty.toml", {"sieve": sieve})
+        listed = env.run("list", "sieve", config=config)
     assert listed.returncode == 3, listed.stderr
     assert one_line(listed.stderr).startswith("jobhub: sieve backend 'sieve': ")
