@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from jobhub.errors import ConfigError
 
@@ -50,13 +50,35 @@ class BackendSettings(BaseModel):
         default=64 * 1024 * 1024, gt=0, description="larger answers are refused"
     )
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("api_key", "token")
+    @classmethod
+    def _fits_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        """These go in a request header as they are. A stray newline, control character or
+        surrounding blank would be refused by the HTTP layer only when sending, in an error
+        (and a DEBUG log line of httpcore's) that quotes the header: refuse it here instead."""
+        text = value.get_secret_value() if value is not None else ""
+        if text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+            raise ValueError(
+                "holds a line break, a control character or surrounding blanks, which cannot "
+                "be sent in an HTTP header — check for a stray newline"
+            )
+        return value
+
 
 def settings_error(exc: ValidationError, *, where: str) -> ConfigError:
     """One readable line per problem: where (file or backend), the key, what is wrong."""
     problems = []
     for err in exc.errors(include_url=False, include_input=False):
         key = ".".join(str(p) for p in err["loc"]) or "(entry)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting (check its spelling)"
         elif err["type"] == "missing":

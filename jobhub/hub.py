@@ -55,7 +55,10 @@ def build_adapters(
         adapter_type = entry.get("type", name)
         if not isinstance(adapter_type, str):
             raise ConfigError(f"{where}.{name}.type: must be a string")
-        cls = registry.adapter(adapter_type)
+        try:
+            cls = registry.adapter(adapter_type)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.{name}.type: {exc}") from None
         try:
             settings = cls.settings_from(name, entry, env)
         except ValidationError as exc:

@@ -109,7 +109,15 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path, registry: Registry
         ('type = "fake"\napi-key = "x"', r"backends.x: api-key: unknown setting"),
         ('type = "fake"\ntimeout = "soon"', r"backends.x: timeout: Input should be a valid number"),
         ('type = "fake"\ntimeout = -1', r"backends.x: timeout: Input should be greater than 0"),
-        ('type = "nosuch"', r"no adapter for backend type 'nosuch' \(known: fake\)"),
+        (
+            'type = "nosuch"',
+            r"backends.x.type: no adapter for backend type 'nosuch' \(known: fake\)",
+        ),
+        (
+            'type = "fake"\nurl = "build:9009"',
+            r"backends.x: url: must be an http:// or https:// URL with a host",
+        ),
+        ('type = "fake"\nurl = "ftp://h"', r"backends.x: url: must be an http"),
         ("type = 3", r"backends.x.type: must be a string"),
     ],
 )

@@ -223,10 +223,11 @@ class AdapterConformance:
     ) -> None:
         for key, variable in adapter_class.env_defaults.items():
             entry = {k: v for k, v in backend_settings.items() if k != key}
-            settings = adapter_class.settings_from(NAME, entry, {variable: secret})
+            wanted = "https://from-environment.test/api" if key == "url" else secret
+            settings = adapter_class.settings_from(NAME, entry, {variable: wanted})
             value = getattr(settings, key)
             value = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-            assert value == secret, f"${variable} did not fill setting {key!r} (got {value!r})"
+            assert value == wanted, f"${variable} did not fill setting {key!r} (got {value!r})"
 
     # -- normalization ----------------------------------------------------------------------
 
