@@ -367,10 +367,12 @@ class Adapter(ABC):
         return job_id
 
     def invalid(self, problem: str, payload: Any) -> InvalidPayload:
-        """An `InvalidPayload` naming this backend, keeping the payload and an excerpt."""
+        """An `InvalidPayload` naming this backend, keeping the payload and an excerpt. The
+        message holds excerpts only (the problem may quote the payload), so it stays one
+        readable line without URL query strings."""
         return InvalidPayload(
-            f"{self.type} backend {self.name!r}: {problem} — the backend sent something jobhub "
-            f"cannot read; is the url right? ({excerpt(payload, 120)})",
+            f"{self.type} backend {self.name!r}: {excerpt(problem, 300)} — the backend sent "
+            f"something jobhub cannot read; is the url right? ({excerpt(payload, 120)})",
             backend=self.name,
             raw=payload,
             excerpt=excerpt(payload),
