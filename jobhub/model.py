@@ -88,7 +88,7 @@ def check_models(enabled: bool = True) -> None:
 
 
 _new = object.__new__
-_set = object.__setattr__
+_set_dict = vars(BaseModel)["__dict__"].__set__  # object.__setattr__(model, "__dict__", ...)
 
 
 # `trusted(...)` assembles a model the way validation does, but only its `__dict__`: the field
@@ -170,9 +170,8 @@ class Task(BaseModel):
         `JobState`, aware UTC datetimes, a `float` progress within 0–1. Lists are kept, not
         copied."""
         task = _new(cls)
-        _set(
+        _set_dict(
             task,
-            "__dict__",
             {
                 "name": name,
                 "id": id,
@@ -268,9 +267,8 @@ class Job(BaseModel):
         what the field holds (`str`, `JobState`, aware UTC datetimes, `float` figures,
         `Task`s). Lists and dicts are kept, not copied; `raw` is the payload itself."""
         job = _new(cls)
-        _set(
+        _set_dict(
             job,
-            "__dict__",
             {
                 "ref": ref,
                 "backend": backend,

@@ -237,20 +237,18 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
         error = task.get("error")
         if type(name) is not str:
             raise _Unusual
+        if depends_on is not None and type(depends_on) is not list:
+            raise _Unusual
         try:
             state = words.get(status) or _task_state(status, ended)
             started_at = (
                 None if start is None else times.get(start) or _time(start, "a task's start")
             )
             finished_at = None if end is None else times.get(end) or _time(end, "a task's end")
-        except TypeError:  # a list or an object where a word or a time belongs
+            if depends_on:
+                "".join(depends_on)  # the quickest check that every item is a string
+        except TypeError:  # a list or an object where a word, a time or a name belongs
             raise _Unusual from None
-        if depends_on is not None:
-            if type(depends_on) is not list:
-                raise _Unusual
-            for item in depends_on:
-                if type(item) is not str:
-                    raise _Unusual
         if exit_code is not None and type(exit_code) is not int:
             raise _Unusual
         if error is not None:
