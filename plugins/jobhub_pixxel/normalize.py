@@ -175,18 +175,19 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
     """One task, and the state it reported."""
     if type(task) is not dict:
         raise _Unusual
-    task_id = _text(task.get("id"))
-    name = _text(task.get("name"))
-    status = _text(task.get("status"))
-    depends_on = task.get("depends_on")
-    if depends_on is not None:
-        if type(depends_on) is not list:
+    task_id, name, status = task.get("id"), task.get("name"), task.get("status")
+    message, kind = task.get("err_msg"), task.get("failure_type")
+    for text in (task_id, name, status, message, kind):
+        if text is not None and type(text) is not str:
             raise _Unusual
-        for item in depends_on:
-            if type(item) is not str:
-                raise _Unusual
-    message = _text(task.get("err_msg"))
-    kind = _text(task.get("failure_type"))
+    depends_on = task.get("depends_on")
+    if depends_on is not None and type(depends_on) is not list:
+        raise _Unusual
+    if depends_on:
+        try:
+            "".join(depends_on)  # the quickest check that every item is a string
+        except TypeError:
+            raise _Unusual from None
     reported = state = _WORDS.get(status) or STATES(status)
     if job_ended and state in _NOT_STARTED:
         state = S.CANCELLED  # a finished job never shows pending work
