@@ -5,12 +5,15 @@ faults, to compare."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 from benchmarks.soak import Result, parser, run
-from jobhub.emulator import FAULT_KINDS
+from jobhub.emulator import FAULT_KINDS, Emulator, Faults
 
 ARGS = ["--jobs", "60", "--rounds", "1", "--speed", "20", "--span", "30", "--seed", "3"]
 
@@ -56,3 +59,23 @@ def test_nothing_goes_unhandled(faulty: Result, clean: Result) -> None:
 def test_faults_cost_at_most_twice_the_requests(faulty: Result, clean: Result) -> None:
     assert clean.requests > 0
     assert faulty.requests <= 2 * clean.requests, (faulty.requests, clean.requests)
+
+
+def test_a_slow_answer_whose_client_gave_up_does_not_hold_the_emulator_stopping(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not propagate
+    server_log.addHandler(caplog.handler)
+    emu = Emulator(["sieve"], faults={"sieve": Faults(rate=1.0, kinds=("slow",), delay=30)})
+    try:
+        emu.start()
+        with httpx.Client(timeout=0.3) as client, pytest.raises(httpx.ReadTimeout):
+            client.get(f"{emu.urls['sieve']}/v2/jobs")
+        started = time.monotonic()
+        emu.stop()
+        stopping = time.monotonic() - started
+    finally:
+        emu.stop()
+        server_log.removeHandler(caplog.handler)
+    assert stopping < 1.5
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

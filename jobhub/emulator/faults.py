@@ -8,7 +8,7 @@ Kinds:
 - ``"429"``: too many requests, with ``Retry-After`` (seconds); not processed.
 - ``"drop"``: the connection is closed without any answer; not processed.
 - ``"slow"``: the answer comes ``delay`` real seconds late (a client with a shorter timeout
-  gives up).
+  gives up; once it hangs up, the request is dropped unprocessed).
 - ``"truncate"``: processed, but the body stops short of its ``Content-Length`` and the connection
   closes.
 - ``"cut"``: processed, and a well-formed HTTP answer whose JSON body is cut in half.
@@ -108,8 +108,7 @@ class FaultInjector:
         if kind is None:
             await self.app(scope, receive, send)
         elif kind == "slow":
-            await asyncio.sleep(faults.delay)
-            await self.app(scope, receive, send)
+            await _slow(self.app, faults.delay, scope, receive, send)
         elif kind == "drop":
             await _drop(receive, send)
         elif kind in ("truncate", "cut"):
@@ -147,6 +146,30 @@ class FaultInjector:
         headers.append((b"content-length", str(len(short)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": short, "more_body": False})
+
+
+async def _slow(app: ASGIApp, delay: float, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer `delay` seconds late — unless the client hangs up first (it gave up waiting):
+    then the request is dropped unprocessed, so the server holds no task for a client that is
+    gone (a stopping server would otherwise wait for it, then cancel it noisily)."""
+    body: list[Message] = []
+    while True:  # read the request first: its body is replayed to the app
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client left before the request was read
+        body.append(message)
+        if not message.get("more_body", False):
+            break
+    hang_up = asyncio.ensure_future(receive())
+    done, _ = await asyncio.wait({hang_up}, timeout=delay)
+    if done:
+        return
+    hang_up.cancel()
+
+    async def replay() -> Message:
+        return body.pop(0) if body else await receive()
+
+    await app(scope, replay, send)
 
 
 def _exempt(scope: Scope) -> bool:
