@@ -1,8 +1,10 @@
 """`jobhub demo`: every emulated backend on this machine, a few dozen jobs moving live.
 
-The demo starts the emulator in this process, configures a `Hub` on it exactly as a user
-would, submits about a dozen jobs to each backend through the vendor's own create endpoint
-(a quarter steered to fail, one cancelled mid-run on a backend that can cancel), and follows
+The demo starts the emulator in this process with every registered emulator that can run here
+(opt-in ones included), configures a `Hub` on it exactly as a user would, submits about a dozen
+jobs to each backend through the vendor's own create endpoint (fewer where an emulator's
+`demo_jobs` asks for fewer; a quarter steered to fail, one cancelled mid-run on a backend whose
+cancel ends jobs), and follows
 them with `Hub.watch` until every job has ended. It then checks each job's final state against
 what the emulator planned, so the demo doubles as an end-to-end check: it exits 1 on any
 disagreement.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
@@ -52,16 +54,24 @@ class Submission:
 
 
 def plan(
-    types: Sequence[str], jobs_per_backend: int, *, cancellable: Sequence[str] = (), seed: int = 0
+    types: Sequence[str],
+    jobs_per_backend: int,
+    *,
+    cancellable: Sequence[str] = (),
+    seed: int = 0,
+    limits: Mapping[str, int] | None = None,
 ) -> list[Submission]:
     """The jobs to submit, repeatable for a seed. One in `FAIL_EVERY` jobs of each backend
     fails (the 2nd, 6th, ...); the first job on the first backend in `cancellable` runs longest
-    and is cancelled."""
+    and is cancelled. `limits` caps the jobs of some backends (by type); by default each
+    registered emulator's `demo_jobs`."""
+    if limits is None:
+        limits = demo_limits(types)
     rng = random.Random(seed)
     low, high = DURATIONS
     jobs: list[Submission] = []
     for backend_type in types:
-        for index in range(jobs_per_backend):
+        for index in range(min(jobs_per_backend, limits.get(backend_type, jobs_per_backend))):
             failing = index % FAIL_EVERY == 1
             duration = round(rng.uniform(low, high * 0.9), 1)
             jobs.append(Submission(backend_type, duration, "failed" if failing else "succeeded"))
@@ -69,6 +79,18 @@ def plan(
         target = next(i for i, job in enumerate(jobs) if job.type == cancellable[0])
         jobs[target] = Submission(cancellable[0], high, "succeeded", cancel=True)
     return jobs
+
+
+def demo_limits(types: Sequence[str]) -> dict[str, int]:
+    """The registered emulators' `demo_jobs` caps, for those of `types` that set one."""
+    from jobhub.plugins import get_registry
+
+    emulators = get_registry().emulators
+    return {
+        name: cap
+        for name in types
+        if name in emulators and (cap := emulators[name].demo_jobs) is not None
+    }
 
 
 def run(
@@ -85,13 +107,18 @@ def run(
     `json_output` the `JobEvent` stream is printed as JSON Lines instead of the live table.
     """
     from jobhub.emulator import Emulator
+    from jobhub.plugins import get_registry
 
     if jobs_per_backend < 1:
         raise ConfigError(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
     out = console if console is not None else make_console()
-    with Emulator(seed=seed, speed=speed) as emu, Hub(_hub_config(emu, speed)) as hub:
+    # Every registered emulator, opt-in ones too; those that cannot run here are left out.
+    types = sorted(get_registry().emulators)
+    with Emulator(types, seed=seed, speed=speed) as emu, Hub(_hub_config(emu, speed)) as hub:
         cancellable = [
-            name for name in emu.backends if Capability.CANCEL in hub.backends[name].capabilities
+            name
+            for name, backend in emu.backends.items()
+            if backend.cancels and Capability.CANCEL in hub.backends[name].capabilities
         ]
         jobs = plan(list(emu.backends), jobs_per_backend, cancellable=cancellable, seed=seed)
         refs = [

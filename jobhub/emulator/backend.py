@@ -89,6 +89,19 @@ class EmulatedBackend(ABC):
     Knobs for the seeded plans (class attributes): ``queue_range`` (seconds a job waits before
     it starts), ``duration_range`` (seconds it runs), ``failure_rate`` (share that fail when the
     submitter does not say).
+
+    **Optional, for emulators that are heavy or need something installed** (such as one that
+    fronts a real server it starts):
+
+    - ``default`` (class attribute, True): False leaves it out of ``Emulator()`` unless named
+      in ``types``; ``jobhub demo`` still serves it when it is available.
+    - ``unavailable()`` (classmethod): why it cannot run on this machine (a program it needs is
+      missing), or None. ``Emulator`` leaves an unavailable emulator out with one warning.
+    - ``start()`` / ``stop()``: start what it needs beyond its routes before the server serves,
+      stop it after the server has stopped.
+    - ``demo_jobs`` (class attribute, None): at most this many jobs in ``jobhub demo``.
+    - ``cancels`` (class attribute, True): False when a cancel through its API does not end the
+      job, so the demo does not pick it for its mid-run cancel.
     """
 
     type: ClassVar[str]
@@ -96,6 +109,9 @@ class EmulatedBackend(ABC):
     queue_range: ClassVar[tuple[float, float]] = (0.2, 1.5)
     duration_range: ClassVar[tuple[float, float]] = (3.0, 15.0)
     failure_rate: ClassVar[float] = 0.2
+    default: ClassVar[bool] = True
+    demo_jobs: ClassVar[int | None] = None
+    cancels: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -158,6 +174,19 @@ class EmulatedBackend(ABC):
     def error_response(self, status: int, message: str) -> Response:
         """The vendor's error body for ``status``; the default is ``{"error": message}``."""
         return json_response({"error": message}, status)
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this emulator cannot run on this machine, or None when it can (the default)."""
+        return None
+
+    def start(self) -> None:  # noqa: B027 — an optional hook; most emulators need none
+        """Start what the emulator needs besides its routes (a server it fronts, say).
+        ``Emulator.start`` calls it before serving; an exception stops the emulator starting."""
+
+    def stop(self) -> None:  # noqa: B027 — an optional hook, as start
+        """Stop what ``start`` started. ``Emulator.stop`` calls it once the server has stopped;
+        it may come without a ``start`` before it, or twice."""
 
     # -- provided -------------------------------------------------------------------------------
 

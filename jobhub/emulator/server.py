@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import sys
 import threading
@@ -25,6 +26,8 @@ __all__ = ["Emulator", "serve"]
 
 _START_TIMEOUT = 10.0
 
+log = logging.getLogger("jobhub.emulator")
+
 
 class Emulator:
     """Local stand-ins for backends, each mounted at ``/<type>`` on one server on ``host``.
@@ -37,7 +40,10 @@ class Emulator:
             hub.wait(f"sieve:{job_id}")
 
     ``types`` picks the backends (type names from the ``jobhub_register_emulators`` hook, or
-    `EmulatedBackend` subclasses); default: every registered one. ``seed`` makes ids, durations,
+    `EmulatedBackend` subclasses); default: every registered one except those that are opt-in
+    (``default = False``). An emulator whose ``unavailable()`` gives a reason (a program it
+    needs is missing) is left out with one warning; ``emu.skipped`` says, by type, why each
+    registered emulator left out is not served. ``seed`` makes ids, durations,
     outcomes and credentials repeatable. ``speed`` is emulated seconds per real second (0
     freezes time; move it with ``emu.clock.advance``). ``faults`` maps a type to its `Faults`.
     ``await_hold`` is how long (real seconds) a long-poll is held before it times out.
@@ -45,7 +51,9 @@ class Emulator:
     instead of generated ones.
 
     ``emu.faults`` may be changed while it serves (``emu.faults["sieve"] = Faults(rate=0.2)``,
-    ``del emu.faults["sieve"]``); the next request sees the change.
+    ``del emu.faults["sieve"]``); the next request sees the change. Faults for a backend in
+    ``skipped`` are dropped (so faults for "every registered backend" work); faults for any
+    other backend it does not serve are refused.
     """
 
     def __init__(
@@ -66,21 +74,29 @@ class Emulator:
         self.host = host
         self.port = port
         self.backends: dict[str, EmulatedBackend] = {}
+        chosen, self.skipped = _emulator_classes(types)
         credentials = credentials or {}
-        for cls in _emulator_classes(types):
+        for cls in chosen:
+            reason = cls.unavailable()
+            if reason is not None:
+                log.warning("the %s emulator is left out: %s", cls.type, reason)
+                self.skipped[cls.type] = reason
+                continue
             self.backends[cls.type] = cls(
                 clock=self.clock,
                 seed=seed,
                 await_hold=await_hold,
                 credentials=credentials.get(cls.type),
             )
-        unknown = set(faults or {}) - set(self.backends)
+        unknown = set(faults or {}) - set(self.backends) - set(self.skipped)
         if unknown:
             raise ConfigError(
                 f"faults given for {sorted(unknown)}, which this emulator does not serve "
                 f"(serving: {', '.join(self.backends) or 'nothing'})"
             )
-        self.faults: dict[str, Faults] = dict(faults or {})
+        self.faults: dict[str, Faults] = {
+            name: value for name, value in (faults or {}).items() if name in self.backends
+        }
         self.clock.on_change(self._wake_all)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -116,6 +132,14 @@ class Emulator:
         for backend in self.backends.values():
             backend.url = f"{self.url}/{backend.type}"
             backend.open()
+        try:
+            for backend in self.backends.values():
+                backend.start()
+        except BaseException:
+            for backend in self.backends.values():
+                backend.stop()
+            sock.close()
+            raise
         config = uvicorn.Config(
             self.asgi_app(),
             log_level="warning",
@@ -154,6 +178,8 @@ class Emulator:
             server.should_exit = True
         if thread is not None:
             thread.join(timeout=10)
+        for backend in self.backends.values():
+            backend.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -227,8 +253,10 @@ class Emulator:
         try:
             return self.backends[type]
         except KeyError:
+            why = f": {self.skipped[type]}" if type in self.skipped else ""
             raise ConfigError(
-                f"this emulator does not serve {type!r} (serving: {', '.join(self.backends)})"
+                f"this emulator does not serve {type!r}{why} "
+                f"(serving: {', '.join(self.backends) or 'nothing'})"
             ) from None
 
     def _require_running(self) -> None:
@@ -242,12 +270,19 @@ class Emulator:
 
 def _emulator_classes(
     types: Iterable[str | type[EmulatedBackend]] | None,
-) -> list[type[EmulatedBackend]]:
+) -> tuple[list[type[EmulatedBackend]], dict[str, str]]:
+    """The classes to serve, and the registered opt-in ones left out (type → why)."""
     from jobhub.plugins import get_registry
 
     registered: dict[str, Any] = get_registry().emulators
     if types is None:
-        return [registered[name] for name in sorted(registered)]
+        every = [registered[name] for name in sorted(registered)]
+        opt_in = {
+            cls.type: f"it is opt-in: name it in `types` (Emulator(types=[..., {cls.type!r}]))"
+            for cls in every
+            if not cls.default
+        }
+        return [cls for cls in every if cls.default], opt_in
     chosen: list[type[EmulatedBackend]] = []
     for item in types:
         if isinstance(item, type) and issubclass(item, EmulatedBackend):
@@ -260,7 +295,7 @@ def _emulator_classes(
                 f"no emulator for backend type {item!r} (registered: {known}) — install the "
                 "plugin that ships it, or check JOBHUB_LOAD_PLUGINS"
             )
-    return chosen
+    return chosen, {}
 
 
 def serve(
