@@ -17,3 +17,10 @@ def jobhub_register_adapters(register: Callable[[Any], None]) -> None:
     from jobhub_wes.adapter import WesAdapter
 
     register(WesAdapter)
+
+
+@hookimpl
+def jobhub_register_emulators(register: Callable[[Any], None]) -> None:
+    from jobhub_wes.emulator import WesEmulator
+
+    register(WesEmulator)
