@@ -1,4 +1,4 @@
-"""`jobhub demo`: the three backends, emulated on this machine, jobs moving live."""
+"""`jobhub demo`: every emulated backend on this machine, jobs moving live."""
 
 from __future__ import annotations
 

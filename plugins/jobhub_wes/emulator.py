@@ -23,7 +23,6 @@ the run was submitted to end in, which is what the server reports in the end, an
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import tempfile
@@ -40,7 +39,7 @@ from starlette.routing import BaseRoute
 from jobhub.emulator import Clock, EmulatedBackend, Run, SteeringError, json_response
 from jobhub.emulator import parse_steering as read_steering
 from jobhub.errors import InvalidPayload
-from jobhub_wes.reference import INSTALL_HINT, TOOL, ReferenceServer, find_wes_server
+from jobhub_wes.reference import INSTALL_HINT, ReferenceServer, find_wes_server, run_request
 
 __all__ = ["BASE", "WesEmulator"]
 
@@ -182,16 +181,8 @@ class WesEmulator(EmulatedBackend):
                 f"and '-', up to 64, not {name!r}"
             )
         script = _script(self._real_seconds(plan.duration), plan.outcome)
-        response = client.post(
-            f"{BASE}/runs",
-            data={
-                "workflow_url": f"{name}.cwl",
-                "workflow_type": "CWL",
-                "workflow_type_version": "v1.2",
-                "workflow_params": json.dumps({"script": script}),
-            },
-            files=[("workflow_attachment", (f"{name}.cwl", TOOL.encode()))],
-        )
+        data, files = run_request(script, name=name)
+        response = client.post(f"{BASE}/runs", data=data, files=files)
         response.raise_for_status()
         run_id = response.json().get("run_id")
         if not isinstance(run_id, str) or not run_id:

@@ -70,6 +70,25 @@ def find_wes_server(env: Mapping[str, str] | None = None) -> Path | None:
     return None
 
 
+RunForm = tuple[dict[str, str], list[tuple[str, tuple[str, bytes]]]]
+
+
+def run_request(
+    script: str, *, name: str = "tool", tags: Mapping[str, str] | None = None
+) -> RunForm:
+    """The multipart form of a `POST /runs` starting `TOOL` (attached as `<name>.cwl`) with
+    `script`: its data fields and its files, as httpx takes them."""
+    data = {
+        "workflow_url": f"{name}.cwl",
+        "workflow_type": "CWL",
+        "workflow_type_version": "v1.2",
+        "workflow_params": json.dumps({"script": script}),
+    }
+    if tags:
+        data["tags"] = json.dumps(dict(tags))
+    return data, [("workflow_attachment", (f"{name}.cwl", TOOL.encode()))]
+
+
 class ReferenceServer:
     """`wes-server --backend=wes_service.cwl_runner --opt runner=cwltool` on 127.0.0.1, on a
     free port. `url` is its service base (`http://127.0.0.1:PORT/ga4gh/wes/v1`)."""
@@ -172,14 +191,7 @@ class ReferenceServer:
         `POST /runs`); returns its run id."""
         if not self.url:
             raise ConfigError("the reference server is not running: start() it first")
-        data = {
-            "workflow_url": "tool.cwl",
-            "workflow_type": "CWL",
-            "workflow_type_version": "v1.2",
-            "workflow_params": json.dumps({"script": script}),
-            "tags": json.dumps(dict(tags or {})),
-        }
-        files = [("workflow_attachment", ("tool.cwl", TOOL.encode()))]
+        data, files = run_request(script, tags=tags)
         response = httpx.post(f"{self.url}/runs", data=data, files=files, timeout=30.0)
         response.raise_for_status()
         run_id: str = response.json()["run_id"]
