@@ -5,13 +5,23 @@ from __future__ import annotations
 import enum
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from jobhub.errors import InvalidRef
 
-__all__ = ["Job", "JobEvent", "JobRef", "JobState", "ModelCheckError", "Task", "check_models"]
+__all__ = [
+    "Job",
+    "JobEvent",
+    "JobFields",
+    "JobRef",
+    "JobState",
+    "ModelCheckError",
+    "Task",
+    "TaskFields",
+    "check_models",
+]
 
 
 class JobState(enum.StrEnum):
@@ -65,11 +75,12 @@ _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="null")
 # -- building without validation ---------------------------------------------------------------
 #
 # Validating a Job costs more than reading its JSON: an adapter that has already checked every
-# value it puts in (and mypy checks their types) builds Jobs and Tasks with `trusted(...)`,
-# which assembles the model as validation would, without validating. With checking on
-# (`check_models()`, or JOBHUB_CHECK_MODELS=1 in the environment; the test suite turns it on),
-# every trusted build is also validated and must come out the same, so a wrong adapter fails
-# loudly in tests.
+# value it puts in builds Jobs and Tasks with `trusted(fields)`, which assembles the model as
+# validation would, without validating. `fields` is a dict literal typed `JobFields` or
+# `TaskFields`, so mypy checks each value's type (and, unlike keyword arguments, a literal costs
+# little to pass). With checking on (`check_models()`, or JOBHUB_CHECK_MODELS=1 in the
+# environment; the test suite turns it on), every trusted build is also validated and must come
+# out the same, so a wrong adapter fails loudly in tests.
 
 
 class ModelCheckError(AssertionError):
@@ -119,12 +130,60 @@ def _check(cls: type[BaseModel], model: BaseModel) -> None:
         for name, value in expected.items()
         if name not in built or built[name] != value or type(built[name]) is not type(value)
     ]
-    if differ or list(built) != list(expected):
-        shown = {name: built.get(name) for name in differ}
+    if differ:
         raise ModelCheckError(
-            f"{cls.__name__}.trusted() built fields {differ or list(built)} unlike validation: "
-            f"{shown!r:.1000}, where validation gives { {n: expected[n] for n in differ}!r:.1000}"
+            f"{cls.__name__}.trusted() built {differ} unlike validation: "
+            f"{ {name: built.get(name) for name in differ}!r:.1000}, where validation gives "
+            f"{ {name: expected[name] for name in differ}!r:.1000}"
         )
+    if list(built) != list(expected):
+        raise ModelCheckError(
+            f"{cls.__name__}.trusted() was given the fields as {list(built)}; it takes every "
+            f"field, in the model's order: {list(expected)}"
+        )
+
+
+class TaskFields(TypedDict):
+    """Every field of a `Task`, in field order: what `Task.trusted` takes."""
+
+    name: str
+    id: str | None
+    state: JobState
+    status: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    depends_on: list[str]
+    exit_code: int | None
+    error: str | None
+    progress: float | None
+    raw: Any
+
+
+class JobFields(TypedDict):
+    """Every field of a `Job`, in field order: what `Job.trusted` takes."""
+
+    ref: str
+    backend: str
+    type: str
+    id: str
+    workflow: str | None
+    state: JobState
+    status: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: float | None
+    progress: float | None
+    error: str | None
+    user: str | None
+    tasks: list[Task]
+    inputs: Any
+    outputs: Any
+    children: list[str]
+    restarts: int
+    cost: float | None
+    labels: dict[str, str]
+    raw: Any
 
 
 class Task(BaseModel):
@@ -150,42 +209,13 @@ class Task(BaseModel):
             return _bookkeeping(self, name, _TASK_FIELDS)
 
     @classmethod
-    def trusted(
-        cls,
-        *,
-        name: str,
-        id: str | None = None,
-        state: JobState,
-        status: str | None = None,
-        started_at: datetime | None = None,
-        finished_at: datetime | None = None,
-        depends_on: list[str] | None = None,
-        exit_code: int | None = None,
-        error: str | None = None,
-        progress: float | None = None,
-        raw: Any = None,
-    ) -> Task:
+    def trusted(cls, fields: TaskFields) -> Task:
         """A Task from values the caller has checked, without validating them (see
-        `check_models`). Each value must already be what the field holds: `str`, a
-        `JobState`, aware UTC datetimes, a `float` progress within 0–1. Lists are kept, not
-        copied."""
+        `check_models`): every field, in field order, each already what the field holds
+        (`str`, a `JobState`, aware UTC datetimes, a `float` progress within 0–1). `fields`
+        becomes the Task's own `__dict__`: pass a new dict (a literal), never one kept."""
         task = _new(cls)
-        _set_dict(
-            task,
-            {
-                "name": name,
-                "id": id,
-                "state": state,
-                "status": status,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "depends_on": [] if depends_on is None else depends_on,
-                "exit_code": exit_code,
-                "error": error,
-                "progress": progress,
-                "raw": raw,
-            },
-        )
+        _set_dict(task, fields)
         if _checking:
             _check(cls, task)
         return task
@@ -236,64 +266,14 @@ class Job(BaseModel):
         return next((t for t in self.tasks if t.name == name), None)
 
     @classmethod
-    def trusted(
-        cls,
-        *,
-        ref: str,
-        backend: str,
-        type: str,
-        id: str,
-        workflow: str | None = None,
-        state: JobState,
-        status: str | None = None,
-        created_at: datetime | None = None,
-        started_at: datetime | None = None,
-        finished_at: datetime | None = None,
-        duration: float | None = None,
-        progress: float | None = None,
-        error: str | None = None,
-        user: str | None = None,
-        tasks: list[Task] | None = None,
-        inputs: Any = None,
-        outputs: Any = None,
-        children: list[str] | None = None,
-        restarts: int = 0,
-        cost: float | None = None,
-        labels: dict[str, str] | None = None,
-        raw: Any = None,
-    ) -> Job:
+    def trusted(cls, fields: JobFields) -> Job:
         """A Job from values the caller has checked, without validating them (see
-        `check_models`): what an adapter's `normalize` returns. Each value must already be
-        what the field holds (`str`, `JobState`, aware UTC datetimes, `float` figures,
-        `Task`s). Lists and dicts are kept, not copied; `raw` is the payload itself."""
+        `check_models`): what an adapter's `normalize` returns. `fields` holds every field, in
+        field order, each already what the field holds (`str`, a `JobState`, aware UTC
+        datetimes, `float` figures, `Task`s); `raw` is the payload itself. `fields` becomes the
+        Job's own `__dict__`: pass a new dict (a literal), never one kept."""
         job = _new(cls)
-        _set_dict(
-            job,
-            {
-                "ref": ref,
-                "backend": backend,
-                "type": type,
-                "id": id,
-                "workflow": workflow,
-                "state": state,
-                "status": status,
-                "created_at": created_at,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "duration": duration,
-                "progress": progress,
-                "error": error,
-                "user": user,
-                "tasks": [] if tasks is None else tasks,
-                "inputs": inputs,
-                "outputs": outputs,
-                "children": [] if children is None else children,
-                "restarts": restarts,
-                "cost": cost,
-                "labels": {} if labels is None else labels,
-                "raw": raw,
-            },
-        )
+        _set_dict(job, fields)
         if _checking:
             _check(cls, job)
         return job

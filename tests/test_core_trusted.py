@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobhub.model import Job, JobState, ModelCheckError, Task, check_models
+from jobhub.model import Job, JobFields, JobState, ModelCheckError, Task, TaskFields, check_models
 
 START = datetime(2025, 8, 15, 12, 0, 1, tzinfo=UTC)
 END = datetime(2025, 8, 15, 12, 4, 35, tzinfo=UTC)
@@ -20,12 +20,15 @@ END = datetime(2025, 8, 15, 12, 4, 35, tzinfo=UTC)
 def task_fields(**changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "name": "build",
+        "id": None,
         "state": JobState.SUCCEEDED,
         "status": "done",
         "started_at": START,
         "finished_at": END,
         "depends_on": ["lint"],
         "exit_code": 0,
+        "error": None,
+        "progress": None,
         "raw": {"name": "build", "status": "done"},
     }
     return {**fields, **changes}
@@ -39,20 +42,33 @@ def job_fields(**changes: Any) -> dict[str, Any]:
         "id": "1",
         "workflow": "release",
         "state": JobState.SUCCEEDED,
+        "status": None,
+        "created_at": None,
         "started_at": START,
         "finished_at": END,
         "duration": 274.0,
         "progress": 1.0,
+        "error": None,
         "user": "j.doe",
+        "tasks": [],
         "inputs": {"tag": "v1"},
+        "outputs": None,
+        "children": [],
+        "restarts": 0,
+        "cost": None,
         "labels": {"team": "ci"},
         "raw": {"id": "1"},
     }
     return {**fields, **changes}
 
 
+def trusted_task(**changes: Any) -> Task:
+    return Task.trusted(task_fields(**changes))  # type: ignore[arg-type]
+
+
 def trusted_job(**changes: Any) -> Job:
-    return Job.trusted(**job_fields(tasks=[Task.trusted(**task_fields())], **changes))
+    fields = job_fields(tasks=[trusted_task()], **changes)
+    return Job.trusted(fields)  # type: ignore[arg-type]
 
 
 def validated_job(**changes: Any) -> Job:
@@ -120,16 +136,28 @@ def test_a_missing_attribute_of_a_trusted_job_is_an_attribute_error() -> None:
         trusted_job().colour  # type: ignore[attr-defined]  # noqa: B018
 
 
-def test_trusted_defaults_are_fresh_for_each_job() -> None:
-    first = Job.trusted(ref="ci:1", backend="ci", type="t", id="1", state=JobState.QUEUED)
-    second = Job.trusted(ref="ci:2", backend="ci", type="t", id="2", state=JobState.QUEUED)
-    assert first.tasks == [] and first.tasks is not second.tasks
-    assert first.labels == {} and first.labels is not second.labels
+def test_the_fields_a_trusted_build_takes_are_the_models_fields_in_order() -> None:
+    assert list(TaskFields.__annotations__) == list(Task.model_fields)
+    assert list(JobFields.__annotations__) == list(Job.model_fields)
+
+
+def test_checking_refuses_fields_out_of_order() -> None:
+    fields = task_fields()
+    reordered = {"raw": fields.pop("raw"), **fields}
+    with pytest.raises(ModelCheckError, match="in the model's order"):
+        Task.trusted(reordered)  # type: ignore[arg-type]
+
+
+def test_checking_refuses_a_missing_field() -> None:
+    fields = task_fields()
+    del fields["error"]
+    with pytest.raises(ModelCheckError, match="error"):
+        Task.trusted(fields)  # type: ignore[arg-type]
 
 
 def test_checking_refuses_a_naive_time() -> None:
     with pytest.raises(ModelCheckError, match="started_at"):
-        Task.trusted(**task_fields(started_at=datetime(2025, 1, 1)))
+        trusted_task(started_at=datetime(2025, 1, 1))
 
 
 def test_checking_refuses_progress_past_one() -> None:
@@ -144,10 +172,10 @@ def test_checking_refuses_a_value_validation_would_convert() -> None:
 
 def test_checking_refuses_a_plain_string_for_a_state() -> None:
     with pytest.raises(ModelCheckError, match="state"):
-        Task.trusted(**task_fields(state="done"))
+        trusted_task(state="done")
 
 
 @pytest.mark.usefixtures("unchecked")
 def test_without_checking_values_are_taken_as_given() -> None:
-    task = Task.trusted(**task_fields(progress=45.0))
+    task = trusted_task(progress=45.0)
     assert task.progress == 45.0

@@ -143,25 +143,30 @@ def _job(
     combined = f"{workflow}/{job_id}"
     inputs = fields.get("inputs")
     return Job.trusted(
-        ref=f"{adapter.name}:{combined}",
-        backend=adapter.name,
-        type=adapter.type,
-        id=combined,
-        workflow=workflow,
-        state=state,
-        status=status,
-        created_at=timestamp(fields.get("created_at")),
-        started_at=started_at,
-        finished_at=finished_at,
-        duration=_duration(started_at, finished_at, fields.get("time_taken")),
-        progress=_progress(state, fields.get("progress"), ended_tasks, len(tasks)),
-        error=_job_error(val_errors, tasks) if val_errors or tasks else None,
-        user=created_by or None,
-        tasks=tasks,
-        inputs=decode_raw_json(inputs if inputs is not None else fields.get("spec")),
-        outputs=outputs or None,
-        cost=number(fields.get("cost")),
-        raw=payload,
+        {
+            "ref": f"{adapter.name}:{combined}",
+            "backend": adapter.name,
+            "type": adapter.type,
+            "id": combined,
+            "workflow": workflow,
+            "state": state,
+            "status": status,
+            "created_at": timestamp(fields.get("created_at")),
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "duration": _duration(started_at, finished_at, fields.get("time_taken")),
+            "progress": _progress(state, fields.get("progress"), ended_tasks, len(tasks)),
+            "error": _job_error(val_errors, tasks) if val_errors or tasks else None,
+            "user": created_by or None,
+            "tasks": tasks,
+            "inputs": decode_raw_json(inputs if inputs is not None else fields.get("spec")),
+            "outputs": outputs or None,
+            "children": [],
+            "restarts": 0,
+            "cost": number(fields.get("cost")),
+            "labels": {},
+            "raw": payload,
+        }
     )
 
 
@@ -199,16 +204,20 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
     else:
         error = message or kind or None
     built = Task.trusted(
-        name=name or task_id or f"task-{index + 1}",
-        id=task_id or None,
-        state=state,
-        status=status,
-        started_at=started_at,
-        finished_at=timestamp(task.get("finished_at")) or timestamp(task.get("block_inf_end_time")),
-        depends_on=depends_on,
-        error=error,
-        progress=1.0 if state is S.SUCCEEDED else percent(task.get("progress")),
-        raw=raw,
+        {
+            "name": name or task_id or f"task-{index + 1}",
+            "id": task_id or None,
+            "state": state,
+            "status": status,
+            "started_at": started_at,
+            "finished_at": timestamp(task.get("finished_at"))
+            or timestamp(task.get("block_inf_end_time")),
+            "depends_on": [] if depends_on is None else depends_on,
+            "exit_code": None,
+            "error": error,
+            "progress": 1.0 if state is S.SUCCEEDED else percent(task.get("progress")),
+            "raw": raw,
+        }
     )
     return built, reported
 

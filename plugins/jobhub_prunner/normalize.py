@@ -184,23 +184,30 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     if started_at is not None and finished_at is not None and finished_at >= started_at:
         duration = (finished_at - started_at).total_seconds()
     return Job.trusted(
-        ref=f"{backend}:{job_id}",
-        backend=backend,
-        type=TYPE,
-        id=job_id,
-        workflow=pipeline,
-        state=state,
-        status=None,
-        created_at=created_at,
-        started_at=started_at,
-        finished_at=finished_at,
-        duration=duration,
-        progress=progress,
-        error=last_error or task_error,
-        user=user,
-        tasks=tasks,
-        inputs=variables if variables is not None else {},
-        raw=payload,
+        {
+            "ref": f"{backend}:{job_id}",
+            "backend": backend,
+            "type": TYPE,
+            "id": job_id,
+            "workflow": pipeline,
+            "state": state,
+            "status": None,
+            "created_at": created_at,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "duration": duration,
+            "progress": progress,
+            "error": last_error or task_error,
+            "user": user,
+            "tasks": tasks,
+            "inputs": variables if variables is not None else {},
+            "outputs": None,
+            "children": [],
+            "restarts": 0,
+            "cost": None,
+            "labels": {},
+            "raw": payload,
+        }
     )
 
 
@@ -262,15 +269,19 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
             terminal += 1
         tasks.append(
             trusted(
-                name=name,
-                state=state,
-                status=status,
-                started_at=started_at,
-                finished_at=finished_at,
-                depends_on=depends_on,
-                exit_code=None if exit_code == NO_EXIT_CODE else exit_code,
-                error=error,
-                raw=raw,
+                {
+                    "name": name,
+                    "id": None,
+                    "state": state,
+                    "status": status,
+                    "started_at": started_at,
+                    "finished_at": finished_at,
+                    "depends_on": [] if depends_on is None else depends_on,
+                    "exit_code": None if exit_code == NO_EXIT_CODE else exit_code,
+                    "error": error,
+                    "progress": None,
+                    "raw": raw,
+                }
             )
         )
     return tasks, terminal, first_error
