@@ -16,13 +16,16 @@ Reported per run: jobs whose final state matches the emulator's truth, unhandled
 (counted in front of its fault injection; their ratio to the fault-free run is the retry cost),
 and the process's resident memory at the start, at the end of each round and sampled while it
 runs. `--rounds` repeats the whole wait in the same process, each time on a fresh emulator with
-fresh jobs, so memory the client keeps shows as growth from round to round.
+fresh jobs, so memory the client keeps shows as growth from round to round (RSS at the end of a
+round is taken after a garbage collection and glibc's `malloc_trim`, so that it counts memory in
+use rather than freed pages the allocator holds on to).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import logging
 import random
@@ -32,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +100,16 @@ def rss_mib() -> float:
     except (OSError, ValueError, IndexError):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def settled_rss_mib() -> float:
+    """RSS once garbage is collected and the C allocator has handed free pages back to the
+    system (glibc's `malloc_trim`, where there is one): what is still in use, less the noise
+    of freed memory the allocator keeps."""
+    gc.collect()
+    with suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mib()
 
 
 @contextmanager
@@ -258,8 +271,7 @@ def run(args: argparse.Namespace, *, faulty: bool) -> Result:
     result = Result(faults=faulty)
     rng = random.Random(args.seed)
     with catching_unhandled(result.unhandled):
-        gc.collect()
-        result.rss_start = rss_mib()
+        result.rss_start = settled_rss_mib()
         with sampling(result.samples, args.sample_every):
             for index in range(args.rounds):
                 done = Round(jobs=args.jobs)
@@ -276,8 +288,7 @@ def run(args: argparse.Namespace, *, faulty: bool) -> Result:
                     done.requests = Counter(emu.requests)
                     for backend_faults in faults.values():
                         done.injected.update(backend_faults.injected)
-                gc.collect()
-                done.rss_end = rss_mib()
+                done.rss_end = settled_rss_mib()
                 result.rounds.append(done)
     return result
 

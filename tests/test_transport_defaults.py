@@ -76,7 +76,7 @@ def test_every_client_verifies_tls_follows_no_redirect_and_ignores_the_environme
     ]
     for client in clients:
         assert client.follow_redirects is False
-        assert client.trust_env is False  # no proxy, netrc or CA bundle from the environment
+        assert client.trust_env is False  # no proxy or CA bundle from the environment
         assert not client._mounts  # the proxy variables set above were not picked up
     sync.close()
 
