@@ -46,6 +46,9 @@ class BackendSettings(BaseModel):
     retries: int = Field(default=3, ge=0, description="retries of a transient fault")
     concurrency: int = Field(default=8, ge=1, description="requests in flight at once")
     verify: bool = Field(default=True, description="verify TLS certificates")
+    ca_file: str | None = Field(
+        default=None, description="PEM file of CA certificates to trust instead of the system's"
+    )
     max_response_bytes: int = Field(
         default=64 * 1024 * 1024, gt=0, description="larger answers are refused"
     )
@@ -56,6 +59,9 @@ class BackendSettings(BaseModel):
         scheme, sep, rest = value.partition("://")
         if not sep or scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
             raise ValueError("must be an http:// or https:// URL with a host")
+        if "@" in rest.split("/")[0]:
+            # It would show in reprs and request logs; credentials have settings of their own.
+            raise ValueError("must not hold a user or password; use api_key, token or jwt_secret")
         return value
 
     @field_validator("api_key", "token")

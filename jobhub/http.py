@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import threading
 import time
 from typing import Any, TypeVar
@@ -237,12 +238,25 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     return request, timeout
 
 
+def _tls(adapter: Adapter) -> bool | ssl.SSLContext:
+    settings = adapter.settings
+    if not settings.verify or settings.ca_file is None:
+        return settings.verify
+    try:
+        return ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"{adapter.type} backend {adapter.name!r}: ca_file {settings.ca_file} cannot be "
+            f"used ({type(exc).__name__}: {exc}) — point it at a PEM file of CA certificates"
+        ) from None
+
+
 def _client_options(adapter: Adapter) -> dict[str, Any]:
     settings = adapter.settings
     _check_transport(adapter)
     return {
         "timeout": httpx.Timeout(settings.timeout),
-        "verify": settings.verify,
+        "verify": _tls(adapter),
         "follow_redirects": False,
         "limits": httpx.Limits(
             max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency

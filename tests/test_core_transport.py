@@ -82,3 +82,42 @@ def test_a_config_file_others_can_read_is_warned_about(
     with caplog.at_level(logging.WARNING, logger="jobhub"):
         Hub.from_config(config, registry=registry, env={})
     assert caplog.records == []
+
+
+def test_a_url_holding_a_password_is_refused(registry: Registry) -> None:
+    from jobhub.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="url: must not hold a user or password") as caught:
+        Hub(
+            {"f": {"type": "fake", "url": f"https://me:{SECRET}@x.test"}}, registry=registry, env={}
+        )
+    assert SECRET not in str(caught.value)
+
+
+def test_a_ca_file_replaces_the_system_trust_store(registry: Registry) -> None:
+    import certifi
+
+    from jobhub.http import _tls
+
+    hub = Hub(
+        {"f": {"type": "fake", "url": "https://x.test", "ca_file": certifi.where()}},
+        registry=registry,
+        env={},
+    )
+    context = _tls(hub.backends["f"])
+    assert not isinstance(context, bool) and context.cert_store_stats()["x509_ca"] > 50
+
+
+def test_an_unusable_ca_file_is_a_config_error_naming_it(
+    registry: Registry, tmp_path: Path
+) -> None:
+    from jobhub.errors import ConfigError
+
+    missing = tmp_path / "nope.pem"
+    hub = Hub(
+        {"f": {"type": "fake", "url": "https://x.test", "ca_file": str(missing)}},
+        registry=registry,
+        env={},
+    )
+    with hub, pytest.raises(ConfigError, match=f"ca_file {missing} cannot be used"):
+        hub.get("f:1")
