@@ -62,7 +62,7 @@ def main(argv: Sequence[str] = ()) -> list[Row]:
         mine, floor = compare(
             parse,
             loads(content),
-            rounds=3 if small else 5 if big else 15,
+            rounds=3 if small else 7 if big else 15,
             budget=0.2,
         )
         rows.append(Row(f"{name} ({len(content) / 2**20:.1f} MiB)", mine, floor, target=TARGET))
