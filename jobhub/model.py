@@ -91,11 +91,13 @@ class ModelCheckError(AssertionError):
 _checking = os.environ.get("JOBHUB_CHECK_MODELS", "").strip().lower() not in ("", "0", "false")
 
 
-def check_models(enabled: bool = True) -> None:
-    """Validate every Job and Task built by `trusted(...)` from now on (or stop doing so).
-    Costs what validation costs; meant for tests and for debugging an adapter."""
+def check_models(enabled: bool = True) -> bool:
+    """Validate every Job and Task built by `trusted(...)` from now on (or stop doing so);
+    returns the previous setting. Costs what validation costs; meant for tests and for
+    debugging an adapter."""
     global _checking
-    _checking = enabled
+    previous, _checking = _checking, enabled
+    return previous
 
 
 _new = object.__new__

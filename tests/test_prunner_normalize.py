@@ -292,6 +292,13 @@ def test_progress_of_a_succeeded_job_is_one(adapter) -> None:
     assert adapter.normalize(job(SUCCEEDED)).progress == 1.0
 
 
+def test_progress_of_a_failed_fast_job_counts_only_tasks_that_ended(adapter) -> None:
+    tasks = [task("a", "done"), task("b", "error"), task("c", "canceled"), task("d"), task("e")]
+    normalized = adapter.normalize(job(FAILED_FAST, tasks=tasks))
+    assert [t.state for t in normalized.tasks][-2:] == [JobState.CANCELLED, JobState.CANCELLED]
+    assert normalized.progress == 0.6
+
+
 def test_progress_without_tasks_is_unknown(adapter) -> None:
     assert adapter.normalize(job(RUNNING)).progress is None
 

@@ -53,6 +53,15 @@ class AdapterConformance:
     """The whole adapter contract as tests. Required fixtures: `adapter_class`,
     `backend_settings`, `samples`, `status_words`, `job_with_status`, `list_body`."""
 
+    @pytest.fixture(autouse=True)
+    def _checked_models(self) -> Iterator[None]:
+        """Every Job and Task the adapter builds with `trusted(...)` is validated too."""
+        from jobhub.model import check_models
+
+        was = check_models(True)
+        yield
+        check_models(was)
+
     # -- fixtures an author provides --------------------------------------------------------
 
     @pytest.fixture

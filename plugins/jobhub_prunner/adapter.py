@@ -38,6 +38,9 @@ class PrunnerSettings(BackendSettings):
     `token`."""
 
     url: str = "http://localhost:9009"
+    # `/pipelines/jobs` answers with every job the server holds in one body: 10,000 jobs of
+    # 50 tasks are about 80 MiB, past the 64 MiB every other backend is capped at.
+    max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
     user: str = Field(
         default="jobhub",
         min_length=1,

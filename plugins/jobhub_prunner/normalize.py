@@ -265,7 +265,10 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
                 error = None
             elif first_error is None:
                 first_error = error
-        if state in terminal_states:
+        # Progress counts tasks that really ended, not those an ended job left waiting.
+        if state in terminal_states and not (
+            ended and state is _CANCELLED and TASK_STATES(status) is _PENDING
+        ):
             terminal += 1
         tasks.append(
             trusted(
