@@ -98,8 +98,12 @@ def test_dropped_connection_gets_no_answer_and_does_nothing(
 ) -> None:
     emu.faults["sieve"] = Faults(rate=1.0, kinds=("drop",))
     before = len(emu.backends["sieve"].runs)
-    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+    # Closed without an answer: a clean close reads as a disconnect, a close with unread
+    # request bytes as a reset (TCP sends RST); which one depends on timing.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)) as caught:
         sieve.post("/v2/push", json={"function": "sieve/whisper", "inputs": {}})
+    if isinstance(caught.value, httpx.RemoteProtocolError):
+        assert "without sending a response" in str(caught.value)
     assert len(emu.backends["sieve"].runs) == before
 
 

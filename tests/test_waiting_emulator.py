@@ -79,9 +79,10 @@ def test_cancel_on_timeout_cancels_on_each_backend_that_can(emu: Emulator) -> No
 
 
 def test_as_completed_yields_across_backends_in_completion_order(emu: Emulator) -> None:
-    # Ends at least 3.5 emulated seconds apart (queueing takes up to 1.5 s): 0.17 s of real
-    # time, over three poll intervals.
-    plan = [("prunner", 10), ("sieve", 5), ("pixxel", 15), ("sieve", 20), ("pixxel", 25)]
+    # Ends at least 13.5 emulated seconds apart (queueing takes up to 1.5 s): 0.68 s of real
+    # time, more than twice the longest pause between polls (poll_max 0.3 s), so the order in
+    # which they are noticed is the order in which they end, even on a loaded machine.
+    plan = [("prunner", 20), ("sieve", 5), ("pixxel", 35), ("sieve", 50), ("pixxel", 65)]
     refs = [f"{t}:{emu.submit(t, duration=d, outcome='succeeded')}" for t, d in plan]
     with Hub(hub_config(emu)) as hub:
         order = [job.ref for job in hub.as_completed(refs, timeout=20)]
