@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.text import Text
 
 from jobhub.backend import Capability
-from jobhub.errors import ConfigError, JobAlreadyFinished
+from jobhub.errors import InvalidArgument, JobAlreadyFinished
 from jobhub.hub import Hub
 from jobhub.model import JobEvent, JobState
 from jobhub.render import JobBoard, event_line, jobs_table, make_console, summary_table
@@ -110,7 +110,7 @@ def run(
     from jobhub.plugins import get_registry
 
     if jobs_per_backend < 1:
-        raise ConfigError(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
+        raise InvalidArgument(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
     out = console if console is not None else make_console()
     # Every registered emulator, opt-in ones too; those that cannot run here are left out.
     types = sorted(get_registry().emulators)

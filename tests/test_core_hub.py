@@ -16,6 +16,7 @@ from jobhub.errors import (
     BackendError,
     BackendUnavailable,
     ConfigError,
+    InvalidArgument,
     InvalidPayload,
     InvalidRef,
     JobNotFound,
@@ -82,7 +83,7 @@ def test_list_filters_by_canonical_state_given_as_word(
 
 
 def test_list_rejects_an_unknown_state(fake_registry: Registry, server: FakeServer) -> None:
-    with make_hub(fake_registry, server) as hub, pytest.raises(ConfigError, match="done"):
+    with make_hub(fake_registry, server) as hub, pytest.raises(InvalidArgument, match="done"):
         hub.list("f", state="done")
 
 

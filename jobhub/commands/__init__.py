@@ -45,11 +45,11 @@ class ExitCode(enum.IntEnum):
 
 def exit_code(exc: BaseException) -> ExitCode:
     """The exit code for an error that ended a command: the one mapping every command uses."""
-    from jobhub.errors import ConfigError, InvalidRef, JobHubError, WaitTimeout
+    from jobhub.errors import ConfigError, InvalidArgument, JobHubError, WaitTimeout
 
     if isinstance(exc, WaitTimeout):
         return ExitCode.TIMEOUT
-    if isinstance(exc, ConfigError | InvalidRef):
+    if isinstance(exc, ConfigError | InvalidArgument):  # InvalidRef is one
         return ExitCode.USAGE
     if isinstance(exc, JobHubError):
         # BackendError (auth, not found, already finished, rate limited, unavailable),
