@@ -36,6 +36,7 @@ __all__ = [
     "RateLimited",
     "Task",
     "WaitTimeout",
+    "WrongEventLoop",
     "hookimpl",
 ]
 
@@ -54,6 +55,7 @@ _ERRORS = (
     "NotSupported",
     "RateLimited",
     "WaitTimeout",
+    "WrongEventLoop",
 )
 
 _EXPORTS = {
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
         NotSupported,
         RateLimited,
         WaitTimeout,
+        WrongEventLoop,
     )
     from jobhub.hookspecs import hookimpl
     from jobhub.hub import AsyncHub, Hub

@@ -26,6 +26,7 @@ __all__ = [
     "NotSupported",
     "RateLimited",
     "WaitTimeout",
+    "WrongEventLoop",
 ]
 
 
@@ -117,6 +118,12 @@ class RateLimited(BackendError):
 
 class BackendUnavailable(BackendError):
     """5xx, an unreachable host, a dropped connection or a timeout: try again later."""
+
+
+class WrongEventLoop(JobHubError, RuntimeError):
+    """An `AsyncHub` was used from an event loop other than the one its connections were opened
+    on (e.g. a second `asyncio.run`). Make one `AsyncHub` per event loop, or close it
+    (`await hub.aclose()`) before the first loop ends."""
 
 
 class WaitTimeout(JobHubError, TimeoutError):

@@ -35,6 +35,7 @@ from jobhub.errors import (
     InvalidRef,
     JobHubError,
     RateLimited,
+    WrongEventLoop,
 )
 
 __all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
@@ -350,8 +351,20 @@ class AsyncRunner:
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._clients:  # their pooled connections cannot serve another loop
+                raise WrongEventLoop(
+                    f"{adapter.type} backend {adapter.name!r}: this AsyncHub opened its "
+                    "connections on another event loop (an earlier asyncio.run?) — make one "
+                    "AsyncHub per event loop, or close it (async with / await hub.aclose()) "
+                    "before that loop ends",
+                    backend=adapter.name,
+                )
+            self._loop = loop
         client = self._clients.get(adapter.name)
         if client is None:
             client = httpx.AsyncClient(transport=self._transport, **_client_options(adapter))
@@ -399,6 +412,6 @@ class AsyncRunner:
         return interpret(adapter, call, complete)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients, self._loop = list(self._clients.values()), {}, None
         for client in clients:
             await client.aclose()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import pickle
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 import jobhub
 import jobhub.errors as errors
-from jobhub import Hub, Job, JobState
+from jobhub import AsyncHub, Hub, Job, JobState
 from jobhub.plugins import Registry
 from tests.fakes import FakePlugin
 
@@ -119,3 +124,51 @@ def test_a_bad_wait_timeout_is_an_invalid_argument(registry: Registry) -> None:
     hub = Hub({"fake": {"api_key": "k"}}, registry=registry, env={})
     with hub, pytest.raises(errors.InvalidArgument, match="timeout"):
         hub.wait("fake:1", timeout=-1)
+
+
+@contextlib.contextmanager
+def loopback_server(body: bytes) -> Iterator[str]:
+    """A loopback HTTP/1.1 server answering every GET with `body`, keeping connections open."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/api"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_an_async_hub_used_from_a_second_event_loop_says_so(registry: Registry) -> None:
+    with loopback_server(b'{"id": "1", "status": "busy"}') as url:
+        hub = AsyncHub({"fake": {"api_key": "k", "url": url}}, registry=registry, env={})
+        assert asyncio.run(hub.get("fake:1")).state is JobState.RUNNING
+        with pytest.raises(errors.WrongEventLoop, match="event loop") as caught:
+            asyncio.run(hub.get("fake:1"))
+        assert isinstance(caught.value, RuntimeError)
+
+
+def test_an_async_hub_closed_on_its_loop_serves_the_next_one(registry: Registry) -> None:
+    with loopback_server(b'{"id": "1", "status": "busy"}') as url:
+        hub = AsyncHub({"fake": {"api_key": "k", "url": url}}, registry=registry, env={})
+
+        async def get_and_close() -> JobState:
+            async with hub:
+                return (await hub.get("fake:1")).state
+
+        assert asyncio.run(get_and_close()) is JobState.RUNNING
+        assert asyncio.run(get_and_close()) is JobState.RUNNING
