@@ -52,9 +52,11 @@ __all__ = [
     "HeaderAuth",
     "Page",
     "StateTable",
+    "UnreadableJson",
     "excerpt",
     "parse_retry_after",
     "parse_time",
+    "read_json",
 ]
 
 log = logging.getLogger("jobhub")
@@ -379,25 +381,12 @@ class Adapter(ABC):
         )
 
     def json(self, response: httpx.Response) -> Any:
-        """The body as JSON (what `json.loads` gives), or `InvalidPayload`.
-
-        pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
-        object among equal short strings (status words, names, times), so jobs held for long
-        take less memory. A body it refuses (lone surrogates, a byte-order mark, nesting deeper
-        than it goes) is read by `json.loads`, whose result and errors are the reference, with
-        two limits every Job must meet to be printable: lone surrogates become U+FFFD, and
-        nesting deeper than `MAX_JSON_DEPTH` is an `InvalidPayload`."""
-        content = response.content
+        """The body as JSON (see `read_json`), or `InvalidPayload` saying what it is instead."""
         try:
-            return from_json(content, cache_strings=True)
-        except ValueError:
-            pass
-        try:
-            return _carriable(json.loads(content))
-        except (ValueError, RecursionError) as exc:
-            problem = str(exc) if isinstance(exc, _TooDeep) else "is not JSON"
+            return read_json(response.content)
+        except UnreadableJson as exc:
             raise self.invalid(
-                f"HTTP {response.status_code} body {problem}", response.content
+                f"HTTP {response.status_code} body {exc}", response.content
             ) from None
 
     # -- the contract ---------------------------------------------------------------------------
@@ -500,8 +489,31 @@ MAX_JSON_DEPTH = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _TooDeep(ValueError):
-    pass
+class UnreadableJson(ValueError):
+    """What `read_json` refused; the message says what the text is instead ("is not JSON", "is
+    nested more than 200 levels deep", ...), to follow the name of what was read."""
+
+
+def read_json(content: bytes | str) -> Any:
+    """JSON text as the value `json.loads` gives, made safe to carry into a Job, or
+    `UnreadableJson`. Every JSON value jobhub reads from a backend comes through here.
+
+    pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
+    object among equal short strings (status words, names, times), so jobs held for long take
+    less memory. Text it refuses (lone surrogates, a byte-order mark, nesting deeper than it
+    goes, a huge number) is read by `json.loads`, whose result and errors are the reference,
+    with the limits every Job must meet to be printable: lone surrogates become U+FFFD, and
+    nesting deeper than `MAX_JSON_DEPTH` is refused."""
+    try:
+        return from_json(content, cache_strings=True)
+    except ValueError:
+        pass
+    try:
+        return _carriable(json.loads(content))
+    except UnreadableJson:
+        raise
+    except (ValueError, RecursionError):
+        raise UnreadableJson("is not JSON") from None
 
 
 def _carriable(value: Any) -> Any:
@@ -514,7 +526,7 @@ def _carriable(value: Any) -> Any:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _TooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+            raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(node, dict):
             for key in [k for k in node if _SURROGATE.search(k)]:
                 node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)
