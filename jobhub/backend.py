@@ -509,11 +509,26 @@ def read_json(content: bytes | str) -> Any:
     except ValueError:
         pass
     try:
-        return _carriable(json.loads(content))
+        return _carriable(json.loads(content, parse_int=_whole_number))
+    except RecursionError:
+        raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except UnreadableJson:
         raise
-    except (ValueError, RecursionError):
+    except ValueError:
         raise UnreadableJson("is not JSON") from None
+
+
+# Python refuses to read longer integers (a guard against slow conversions): say so plainly.
+_MAX_DIGITS = 4300
+
+
+def _whole_number(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise UnreadableJson(
+            f"holds an integer of {len(text.lstrip('-'))} digits (more than {_MAX_DIGITS} "
+            "cannot be read)"
+        )
+    return int(text)
 
 
 def _carriable(value: Any) -> Any:
