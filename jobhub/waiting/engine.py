@@ -28,7 +28,6 @@ the call with their typed error.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
@@ -38,7 +37,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from jobhub.backend import Adapter, Call, Capability
+from jobhub.backend import Adapter, Call, Capability, excerpt
 from jobhub.errors import (
     BackendUnavailable,
     InvalidPayload,
@@ -126,6 +125,7 @@ class _Backend:
         self.holds = 0
         self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
+        self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
@@ -227,20 +227,36 @@ class Engine:
         return item
 
     def timed_out(self, note: str = "") -> WaitTimeout:
-        pending = self.pending()
+        open_jobs = [f for f in self._followed.values() if f.requested and not f.ended]
         total = sum(1 for f in self._followed.values() if f.requested)
-        shown = ", ".join(
-            f"{key} ({job.state.value if job is not None else 'never seen'})"
-            for key, job in itertools.islice(pending.items(), 5)
-        )
-        more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+        errors = {
+            name: backend.last_error
+            for name, backend in self._backends.items()
+            if backend.last_error is not None
+        }
+        shown = ", ".join(self._describe(f, errors) for f in open_jobs[:5])
+        more = f" and {len(open_jobs) - 5} more" if len(open_jobs) > 5 else ""
         waited = f"{self.deadline.timeout:g} s" if self.deadline.timeout is not None else "long"
         noun = "job" if total == 1 else "jobs"
-        message = (
-            f"waited {waited}; {len(pending)} of {total} {noun} still open: {shown}{more}"
-            f"{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        limited = "".join(
+            f"; {error.backend!r} was rate limited ({excerpt(str(error), 200)})"
+            for error in errors.values()
+            if isinstance(error, RateLimited)
         )
-        return WaitTimeout(message, pending=pending)
+        message = (
+            f"waited {waited}; {len(open_jobs)} of {total} {noun} still open: {shown}{more}"
+            f"{limited}{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        )
+        return WaitTimeout(message, pending=self.pending(), backend_errors=errors)
+
+    @staticmethod
+    def _describe(followed: _Followed, errors: Mapping[str, JobHubError]) -> str:
+        if followed.last is not None:
+            return f"{followed.key} ({followed.last.state.value})"
+        error = errors.get(followed.ref.backend)
+        if error is None:
+            return f"{followed.key} (never seen)"
+        return f"{followed.key} (never seen; unreachable: {excerpt(str(error), 200)})"
 
     async def cancel_open(self) -> str:
         """Stop following and ask each backend to cancel the requested jobs still open.
@@ -431,13 +447,19 @@ class Engine:
     async def _send(self, backend: _Backend, call: Call[T], *, hold: bool = False) -> T:
         pause = backend.paused_until - self._loop.time()
         if pause > 0:
-            await asyncio.sleep(pause)
-        if hold:
-            result = await self._holder.run(backend.adapter, call)
-        else:
-            async with backend.slots:
-                result = await self._runner.run(backend.adapter, call)
+            await asyncio.sleep(self.deadline.cap(pause))
+        try:
+            if hold:
+                result = await self._holder.run(backend.adapter, call)
+            else:
+                async with backend.slots:
+                    result = await self._runner.run(backend.adapter, call)
+        except JobHubError as exc:
+            if not (hold and exc.status_code == 408):  # an expired hold is no failure
+                backend.last_error = exc
+            raise
         backend.unreadable = 0
+        backend.last_error = None
         return result
 
     def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
