@@ -13,9 +13,10 @@ It follows each job the cheapest way its backend offers (`Adapter.capabilities`)
 - otherwise — GET each job with its own backoff, at most `settings.concurrency` at once. When
   two or more followed jobs share a workflow, the workflow's listing (`list_jobs(workflow=)`) is
   fetched once per cycle as a cheap change detector: a job whose listed state (or, for a watch,
-  progress) moved is fetched at once; a job listed unchanged needs no GET while waiting.
-  Listings are only a hint: a job a listing does not show is fetched as usual, and a listing
-  that fails for good is no longer asked for.
+  progress) moved is fetched at once; a job listed unchanged is fetched only once per
+  `poll_max`. Listings are only a hint: a lagging listing cannot hold a job back longer than
+  that, a job a listing does not show is fetched as usual, and a listing that fails for good is
+  no longer asked for.
 
 Between polls: `Backoff` from `poll_interval` up to `poll_max`, started over when something
 changed (for a wait: a job's state; for a watch: anything `job_events` reports). A fault that
@@ -92,6 +93,7 @@ class _Followed:
         "adapter",
         "checked",
         "ended",
+        "fetch_by",
         "got",
         "key",
         "last",
@@ -109,6 +111,8 @@ class _Followed:
         self.last: Job | None = None
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
+        # Loop time by which it is fetched on its own, whatever a listing says of it.
+        self.fetch_by = math.inf
         self.checked = -math.inf  # loop time its follower last woke to look at it
         self.poke = asyncio.Event()  # a listing saw it move: look now
         self.tasks: set[asyncio.Task[None]] = set()
@@ -132,6 +136,11 @@ class _Backend:
         self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
         self.listed: set[str] = set()  # workflows listed each cycle (until none of theirs is open)
         self.looked: asyncio.Event | None = None  # set once a first look by listing is done
+
+    @property
+    def longest_pause(self) -> float:
+        """The longest a followed job goes without being fetched on its own (`poll_max`)."""
+        return max(self.settings.poll_interval, self.settings.poll_max)
 
     def backoff(self, *, shared: bool = False) -> Backoff:
         """Pauses for one job's polls, or (`shared`) for a refresh or listing serving many."""
@@ -384,8 +393,12 @@ class Engine:
             return False  # an end is final; a slower answer that crossed it is stale
         events = job_events(followed.last, job, at=datetime.now(UTC))
         followed.last = job
+        now = self._loop.time()
         if full:
-            followed.got = self._loop.time()
+            followed.got = now
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
+        elif followed.fetch_by == math.inf:  # first seen in a listing
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
         if job.state.terminal:
             followed.ended = True
             self._backend(followed.ref.backend).open.discard(followed.key)
@@ -504,7 +517,7 @@ class Engine:
             vouched = not poked and self._vouched(backend, followed)
             followed.checked = self._loop.time()
             if vouched:  # the listing follows it and wakes it when it moves
-                delay = 2 * backend.settings.poll_max
+                delay = max(followed.fetch_by - followed.checked, backend.settings.poll_interval)
                 continue
             delay = await self._get(backend, followed, backoff)
             if poked:  # a listing saw it move, or stopped covering it: start over
@@ -513,8 +526,8 @@ class Engine:
     def _vouched(self, backend: _Backend, followed: _Followed) -> bool:
         """A wait need not GET a job that a listing has seen unchanged since it last looked:
         the listing wakes it when the job moves, or when it stops covering the job."""
-        if self.mode != "wait":
-            return False
+        if self.mode != "wait" or self._loop.time() >= followed.fetch_by:
+            return False  # a listing is a hint: each job is still fetched every poll_max
         return backend.vouched.get(followed.key, -math.inf) > followed.checked
 
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
