@@ -200,3 +200,26 @@ async def test_a_long_retry_after_ends_at_the_deadline_naming_the_rate_limit() -
     message = str(caught.value)
     assert "rate limit" in message and "'b'" in message
     assert isinstance(caught.value.backend_errors["b"], RateLimited)
+
+
+@pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
+@pytest.mark.parametrize("timeout", [0, 0.001])
+async def test_a_wait_looks_at_least_once_however_short_its_timeout(
+    adapter_type: str, timeout: float
+) -> None:
+    server = ScriptedServer({"a": life((0, "succeeded")), "b": life((0, "running"))})
+    async with hub(server, adapter_type, poll_interval=0.05) as h:
+        assert (await h.wait("b:a", timeout=timeout)).state is JobState.SUCCEEDED
+        with pytest.raises(WaitTimeout) as caught:
+            await h.wait_all(["b:a", "b:b"], timeout=timeout)
+    pending = caught.value.pending
+    assert list(pending) == ["b:b"]  # the one looked at and seen open
+    assert pending["b:b"] is not None and pending["b:b"].state is JobState.RUNNING
+
+
+def test_the_sync_hub_looks_at_least_once_too() -> None:
+    server = ScriptedServer({"a": life((0, "succeeded"))})
+    with Hub(
+        config("plain"), registry=scripted_registry(), transport=server.transport(), env={}
+    ) as h:
+        assert h.wait("b:a", timeout=0).state is JobState.SUCCEEDED

@@ -29,6 +29,7 @@ the call with their typed error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
@@ -97,6 +98,7 @@ class _Followed:
         "got",
         "key",
         "last",
+        "looked_once",
         "poke",
         "ref",
         "requested",
@@ -115,6 +117,7 @@ class _Followed:
         self.fetch_by = math.inf
         self.checked = -math.inf  # loop time its follower last woke to look at it
         self.poke = asyncio.Event()  # a listing saw it move: look now
+        self.looked_once = asyncio.Event()  # set once it was asked for (answered or not)
         self.tasks: set[asyncio.Task[None]] = set()
 
 
@@ -230,10 +233,28 @@ class Engine:
             async with asyncio.timeout(self.deadline.remaining()):
                 item = await self._queue.get()
         except TimeoutError:
-            raise self.timed_out() from None
+            item = await self._after_the_deadline()
         if isinstance(item, _Failed):
             raise item.error
         return item
+
+    async def _after_the_deadline(self) -> Seen | _Failed:
+        """A wait always looks at least once: past the deadline, a job not yet asked for gets
+        that one look (bounded by its backend's request timeout), and what the looks showed is
+        reported before the `WaitTimeout`."""
+        unlooked = [
+            f
+            for f in self._followed.values()
+            if f.requested and not f.ended and not f.looked_once.is_set()
+        ]
+        if unlooked:
+            bound = max(self._backend(f.ref.backend).settings.timeout for f in unlooked)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(bound):
+                    await asyncio.gather(*(f.looked_once.wait() for f in unlooked))
+        if self._queue.empty():
+            raise self.timed_out()
+        return self._queue.get_nowait()
 
     def timed_out(self, note: str = "") -> WaitTimeout:
         open_jobs = [f for f in self._followed.values() if f.requested and not f.ended]
@@ -389,6 +410,7 @@ class Engine:
     def _accept(self, followed: _Followed, job: Job, *, full: bool = True) -> bool:
         """Take a view of a job (`full`: from a GET, long-poll or refresh, not a listing
         summary); True when it counts as a change for the backoff."""
+        followed.looked_once.set()
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
         events = job_events(followed.last, job, at=datetime.now(UTC))
@@ -535,6 +557,7 @@ class Engine:
         try:
             job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
         except Exception as exc:
+            followed.looked_once.set()
             return self._retry_in(backend, exc, backoff)
         return backoff.reset() if self._accept(followed, job) else backoff.next()
 
@@ -589,6 +612,8 @@ class Engine:
             try:
                 jobs = await self._send(backend, backend.adapter.refresh_jobs())
             except Exception as exc:
+                for key in backend.open:
+                    self._followed[key].looked_once.set()
                 delay = self._retry_in(backend, exc, backoff)
                 continue
             changed = False
