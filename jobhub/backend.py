@@ -13,6 +13,7 @@ import builtins
 import enum
 import json
 import logging
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from jobhub.model import Job
 
 __all__ = [
+    "MAX_RETRY_AFTER_PAUSE",
     "Adapter",
     "Call",
     "Capability",
@@ -164,22 +166,31 @@ def _utc(parsed: datetime, value: str) -> datetime:
         raise ValueError(f"timestamp out of range: {value!r}") from exc
 
 
+# The longest pause a `Retry-After` can impose: a backend asking for more (a day, 1e9 seconds,
+# a date in the year 9999) is asked again after this long rather than never.
+MAX_RETRY_AFTER_PAUSE = 300.0
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds: either delta-seconds or an HTTP date. None when absent/bad."""
+    """`Retry-After` in seconds, at most `MAX_RETRY_AFTER_PAUSE`: either delta-seconds or an
+    HTTP date. None when absent or unreadable, and for what is not a finite number (`inf`,
+    `nan`, `1e999`)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_PAUSE, max(0.0, seconds))
 
 
 class StateTable:

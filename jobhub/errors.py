@@ -128,8 +128,17 @@ class WrongEventLoop(JobHubError, RuntimeError):
 
 class WaitTimeout(JobHubError, TimeoutError):
     """A wait passed its deadline. `pending` maps the ref of every job that had not ended to the
-    last `Job` seen for it (None if it was never seen)."""
+    last `Job` seen for it (None if it was never seen); `backend_errors` maps the name of each
+    backend whose last answer was an error to that error."""
 
-    def __init__(self, message: str, *, pending: dict[str, Job | None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        pending: dict[str, Job | None],
+        backend_errors: dict[str, JobHubError] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.pending = pending
+        self.backend_errors = backend_errors or {}

@@ -15,6 +15,7 @@ import random
 import ssl
 import threading
 import time
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 import httpx
@@ -49,6 +50,17 @@ MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
+
+
+def _user_agent() -> str:
+    try:
+        return f"jobhub/{version('jobhub')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "jobhub"
+
+
+# Every request says who sends it, so a backend's operators can tell jobhub's calls apart.
+USER_AGENT = _user_agent()
 _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
@@ -235,6 +247,9 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     hold longer)."""
     timeout = call.timeout or adapter.settings.timeout
     request = call.request
+    # Adapters build requests outside any client, so the client's default headers never
+    # reach them: the User-Agent is set here, on every request sent.
+    request.headers.setdefault("User-Agent", USER_AGENT)
     request.extensions["timeout"] = httpx.Timeout(adapter.settings.timeout, read=timeout).as_dict()
     return request, timeout
 
@@ -262,7 +277,6 @@ def _client_options(adapter: Adapter) -> dict[str, Any]:
         "limits": httpx.Limits(
             max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
         ),
-        "headers": {"User-Agent": "jobhub"},
         "trust_env": False,
     }
 
