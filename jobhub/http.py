@@ -27,6 +27,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from jobhub import collector
 from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
     BackendError,
@@ -100,7 +101,8 @@ def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
         error = call.on_error(response) if call.on_error is not None else None
         raise error or adapter.error(response)
     try:
-        return call.parse(response)
+        with collector.paused():  # allocation-heavy, no cycles: see jobhub.collector
+            return call.parse(response)
     except InvalidRef as exc:  # raised by `Adapter.url` for an id the answer holds
         raise adapter.invalid(_UNADDRESSABLE, response.content) from exc
     except JobHubError:
