@@ -69,5 +69,7 @@ def error_line(exc: BaseException) -> str:
             f"internal error: {type(exc).__name__}: {exc} — this is a bug in jobhub or a "
             "plugin; rerun with --debug for the traceback and report it"
         )
-    # One line, whatever the message holds.
-    return "jobhub: " + " ".join(text.split())
+    # One line, whatever the message holds; a backend's words are shown, never obeyed.
+    from jobhub.commands._text import printable
+
+    return "jobhub: " + printable(text)
