@@ -72,10 +72,13 @@ def test_every_client_verifies_tls_follows_no_redirect_and_ignores_the_environme
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     chosen = adapter(backend)
     sync, holding = SyncRunner(), HoldingRunner()
+
+    async def async_clients() -> list[httpx.AsyncClient]:  # they belong to a running loop
+        return [AsyncRunner().client(chosen), holding.client(chosen)]
+
     clients: list[httpx.Client | httpx.AsyncClient] = [
         sync.client(chosen),
-        AsyncRunner().client(chosen),
-        holding.client(chosen),
+        *asyncio.run(async_clients()),
     ]
     for client in clients:
         assert client.follow_redirects is False
