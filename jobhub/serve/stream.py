@@ -11,7 +11,6 @@ is not dropped: it goes back to reading the store from where it is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from jobhub.store import EventFilter, Store, StoredEvent
@@ -20,6 +19,7 @@ __all__ = ["Broadcaster"]
 
 READ = 500  # events per read from the store
 CLIENT_QUEUE = 64  # broadcast batches a client may have waiting
+TICK = 1.0  # seconds: how often an idle client's loop comes round
 
 
 class _Client:
@@ -60,9 +60,12 @@ class Broadcaster:
                         client.overflowed = True
                         self._clients.discard(client)
 
-    async def follow(self, since: int | None, wanted: EventFilter) -> AsyncIterator[StoredEvent]:
+    async def follow(
+        self, since: int | None, wanted: EventFilter
+    ) -> AsyncIterator[StoredEvent | None]:
         """Events past `since` (None: from now on) that `wanted` matches, for as long as the
-        caller iterates."""
+        caller iterates; None about once a second while there is nothing new (so the caller
+        can look at other things, e.g. backend health)."""
         position = self.head if since is None else since
         while True:
             client = _Client()
@@ -79,12 +82,15 @@ class Broadcaster:
                     if len(batch) < READ:
                         break
                 while not client.overflowed or not client.queue.empty():
-                    with contextlib.suppress(TimeoutError):
-                        batch = await asyncio.wait_for(client.queue.get(), 1.0)
-                        for event in batch:
-                            if event.seq > position:
-                                position = event.seq
-                                if wanted.matches(event):
-                                    yield event
+                    try:
+                        batch = await asyncio.wait_for(client.queue.get(), TICK)
+                    except TimeoutError:
+                        yield None
+                        continue
+                    for event in batch:
+                        if event.seq > position:
+                            position = event.seq
+                            if wanted.matches(event):
+                                yield event
             finally:
                 self._clients.discard(client)
