@@ -273,9 +273,9 @@ async def events(request: Request) -> Response:
         metrics.stream_clients.inc()
         health_sent = _health_signature(service)
         try:
-            async for event in service.broadcaster.follow(since, wanted):
-                if event is not None:
-                    yield {"id": str(event.seq), "event": "job", "data": event.data()}
+            async for frames in service.broadcaster.follow(since, wanted):
+                if frames is not None:
+                    yield frames
                 health = _health_signature(service)
                 if health != health_sent:  # no id: not part of the log, not resumed
                     health_sent = health
