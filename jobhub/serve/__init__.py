@@ -1,0 +1,1 @@
+"""`jobhub serve`: every configured backend's jobs in one store, served to dashboards."""
