@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "schema": "schema",
     "emulator": "emulator",
     "demo": "demo",
+    "serve": "serve",
 }
 
 # JobState's values, for `--state` choices without importing pydantic for `--help`
