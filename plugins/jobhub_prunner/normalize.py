@@ -102,10 +102,7 @@ def _time(value: Any, field: str) -> datetime | None:
         return None
     if type(value) is not str:
         raise _Unusual
-    try:
-        parsed = parse_time(value)
-    except ValueError:
-        raise ValueError(f"{field} {value!r} is not an RFC 3339 time") from None
+    parsed = parse_time(value)  # None when unreadable: that one field, not the job, is lost
     if len(_TIMES) >= _TIMES_KEPT:
         _TIMES.clear()
     _TIMES[value] = parsed
@@ -173,7 +170,8 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     started_at = _job_time(fields.get("start"), "start")
     finished_at = _job_time(fields.get("end"), "end")
     tasks, terminal, task_error = _tasks(fields.get("tasks"), payload.get("tasks"), ended)
-    state = job_state(completed, canceled, errored, started_at is not None)
+    # Started is what prunner says, even when its time cannot be read.
+    state = job_state(completed, canceled, errored, fields.get("start") not in (None, ""))
     if state is JobState.SUCCEEDED:
         progress: float | None = 1.0
     elif tasks:
