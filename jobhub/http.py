@@ -354,9 +354,12 @@ class AsyncRunner:
         self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._clients:  # their pooled connections cannot serve another loop
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a client made before any loop runs is bound to none yet
+            loop = None
+        if loop is not None and self._loop is not loop:
+            if self._loop is not None and self._clients:  # their connections stay on it
                 raise WrongEventLoop(
                     f"{adapter.type} backend {adapter.name!r}: this AsyncHub opened its "
                     "connections on another event loop (an earlier asyncio.run?) — make one "
