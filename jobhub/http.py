@@ -10,6 +10,7 @@ credential is ever sent to an origin other than the configured `url`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import ssl
@@ -200,7 +201,20 @@ def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, sta
         )
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+def is_loopback(host: str) -> bool:
+    """True when `host` can only be this machine: "localhost" or a loopback address
+    (127.0.0.0/8, ::1, ::ffff:127.x.x.x). Decided by address, never by how a name begins:
+    `127.attacker.example` is someone else's host."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 _warned: set[tuple[str, str, str]] = set()
 
 
@@ -217,7 +231,7 @@ def _check_transport(adapter: Adapter) -> None:
     if not settings.verify:
         _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
     host = adapter.base_url.host
-    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    loopback = is_loopback(host)
     has_secret = any(getattr(settings, key) for key in ("api_key", "jwt_secret", "token"))
     if adapter.base_url.scheme == "http" and not loopback and has_secret:
         _warn_once(
