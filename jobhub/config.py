@@ -13,38 +13,61 @@ Where a file is looked for, first hit wins: an explicit path, ``$JOBHUB_CONFIG``
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from jobhub.errors import ConfigError
 
-__all__ = ["BackendSettings", "find_config_file", "load_config_file", "settings_error"]
+__all__ = [
+    "MAX_SECONDS",
+    "BackendSettings",
+    "find_config_file",
+    "load_config_file",
+    "settings_error",
+]
 
 log = logging.getLogger("jobhub")
 
 
+# The longest any pause or request may be set to: a day. Past it a wait is no longer
+# "slow" but a typo, and far larger values overflow the clocks that schedule them.
+MAX_SECONDS = 86400.0
+
+
 class BackendSettings(BaseModel):
     """Settings every backend understands. Adapters subclass it to add their own keys and to set
-    the defaults of theirs (``url``). Secrets are `SecretStr`: they print as ``**********``."""
+    the defaults of theirs (``url``). Secrets are `SecretStr`: they print as ``**********``.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Types are strict: ``timeout = "5"``, ``timeout = true`` or ``verify = "no"`` are refused,
+    not guessed at (a whole number is taken where seconds are asked); numbers are finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     type: str
     url: str
     api_key: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     token: SecretStr | None = None
-    timeout: float = Field(default=30.0, gt=0, description="seconds allowed for one request")
-    poll_interval: float = Field(default=1.0, gt=0, description="first, shortest pause (s)")
-    poll_max: float = Field(default=30.0, gt=0, description="cap the backoff grows to (s)")
-    retries: int = Field(default=3, ge=0, description="retries of a transient fault")
-    concurrency: int = Field(default=8, ge=1, description="requests in flight at once")
+    timeout: float = Field(
+        default=30.0, gt=0, le=MAX_SECONDS, description="seconds allowed for one request"
+    )
+    poll_interval: float = Field(
+        default=1.0, gt=0, le=MAX_SECONDS, description="first, shortest pause (s)"
+    )
+    poll_max: float = Field(
+        default=30.0, gt=0, le=MAX_SECONDS, description="cap the backoff grows to (s)"
+    )
+    retries: int = Field(default=3, ge=0, le=100, description="retries of a transient fault")
+    concurrency: int = Field(default=8, ge=1, le=1024, description="requests in flight at once")
     verify: bool = Field(default=True, description="verify TLS certificates")
     ca_file: str | None = Field(
         default=None, description="PEM file of CA certificates to trust instead of the system's"
@@ -56,12 +79,15 @@ class BackendSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError("has blanks or a line break at an end — check for a stray newline")
         scheme, sep, rest = value.partition("://")
         if not sep or scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
             raise ValueError("must be an http:// or https:// URL with a host")
         if "@" in rest.split("/")[0]:
             # It would show in reprs and request logs; credentials have settings of their own.
             raise ValueError("must not hold a user or password; use api_key, token or jwt_secret")
+        _check_url(value)
         return value
 
     @field_validator("api_key", "token")
@@ -79,13 +105,46 @@ class BackendSettings(BaseModel):
         return value
 
 
+# A host name once in ASCII (httpx writes international names in punycode): dot-separated
+# labels of letters, digits, "-" and "_", each 1-63 characters.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?:\.(?!-)[A-Za-z0-9_-]{1,63})*\.?")
+
+
+def _check_url(value: str) -> None:
+    """Refuse, while the settings are read, a url that no request could be sent to (so the
+    error names the file and key, rather than surfacing from the HTTP layer on first use)."""
+    try:
+        url = httpx.URL(value)
+        host = url.raw_host.decode("ascii")
+        port = url.port
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise ValueError(f"is not a valid URL ({_short(exc)})") from None
+    if port is not None and not 0 < port <= 65535:
+        raise ValueError(f"port {port} is out of range (1-65535)")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if len(host) > 253 or not _HOST_NAME.fullmatch(host):
+            raise ValueError(
+                f"host {_short(url.host)!r} is not a valid host name (empty or over-long "
+                "labels, blanks or other characters a host name cannot hold)"
+            ) from None
+
+
+def _short(exc: object, limit: int = 100) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def settings_error(exc: ValidationError, *, where: str) -> ConfigError:
     """One readable line per problem: where (file or backend), the key, what is wrong."""
     problems = []
     for err in exc.errors(include_url=False, include_input=False):
         key = ".".join(str(p) for p in err["loc"]) or "(entry)"
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "finite_number":
+            msg = "must be a finite number (not inf or nan)"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown setting (check its spelling)"
         elif err["type"] == "missing":
             msg = "required setting is missing"
@@ -97,12 +156,18 @@ def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
     """The config file to read, or None when there is none (not an error)."""
     if path is not None:
         found = Path(path).expanduser()
+        if found.is_dir():
+            raise ConfigError(f"config file {found} is a directory; give the path of a TOML file")
         if not found.is_file():
             raise ConfigError(f"config file {found} does not exist")
         return found
     env = os.environ.get("JOBHUB_CONFIG")
     if env:
         found = Path(env).expanduser()
+        if found.is_dir():
+            raise ConfigError(
+                f"JOBHUB_CONFIG points to {found}, a directory; point it at a TOML file"
+            )
         if not found.is_file():
             raise ConfigError(f"JOBHUB_CONFIG points to {found}, which does not exist")
         return found
@@ -137,7 +202,9 @@ def _check_permissions(path: Path, backends: Mapping[str, Any]) -> None:
 def load_config_file(path: Path) -> dict[str, dict[str, Any]]:
     """Read ``[backends.<name>]`` tables from a TOML file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # "utf-8-sig": some editors start a UTF-8 file with a byte-order mark, which TOML
+        # would otherwise refuse as a stray character.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

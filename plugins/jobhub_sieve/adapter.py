@@ -45,7 +45,7 @@ from jobhub.backend import (
     excerpt,
     parse_time,
 )
-from jobhub.config import BackendSettings
+from jobhub.config import MAX_SECONDS, BackendSettings
 from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub_sieve.wire import (
@@ -89,6 +89,7 @@ class SieveSettings(BackendSettings):
     await_timeout: float = Field(
         default=AWAIT_TIMEOUT,
         gt=0,
+        le=MAX_SECONDS,
         description="seconds one long-poll (/await) may take; the server holds it ~10 minutes",
     )
 
