@@ -306,7 +306,15 @@ class Adapter(ABC):
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     hints: ClassVar[ErrorHints] = ErrorHints()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Where each setting's environment variable is declared: on the settings' fields
+        # (`FromEnv`), or, for adapters written before that, in `env_defaults` itself.
+        cls.env_defaults = {**cls.Settings.env_defaults(), **cls.__dict__.get("env_defaults", {})}
+
     def __init__(self, name: str, settings: BackendSettings) -> None:
+        if not isinstance(settings, self.Settings):  # e.g. plain BackendSettings: add the rest
+            settings = self.Settings.model_validate(settings.model_dump())
         self.name = name
         self.settings = settings
         self.base_url = httpx.URL(settings.url.rstrip("/"))

@@ -5,7 +5,7 @@ The file holds one ``[backends.<name>]`` table per backend, with the same keys a
     [backends.ci]
     type = "prunner"
     url = "http://build:9009"
-    jwt_secret = "..."
+    timeout = 10
 
 Where a file is looked for, first hit wins: an explicit path, ``$JOBHUB_CONFIG``,
 ``./jobhub.toml``, ``~/.config/jobhub/config.toml``.
@@ -19,17 +19,29 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from jobhub.errors import ConfigError
 
 __all__ = [
     "MAX_SECONDS",
     "BackendSettings",
+    "FromEnv",
+    "HeaderSecret",
+    "check_permissions",
     "find_config_file",
     "load_config_file",
     "settings_error",
@@ -54,9 +66,6 @@ class BackendSettings(BaseModel):
 
     type: str
     url: str
-    api_key: SecretStr | None = None
-    jwt_secret: SecretStr | None = None
-    token: SecretStr | None = None
     timeout: float = Field(
         default=30.0, gt=0, le=MAX_SECONDS, description="seconds allowed for one request"
     )
@@ -86,23 +95,66 @@ class BackendSettings(BaseModel):
             raise ValueError("must be an http:// or https:// URL with a host")
         if "@" in rest.split("/")[0]:
             # It would show in reprs and request logs; credentials have settings of their own.
-            raise ValueError("must not hold a user or password; use api_key, token or jwt_secret")
+            raise ValueError(
+                "must not hold a user or password; credentials have settings of their own"
+            )
         _check_url(value)
         return value
 
-    @field_validator("api_key", "token")
     @classmethod
-    def _fits_a_header(cls, value: SecretStr | None) -> SecretStr | None:
-        """These go in a request header as they are. A stray newline, control character or
-        surrounding blank would be refused by the HTTP layer only when sending, in an error
-        (and a DEBUG log line of httpcore's) that quotes the header: refuse it here instead."""
-        text = value.get_secret_value() if value is not None else ""
-        if text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-            raise ValueError(
-                "holds a line break, a control character or surrounding blanks, which cannot "
-                "be sent in an HTTP header — check for a stray newline"
-            )
-        return value
+    def secret_fields(cls) -> tuple[str, ...]:
+        """The settings that hold credentials: every field typed `SecretStr`."""
+        return tuple(
+            name
+            for name, field in cls.model_fields.items()
+            if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+        )
+
+    @classmethod
+    def env_defaults(cls) -> dict[str, str]:
+        """`{setting: ENV_VAR}` for every field marked `FromEnv`."""
+        return {
+            name: marker.variable
+            for name, field in cls.model_fields.items()
+            for marker in field.metadata
+            if isinstance(marker, FromEnv)
+        }
+
+    def secrets(self) -> dict[str, SecretStr]:
+        """The credentials that are set (non-empty), by setting name."""
+        found = {name: getattr(self, name) for name in self.secret_fields()}
+        return {
+            name: value
+            for name, value in found.items()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FromEnv:
+    """Marks a setting whose unset value is read from an environment variable:
+
+    key: Annotated[HeaderSecret, FromEnv("ACME_KEY")] = None
+    """
+
+    variable: str
+
+
+def _fits_a_header(value: SecretStr | None) -> SecretStr | None:
+    """A secret sent in a request header as it is. A stray newline, control character or
+    surrounding blank would be refused by the HTTP layer only when sending, in an error (and a
+    DEBUG log line of httpcore's) that quotes the header: refuse it here instead."""
+    text = value.get_secret_value() if value is not None else ""
+    if text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError(
+            "holds a line break, a control character or surrounding blanks, which cannot "
+            "be sent in an HTTP header — check for a stray newline"
+        )
+    return value
+
+
+# An optional credential sent in a request header as it is (an API key, a bearer token).
+HeaderSecret = Annotated[SecretStr | None, AfterValidator(_fits_a_header)]
 
 
 # A host name once in ASCII (httpx writes international names in punycode): dot-separated
@@ -177,15 +229,13 @@ def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
-SECRET_KEYS = ("api_key", "jwt_secret", "token")
-
-
-def _check_permissions(path: Path, backends: Mapping[str, Any]) -> None:
+def check_permissions(path: Path, backends: Mapping[str, Any], adapters: Mapping[str, Any]) -> None:
+    """Warn when `path`, read into `backends`, holds a credential (a setting its adapter's
+    settings type as a secret) and other users can read it. `adapters` are built from it."""
     holds_secrets = any(
-        key in entry
-        for entry in backends.values()
-        if isinstance(entry, Mapping)
-        for key in SECRET_KEYS
+        key in backends.get(name, {})
+        for name, adapter in adapters.items()
+        for key in adapter.settings.secret_fields()
     )
     try:
         mode = path.stat().st_mode
@@ -221,5 +271,4 @@ def load_config_file(path: Path) -> dict[str, dict[str, Any]]:
     for name, entry in backends.items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{path}: backends.{name}: must be a table of settings")
-    _check_permissions(path, backends)
     return {str(name): dict(entry) for name, entry in backends.items()}

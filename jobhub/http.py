@@ -127,10 +127,11 @@ def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -
     if isinstance(exc, httpx.LocalProtocolError):
         # Refused before sending: its message quotes the offending header, which may be a
         # credential with a stray newline, so it is not repeated.
+        credentials = " / ".join(adapter.settings.secret_fields()) or "the credentials"
         return ConfigError(
             f"{adapter.type} backend {adapter.name!r}: {where} could not be sent as HTTP (a "
             "header value holds a line break, a control character or surrounding blanks) — "
-            "check api_key / jwt_secret / token for stray whitespace",
+            f"check {credentials} for stray whitespace",
             backend=adapter.name,
         )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
@@ -232,7 +233,7 @@ def _check_transport(adapter: Adapter) -> None:
         _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
     host = adapter.base_url.host
     loopback = is_loopback(host)
-    has_secret = any(getattr(settings, key) for key in ("api_key", "jwt_secret", "token"))
+    has_secret = bool(settings.secrets())
     if adapter.base_url.scheme == "http" and not loopback and has_secret:
         _warn_once(
             adapter,

@@ -22,7 +22,7 @@ import httpx
 from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
-from jobhub.config import find_config_file, load_config_file, settings_error
+from jobhub.config import check_permissions, find_config_file, load_config_file, settings_error
 from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
 from jobhub.http import AsyncRunner, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
@@ -111,13 +111,12 @@ class _HubBase:
         found = find_config_file(path)
         if found is None:
             return cls(None, registry=registry, env=environ, **kwargs)
-        return cls(
-            load_config_file(found),
-            registry=registry,
-            env=environ,
-            config_source=f"{found}: backends",
-            **kwargs,
+        backends = load_config_file(found)
+        hub = cls(
+            backends, registry=registry, env=environ, config_source=f"{found}: backends", **kwargs
         )
+        check_permissions(found, backends, hub._adapters)
+        return hub
 
     @property
     def backends(self) -> Mapping[str, Adapter]:
