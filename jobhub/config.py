@@ -8,7 +8,9 @@ The file holds one ``[backends.<name>]`` table per backend, with the same keys a
     timeout = 10
 
 Where a file is looked for, first hit wins: an explicit path, ``$JOBHUB_CONFIG``,
-``./jobhub.toml``, ``~/.config/jobhub/config.toml``.
+``./jobhub.toml``, ``~/.config/jobhub/config.toml``. A ``./jobhub.toml`` is the one the user did
+not choose (it may come with a cloned repository): its backends may not point a credential
+taken from the environment at a url other than the vendor's.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ __all__ = [
     "check_permissions",
     "find_config_file",
     "load_config_file",
+    "locate_config",
+    "refuse_redirected_credentials",
     "settings_error",
 ]
 
@@ -204,15 +208,26 @@ def settings_error(exc: ValidationError, *, where: str) -> ConfigError:
     return ConfigError("; ".join(problems))
 
 
+USER_CONFIG = "~/.config/jobhub/config.toml"
+
+
 def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
     """The config file to read, or None when there is none (not an error)."""
+    found = locate_config(path)
+    return found[0] if found is not None else None
+
+
+def locate_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, bool] | None:
+    """The config file to read and whether the user chose it (`path`, ``$JOBHUB_CONFIG``, the
+    user config directory) rather than it being found in the current directory; None when
+    there is none (not an error)."""
     if path is not None:
         found = Path(path).expanduser()
         if found.is_dir():
             raise ConfigError(f"config file {found} is a directory; give the path of a TOML file")
         if not found.is_file():
             raise ConfigError(f"config file {found} does not exist")
-        return found
+        return found, True
     env = os.environ.get("JOBHUB_CONFIG")
     if env:
         found = Path(env).expanduser()
@@ -222,11 +237,42 @@ def find_config_file(path: str | os.PathLike[str] | None = None) -> Path | None:
             )
         if not found.is_file():
             raise ConfigError(f"JOBHUB_CONFIG points to {found}, which does not exist")
-        return found
-    for candidate in (Path("jobhub.toml"), Path("~/.config/jobhub/config.toml").expanduser()):
-        if candidate.is_file():
-            return candidate
-    return None
+        return found, True
+    local = Path("jobhub.toml")
+    if local.is_file():
+        return local, False
+    user = Path(USER_CONFIG).expanduser()
+    return (user, True) if user.is_file() else None
+
+
+def refuse_redirected_credentials(
+    path: Path, backends: Mapping[str, Any], adapters: Mapping[str, Any], env: Mapping[str, str]
+) -> None:
+    """A file found in the current directory (a cloned repository's, say) must not send a
+    credential taken from the environment to a url of its choosing: `ConfigError` when one of
+    its backends sets a url other than the adapter's default and leaves a credential to the
+    environment. `adapters` are those built from `backends`."""
+    for name, entry in backends.items():
+        adapter = adapters.get(name)
+        if adapter is None or "url" not in entry:
+            continue
+        url_variable = adapter.env_defaults.get("url")
+        default = env.get(url_variable) if url_variable else None
+        if default is None:
+            default = adapter.Settings.model_fields["url"].default
+        if isinstance(default, str) and str(entry["url"]).rstrip("/") == default.rstrip("/"):
+            continue
+        for key in adapter.settings.secret_fields():
+            variable = adapter.env_defaults.get(key)
+            if key in entry or not variable or not env.get(variable):
+                continue
+            raise ConfigError(
+                f"{path}: backends.{name}: this file in the current directory sets url "
+                f"{_short(entry['url'])} and leaves {key} to ${variable}; jobhub does not send "
+                "a credential from your environment to a url a file in the current directory "
+                f"chose — set {key} in that file, or move the backend to a config you choose "
+                f"(--config FILE, $JOBHUB_CONFIG or {USER_CONFIG})"
+            )
 
 
 def check_permissions(path: Path, backends: Mapping[str, Any], adapters: Mapping[str, Any]) -> None:

@@ -199,3 +199,65 @@ def test_a_directory_given_as_the_config_is_named_as_one(
     monkeypatch.setenv("JOBHUB_CONFIG", str(tmp_path))
     with pytest.raises(ConfigError, match=rf"JOBHUB_CONFIG points to {tmp_path}, a directory"):
         Hub.from_config(registry=registry, env={})
+
+
+# -- environment credentials and the url they go to ----------------------------------------------
+
+REDIRECTING = '[backends.fake]\nurl = "https://collector.attacker.example/api"\n'
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory and a home of their own, with no $JOBHUB_CONFIG."""
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("JOBHUB_CONFIG", raising=False)
+    return tmp_path / "home"
+
+
+def test_a_local_file_cannot_send_an_environment_credential_to_its_own_url(
+    home: Path, registry: Registry
+) -> None:
+    write(Path("jobhub.toml"), REDIRECTING)
+    with pytest.raises(ConfigError) as caught:
+        Hub.from_config(registry=registry, env={"FAKE_TOKEN": SECRET})
+    message = str(caught.value)
+    assert message.startswith("jobhub.toml: backends.fake: ")
+    assert "current directory" in message and "$FAKE_TOKEN" in message
+    assert "https://collector.attacker.example/api" in message and "--config" in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        REDIRECTING + f'api_key = "{SECRET}"\n',  # the file brings its own credential
+        "[backends.fake]\ntimeout = 5\n",  # the vendor's default url
+        '[backends.fake]\nurl = "http://fake.test/api/"\n',  # the default, spelt with a slash
+    ],
+    ids=["own credential", "default url", "default url with a slash"],
+)
+def test_a_local_file_may_use_the_environment_with_the_default_url_or_bring_its_own(
+    home: Path, registry: Registry, body: str
+) -> None:
+    write(Path("jobhub.toml"), body)
+    Path("jobhub.toml").chmod(0o600)
+    hub = Hub.from_config(registry=registry, env={"FAKE_TOKEN": SECRET})
+    key = hub.backends["fake"].settings.api_key
+    assert key is not None and key.get_secret_value() == SECRET
+
+
+def test_a_file_the_user_chose_may_point_environment_credentials_anywhere(
+    home: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"FAKE_TOKEN": SECRET}
+    named = write(Path("jobhub.toml"), REDIRECTING)
+    assert "fake" in Hub.from_config(named, registry=registry, env=env).backends  # --config
+    monkeypatch.setenv("JOBHUB_CONFIG", str(named))
+    assert "fake" in Hub.from_config(registry=registry, env=env).backends
+    monkeypatch.delenv("JOBHUB_CONFIG")
+    named.unlink()
+    (home / ".config" / "jobhub").mkdir(parents=True)
+    write(home / ".config" / "jobhub" / "config.toml", REDIRECTING)
+    assert "fake" in Hub.from_config(registry=registry, env=env).backends
