@@ -10,6 +10,7 @@ credential is ever sent to an origin other than the configured `url`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import ssl
@@ -140,10 +141,11 @@ def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -
     if isinstance(exc, httpx.LocalProtocolError):
         # Refused before sending: its message quotes the offending header, which may be a
         # credential with a stray newline, so it is not repeated.
+        credentials = " / ".join(adapter.settings.secret_fields()) or "the credentials"
         return ConfigError(
             f"{adapter.type} backend {adapter.name!r}: {where} could not be sent as HTTP (a "
             "header value holds a line break, a control character or surrounding blanks) — "
-            "check api_key / jwt_secret / token for stray whitespace",
+            f"check {credentials} for stray whitespace",
             backend=adapter.name,
         )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
@@ -214,7 +216,20 @@ def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, sta
         )
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+def is_loopback(host: str) -> bool:
+    """True when `host` can only be this machine: "localhost" or a loopback address
+    (127.0.0.0/8, ::1, ::ffff:127.x.x.x). Decided by address, never by how a name begins:
+    `127.attacker.example` is someone else's host."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 _warned: set[tuple[str, str, str]] = set()
 
 
@@ -231,8 +246,8 @@ def _check_transport(adapter: Adapter) -> None:
     if not settings.verify:
         _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
     host = adapter.base_url.host
-    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
-    has_secret = any(getattr(settings, key) for key in ("api_key", "jwt_secret", "token"))
+    loopback = is_loopback(host)
+    has_secret = bool(settings.secrets())
     if adapter.base_url.scheme == "http" and not loopback and has_secret:
         _warn_once(
             adapter,
@@ -370,9 +385,12 @@ class AsyncRunner:
         self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._clients:  # their pooled connections cannot serve another loop
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a client made before any loop runs is bound to none yet
+            loop = None
+        if loop is not None and self._loop is not loop:
+            if self._loop is not None and self._clients:  # their connections stay on it
                 raise WrongEventLoop(
                     f"{adapter.type} backend {adapter.name!r}: this AsyncHub opened its "
                     "connections on another event loop (an earlier asyncio.run?) — make one "

@@ -22,7 +22,13 @@ import httpx
 from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
-from jobhub.config import find_config_file, load_config_file, settings_error
+from jobhub.config import (
+    check_permissions,
+    load_config_file,
+    locate_config,
+    refuse_redirected_credentials,
+    settings_error,
+)
 from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
 from jobhub.http import AsyncRunner, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
@@ -108,16 +114,18 @@ class _HubBase:
         type's name (e.g. `SIEVE_API_KEY` → a backend named `sieve`)."""
         registry = registry or get_registry()
         environ = os.environ if env is None else env
-        found = find_config_file(path)
-        if found is None:
+        located = locate_config(path)
+        if located is None:
             return cls(None, registry=registry, env=environ, **kwargs)
-        return cls(
-            load_config_file(found),
-            registry=registry,
-            env=environ,
-            config_source=f"{found}: backends",
-            **kwargs,
+        found, chosen = located
+        backends = load_config_file(found)
+        hub = cls(
+            backends, registry=registry, env=environ, config_source=f"{found}: backends", **kwargs
         )
+        if not chosen:
+            refuse_redirected_credentials(found, backends, hub._adapters, environ)
+        check_permissions(found, backends, hub._adapters)
+        return hub
 
     @property
     def backends(self) -> Mapping[str, Adapter]:

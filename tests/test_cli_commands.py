@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -325,8 +326,7 @@ def test_watch_without_refs_or_backend_is_a_usage_error(env: Env) -> None:
 @pytest.mark.parametrize("command", ["watch", "wait"])
 def test_ctrl_c_exits_130_without_a_traceback(env: Env, running: str, command: str) -> None:
     with env.background("--config", str(env.config), command, running) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()  # the first change shown: the command is under way
+        first = read_line(process, timeout=30)  # the first change shown: it is under way
         assert first.split()[1:] == [running, "running"]
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=15)
@@ -504,13 +504,27 @@ def test_emulator_serves_until_ctrl_c_and_prints_a_working_config(env: Env) -> N
     assert process.returncode == 0
 
 
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The next line `process` prints, waiting at most `timeout` seconds: a command that
+    prints nothing (or ignores the signal it is sent) fails the test instead of hanging it."""
+    assert process.stdout is not None
+    stdout, lines = process.stdout, list[str]()
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines:
+        process.kill()  # ends the read: the pipe closes
+        reader.join(5)
+        pytest.fail(f"no line from {process.args!r} within {timeout:g} s")
+    return lines[0]
+
+
 def served_config(process: subprocess.Popen[str], path: Path) -> Path:
     """The jobhub.toml `jobhub emulator` prints, saved to `path`."""
-    assert process.stdout is not None
     printed: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = read_line(process, timeout=max(0.1, deadline - time.monotonic()))
         if "Ctrl-C" in line or not line:
             break
         printed.append(line)

@@ -92,12 +92,6 @@ def test_parse_time_gives_aware_utc(text: str | None, expected: datetime | None)
     assert parse_time(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["yesterday", 12, "2024-13-01T00:00:00"])
-def test_parse_time_refuses_what_is_not_a_time(bad: object) -> None:
-    with pytest.raises(ValueError):
-        parse_time(bad)
-
-
 def test_retry_after_reads_seconds_and_http_dates() -> None:
     now = datetime(2025, 1, 1, tzinfo=UTC)
     assert parse_retry_after("7") == 7.0
@@ -133,11 +127,6 @@ def test_state_table_stops_remembering_unknown_words_past_a_bound(
             assert table(f"word-{n}") is JobState.UNKNOWN
     assert len(caplog.records) == StateTable.MAX_WARNED + 1
     assert caplog.records[-1].getMessage() == "noisy: many unknown status words; no more are logged"
-
-
-def test_parse_time_out_of_range_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="out of range"):
-        parse_time("0001-01-01T00:00:00+05:00")
 
 
 @pytest.mark.parametrize(

@@ -17,25 +17,20 @@ List the configured backends (from the config file and the environment): name, a
 type, url, and which credential settings are set. Credential values are never shown.
 """
 
-CREDENTIAL_SETTINGS = ("api_key", "jwt_secret", "token")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
 
 def credentials(adapter: Adapter) -> dict[str, bool]:
-    """Whether each credential setting this backend uses is set: the ones its adapter reads
-    from the environment, plus any other that is set."""
-    wanted = [key for key in adapter.env_defaults if key in CREDENTIAL_SETTINGS]
-    for key in CREDENTIAL_SETTINGS:
-        if key not in wanted and getattr(adapter.settings, key, None) is not None:
-            wanted.append(key)
-    present = {}
-    for key in wanted:
-        value = getattr(adapter.settings, key, None)
-        present[key] = value is not None and bool(value.get_secret_value())
-    return present
+    """Whether each credential setting (each secret of its settings) this backend uses is set:
+    the ones its adapter reads from the environment, plus any other that is set."""
+    present = adapter.settings.secrets()
+    return {
+        key: key in present
+        for key in adapter.settings.secret_fields()
+        if key in adapter.env_defaults or key in present
+    }
 
 
 def describe(name: str, adapter: Adapter) -> dict[str, Any]:

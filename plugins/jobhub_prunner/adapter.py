@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 from types import NoneType
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub_prunner.auth import JwtAuth
@@ -39,6 +39,8 @@ class PrunnerSettings(BackendSettings):
     `token`."""
 
     url: str = "http://localhost:9009"
+    jwt_secret: Annotated[SecretStr | None, FromEnv("PRUNNER_JWT_SECRET")] = None
+    token: HeaderSecret = None
     # `/pipelines/jobs` answers with every job the server holds in one body: 10,000 jobs of
     # 50 tasks are about 80 MiB, past the 64 MiB every other backend is capped at.
     max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
@@ -54,7 +56,6 @@ class PrunnerAdapter(Adapter):
 
     type = "prunner"
     Settings = PrunnerSettings
-    env_defaults: ClassVar[dict[str, str]] = {"jwt_secret": "PRUNNER_JWT_SECRET"}
     capabilities = frozenset({Capability.CANCEL, Capability.BATCH_REFRESH})
     hints = ErrorHints(
         auth="check jwt_secret / token and the clock",
