@@ -217,7 +217,7 @@ class Hub(_HubBase):
     def get(self, ref: Ref) -> Job:
         """The job's current state. Raises `JobNotFound`, `AuthError`, ... on failure."""
         adapter, job_id = self._target(ref)
-        return self.runner.run(adapter, adapter.get_job(job_id))
+        return self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,
@@ -360,7 +360,7 @@ class AsyncHub(_HubBase):
 
     async def get(self, ref: Ref) -> Job:
         adapter, job_id = self._target(ref)
-        return await self.runner.run(adapter, adapter.get_job(job_id))
+        return await self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,

@@ -92,6 +92,7 @@ class _Followed:
 
     __slots__ = (
         "adapter",
+        "asked",
         "checked",
         "ended",
         "fetch_by",
@@ -101,15 +102,15 @@ class _Followed:
         "looked_once",
         "poke",
         "ref",
-        "requested",
         "tasks",
     )
 
-    def __init__(self, ref: JobRef, adapter: Adapter, *, requested: bool) -> None:
-        self.ref = ref
+    def __init__(self, ref: JobRef, adapter: Adapter) -> None:
+        self.ref = ref  # with the backend's canonical id
         self.key = str(ref)
         self.adapter = adapter
-        self.requested = requested  # named by the caller (not discovered on a watched backend)
+        # The refs the caller named it by, as given (empty: discovered on a watched backend).
+        self.asked: list[str] = []
         self.last: Job | None = None
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
@@ -119,6 +120,15 @@ class _Followed:
         self.poke = asyncio.Event()  # a listing saw it move: look now
         self.looked_once = asyncio.Event()  # set once it was asked for (answered or not)
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.asked)
+
+
+def canonical(adapters: Mapping[str, Adapter], ref: JobRef) -> JobRef:
+    """`ref` with its backend's canonical spelling of the id (see `Adapter.canonical_id`)."""
+    return JobRef(ref.backend, adapters[ref.backend].canonical_id(ref.id))
 
 
 class _Backend:
@@ -208,8 +218,8 @@ class Engine:
 
     def follow(self, refs: Iterable[JobRef]) -> None:
         """Follow these jobs until each ends (refs already checked against the adapters)."""
-        fresh = [self._track(ref, requested=True) for ref in dict.fromkeys(refs)]
-        fresh = [f for f in fresh if f.last is None and not f.ended]
+        tracked = [self._track(canonical(self._adapters, ref), str(ref)) for ref in refs]
+        fresh = [f for f in dict.fromkeys(tracked) if f.last is None and not f.ended]
         if self.mode == "wait":
             self._plan_first_looks(fresh)
         for followed in fresh:
@@ -222,8 +232,9 @@ class Engine:
         self._ensure_loop(backend, kind, discover=True)
 
     def pending(self) -> dict[str, Job | None]:
-        """The last view of every requested job that has not ended (None: never seen)."""
-        return {f.key: f.last for f in self._followed.values() if f.requested and not f.ended}
+        """The last view of every requested job that has not ended (None: never seen), under
+        each ref the caller gave for it."""
+        return {asked: f.last for f in self._followed.values() if not f.ended for asked in f.asked}
 
     # -- results --------------------------------------------------------------------------------
 
@@ -282,17 +293,17 @@ class Engine:
     @staticmethod
     def _describe(followed: _Followed, errors: Mapping[str, JobHubError]) -> str:
         if followed.last is not None:
-            return f"{followed.key} ({followed.last.state.value})"
+            return f"{followed.asked[0]} ({followed.last.state.value})"
         error = errors.get(followed.ref.backend)
         if error is None:
-            return f"{followed.key} (never seen)"
-        return f"{followed.key} (never seen; unreachable: {excerpt(str(error), 200)})"
+            return f"{followed.asked[0]} (never seen)"
+        return f"{followed.asked[0]} (never seen; unreachable: {excerpt(str(error), 200)})"
 
     async def cancel_open(self) -> str:
         """Stop following and ask each backend to cancel the requested jobs still open.
         Returns a sentence for the timeout message saying what happened."""
         await self.close()
-        pending = [self._followed[key] for key in self.pending()]
+        pending = [f for f in self._followed.values() if f.requested and not f.ended]
         cancelled: list[str] = []
         ended: list[str] = []
         unsupported: list[str] = []
@@ -351,16 +362,20 @@ class Engine:
             backend = self._backends[name] = _Backend(self._adapters[name])
         return backend
 
-    def _track(self, ref: JobRef, *, requested: bool) -> _Followed:
-        known = self._followed.get(str(ref))
-        if known is not None:
-            known.requested = known.requested or requested
-            return known
-        backend = self._backend(ref.backend)
-        followed = _Followed(ref, backend.adapter, requested=requested)
-        self._followed[followed.key] = followed
-        backend.open.add(followed.key)
+    def _track(self, ref: JobRef, asked: str | None = None) -> _Followed:
+        """The job `ref` (canonical) followed; `asked`: a ref the caller named it by."""
+        followed = self._followed.get(str(ref))
+        if followed is None:
+            backend = self._backend(ref.backend)
+            followed = self._followed[str(ref)] = _Followed(ref, backend.adapter)
+            backend.open.add(followed.key)
+        if asked is not None and asked not in followed.asked:
+            followed.asked.append(asked)
         return followed
+
+    def _listed(self, backend: _Backend, job: Job) -> JobRef:
+        """The ref of a job as a listing or refresh shows it."""
+        return JobRef(backend.name, backend.adapter.canonical_id(job.id))
 
     def _start(self, followed: _Followed, *, first_delay: float) -> None:
         backend = self._backend(followed.ref.backend)
@@ -465,7 +480,7 @@ class Engine:
                 log.debug("%s: no first look from its listing (%s)", backend.name, why)
                 return
             for job in jobs:
-                followed = self._followed.get(str(JobRef(backend.name, job.id)))
+                followed = self._followed.get(str(self._listed(backend, job)))
                 # An ended job is fetched in full: a listing may show only a summary of it.
                 if followed is not None and followed.last is None and not job.state.terminal:
                     self._accept(followed, job, full=False)
@@ -555,7 +570,10 @@ class Engine:
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One GET; the pause to take before the next."""
         try:
-            job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
+            call = backend.adapter.expecting(
+                followed.ref.id, backend.adapter.get_job(followed.ref.id)
+            )
+            job = await self._send(backend, call)
         except Exception as exc:
             followed.looked_once.set()
             return self._retry_in(backend, exc, backoff)
@@ -586,7 +604,9 @@ class Engine:
         backend.holds += 1
         try:
             call = backend.adapter.await_job(followed.ref.id, offset=offset)
-            job = await self._send(backend, call, hold=True)
+            job = await self._send(
+                backend, backend.adapter.expecting(followed.ref.id, call), hold=True
+            )
         except BackendUnavailable as exc:
             held = self._loop.time() - asked
             if exc.status_code == 408 and held >= min(MIN_HOLD, backend.settings.poll_interval):
@@ -619,11 +639,11 @@ class Engine:
             changed = False
             listed: set[str] = set()
             for job in jobs:
-                ref = JobRef(backend.name, job.id)
-                listed.add(job.id)
+                ref = self._listed(backend, job)
+                listed.add(ref.id)
                 followed = self._followed.get(str(ref))
                 if followed is None and discover:
-                    followed = self._track(ref, requested=False)
+                    followed = self._track(ref)
                 if followed is not None:
                     changed = self._accept(followed, job) or changed
             missing = [
@@ -736,11 +756,12 @@ class Engine:
         changed = False
         now = self._loop.time()
         for job in jobs:
-            key = str(JobRef(backend.name, job.id))
+            ref = self._listed(backend, job)
+            key = str(ref)
             followed = self._followed.get(key)
             if followed is None:
                 if discover:
-                    followed = self._track(JobRef(backend.name, job.id), requested=False)
+                    followed = self._track(ref)
                     self._accept(followed, job)
                     changed = True
                     if not followed.ended:
