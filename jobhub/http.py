@@ -15,6 +15,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
@@ -38,7 +39,7 @@ from jobhub.errors import (
     RateLimited,
 )
 
-__all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
+__all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
 log = logging.getLogger("jobhub.http")
 
@@ -64,6 +65,17 @@ _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
 )
+
+
+class HubClosed(JobHubError, RuntimeError):
+    """The hub (its runner) was closed: it sends nothing more. Also a `RuntimeError`, what
+    httpx raises for a closed client."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
+            "and close it only once every call on it has returned"
+        )
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -266,16 +278,15 @@ def _tls(adapter: Adapter) -> bool | ssl.SSLContext:
         ) from None
 
 
-def _client_options(adapter: Adapter) -> dict[str, Any]:
+def _client_options(adapter: Adapter, connections: int | None = None) -> dict[str, Any]:
     settings = adapter.settings
     _check_transport(adapter)
+    connections = connections or settings.concurrency
     return {
         "timeout": httpx.Timeout(settings.timeout),
         "verify": _tls(adapter),
         "follow_redirects": False,
-        "limits": httpx.Limits(
-            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-        ),
+        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         "trust_env": False,
     }
 
@@ -301,9 +312,12 @@ class SyncRunner:
         self._transport = transport
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+        self.closed = False
 
     def client(self, adapter: Adapter) -> httpx.Client:
         with self._lock:
+            if self.closed:
+                raise HubClosed
             client = self._clients.get(adapter.name)
             if client is None:
                 client = httpx.Client(transport=self._transport, **_client_options(adapter))
@@ -345,31 +359,50 @@ class SyncRunner:
                     reader.feed(chunk)
             finally:
                 response.close()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:
+            if self.closed:  # closed by another thread meanwhile
+                raise HubClosed from None
+            if isinstance(exc, RuntimeError):
+                raise
             raise _transport_error(adapter, request, exc) from None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
 
     def close(self) -> None:
+        """Close every connection; the runner sends nothing more (`HubClosed`)."""
         with self._lock:
+            self.closed = True
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
 
 
 class AsyncRunner:
-    """The asyncio twin of `SyncRunner`."""
+    """The asyncio twin of `SyncRunner`. `connections(adapter)` sizes each backend's pool
+    (default: its `concurrency`)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        connections: Callable[[Adapter], int] | None = None,
+    ) -> None:
         self._transport = transport
+        self._connections = connections
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self.closed = False
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        if self.closed:
+            raise HubClosed
         client = self._clients.get(adapter.name)
         if client is None:
-            client = httpx.AsyncClient(transport=self._transport, **_client_options(adapter))
-            self._clients[adapter.name] = client
+            size = self._connections(adapter) if self._connections is not None else None
+            options = _client_options(adapter, size)
+            client = self._clients[adapter.name] = httpx.AsyncClient(
+                transport=self._transport, **options
+            )
         return client
 
     async def run(self, adapter: Adapter, call: Call[T]) -> T:
@@ -406,13 +439,19 @@ class AsyncRunner:
                         reader.feed(chunk)
                 finally:
                     await response.aclose()
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except (httpx.HTTPError, TimeoutError, RuntimeError) as exc:
+            if self.closed:
+                raise HubClosed from None
+            if isinstance(exc, RuntimeError):
+                raise
             raise _transport_error(adapter, request, exc) from None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
 
     async def aclose(self) -> None:
+        """Close every connection; the runner sends nothing more (`HubClosed`)."""
+        self.closed = True
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()

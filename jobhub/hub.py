@@ -24,13 +24,13 @@ from pydantic import ValidationError
 from jobhub.backend import Adapter, Call, Page
 from jobhub.config import find_config_file, load_config_file, settings_error
 from jobhub.errors import ConfigError, InvalidRef
-from jobhub.http import AsyncRunner, SyncRunner
+from jobhub.http import AsyncRunner, HubClosed, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
 from jobhub.waiting import Waiter
 from jobhub.waiting.blocking import blocking_call, blocking_iter, threaded_transport
 
-__all__ = ["AsyncHub", "BackendsConfig", "Hub"]
+__all__ = ["AsyncHub", "BackendsConfig", "Hub", "HubClosed"]
 
 BackendsConfig = Mapping[str, Mapping[str, Any]]
 Ref = str | JobRef
@@ -323,6 +323,8 @@ class Hub(_HubBase):
         return blocking_iter(lambda: waiter.watch(targets, backend=backend, timeout=timeout))
 
     def _waiter(self) -> Waiter:
+        if self.runner.closed:
+            raise HubClosed
         # No runner: each call opens one on its worker's event loop and closes it at the end.
         return Waiter(self._adapters, transport=threaded_transport(self._transport))
 

@@ -50,7 +50,7 @@ from jobhub.errors import (
     RateLimited,
     WaitTimeout,
 )
-from jobhub.http import AsyncRunner, _client_options, is_transient
+from jobhub.http import AsyncRunner, is_transient
 from jobhub.model import Job, JobEvent, JobRef
 from jobhub.waiting.events import job_events
 from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
@@ -140,7 +140,7 @@ class _Backend:
         self.settings = adapter.settings
         self.slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds = 0
-        self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+        self.max_holds = max_holds(adapter)
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
@@ -170,17 +170,12 @@ class HoldingRunner(AsyncRunner):
     from the pool GETs use so that holds never starve them."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(transport)
+        super().__init__(transport, connections=max_holds)
 
-    def client(self, adapter: Adapter) -> httpx.AsyncClient:
-        client = self._clients.get(adapter.name)
-        if client is None:
-            holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
-            options = _client_options(adapter)
-            options["limits"] = httpx.Limits(max_connections=holds, max_keepalive_connections=holds)
-            client = httpx.AsyncClient(transport=self._transport, **options)
-            self._clients[adapter.name] = client
-        return client
+
+def max_holds(adapter: Adapter) -> int:
+    """Long-polls held at once on the backend (each keeps a connection open)."""
+    return int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
 
 
 class Engine:

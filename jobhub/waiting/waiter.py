@@ -11,7 +11,7 @@ import httpx
 
 from jobhub.backend import Adapter
 from jobhub.errors import WaitTimeout
-from jobhub.http import AsyncRunner
+from jobhub.http import AsyncRunner, HubClosed
 from jobhub.model import Job, JobEvent, JobRef
 from jobhub.waiting.engine import Engine, HoldingRunner, Mode, canonical
 from jobhub.waiting.schedule import Deadline
@@ -103,6 +103,8 @@ class Waiter:
 
     @asynccontextmanager
     async def _engine(self, mode: Mode, deadline: Deadline) -> AsyncIterator[Engine]:
+        if self.runner is not None and self.runner.closed:
+            raise HubClosed
         own = self.runner is None
         runner = self.runner if self.runner is not None else AsyncRunner(self.transport)
         holder = HoldingRunner(self.transport)
