@@ -52,7 +52,7 @@ from jobhub.errors import (
 )
 from jobhub.http import AsyncRunner, is_transient
 from jobhub.model import Job, JobEvent, JobRef
-from jobhub.waiting.events import job_events
+from jobhub.waiting.events import high_water, job_events
 from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
 
 __all__ = ["MAX_HOLDS", "Engine", "HoldingRunner", "Mode", "Seen"]
@@ -93,6 +93,7 @@ class _Followed:
     __slots__ = (
         "adapter",
         "asked",
+        "baseline",
         "checked",
         "ended",
         "fetch_by",
@@ -111,7 +112,8 @@ class _Followed:
         self.adapter = adapter
         # The refs the caller named it by, as given (empty: discovered on a watched backend).
         self.asked: list[str] = []
-        self.last: Job | None = None
+        self.last: Job | None = None  # as the backend last showed it
+        self.baseline: Job | None = None  # what events were reported up to (`high_water`)
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
         # Loop time by which it is fetched on its own, whatever a listing says of it.
@@ -423,7 +425,8 @@ class Engine:
         followed.looked_once.set()
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
-        events = job_events(followed.last, job, at=datetime.now(UTC))
+        events = job_events(followed.baseline, job, at=datetime.now(UTC))
+        followed.baseline = high_water(followed.baseline, job)
         followed.last = job
         now = self._loop.time()
         if full:
@@ -593,7 +596,7 @@ class Engine:
 
     async def _hold(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One long-poll; the pause to take before the next (0: re-issue at once)."""
-        known = followed.last.outputs if followed.last is not None else None
+        known = followed.baseline.outputs if followed.baseline is not None else None
         offset = len(known) if self.mode == "watch" and isinstance(known, list) else 0
         asked = self._loop.time()
         backend.holds += 1
