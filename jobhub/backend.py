@@ -10,6 +10,7 @@ rate-limit handling, long-polls and batching from the core.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 import json
 import logging
@@ -406,6 +407,30 @@ class Adapter(ABC):
         if not isinstance(job_id, str) or not job_id.strip():
             raise InvalidRef(f"{self.type} backend {self.name!r}: empty job id", backend=self.name)
         return job_id
+
+    def canonical_id(self, job_id: str) -> str:
+        """The id the backend answers with for `job_id`: two ids that name the same job have
+        the same canonical id. Most backends answer with the id as it was asked (this default);
+        one that accepts several spellings of an id overrides it."""
+        return job_id
+
+    def answer_for(self, job_id: str, job: Job) -> Job:
+        """`job`, when it is the job `job_id` asked for; otherwise `InvalidPayload` (a server
+        answering about another job, or a connection shared by mistake across processes)."""
+        if job.id == job_id or self.canonical_id(job.id) == self.canonical_id(job_id):
+            return job
+        raise self.invalid(
+            f"asked for job {excerpt(job_id, 80)!r}, the backend answered about job "
+            f"{excerpt(job.id, 80)!r}",
+            job.raw,
+        )
+
+    def expecting(self, job_id: str, call: Call[Job]) -> Call[Job]:
+        """`call` (a get or long-poll of `job_id`), refusing an answer about any other job."""
+        parse = call.parse
+        return dataclasses.replace(
+            call, parse=lambda response: self.answer_for(job_id, parse(response))
+        )
 
     def invalid(self, problem: str, payload: Any) -> InvalidPayload:
         """An `InvalidPayload` naming this backend, keeping the payload and an excerpt. The

@@ -30,13 +30,13 @@ from jobhub.config import (
     settings_error,
 )
 from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
-from jobhub.http import AsyncRunner, SyncRunner
+from jobhub.http import AsyncRunner, HubClosed, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
 from jobhub.waiting import Waiter
 from jobhub.waiting.blocking import blocking_call, blocking_iter, threaded_transport
 
-__all__ = ["AsyncHub", "BackendsConfig", "Hub"]
+__all__ = ["AsyncHub", "BackendsConfig", "Hub", "HubClosed"]
 
 BackendsConfig = Mapping[str, Mapping[str, Any]]
 Ref = str | JobRef
@@ -225,7 +225,7 @@ class Hub(_HubBase):
     def get(self, ref: Ref) -> Job:
         """The job's current state. Raises `JobNotFound`, `AuthError`, ... on failure."""
         adapter, job_id = self._target(ref)
-        return self.runner.run(adapter, adapter.get_job(job_id))
+        return self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,
@@ -331,6 +331,8 @@ class Hub(_HubBase):
         return blocking_iter(lambda: waiter.watch(targets, backend=backend, timeout=timeout))
 
     def _waiter(self) -> Waiter:
+        if self.runner.closed:
+            raise HubClosed
         # No runner: each call opens one on its worker's event loop and closes it at the end.
         return Waiter(self._adapters, transport=threaded_transport(self._transport))
 
@@ -368,7 +370,7 @@ class AsyncHub(_HubBase):
 
     async def get(self, ref: Ref) -> Job:
         adapter, job_id = self._target(ref)
-        return await self.runner.run(adapter, adapter.get_job(job_id))
+        return await self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,

@@ -14,6 +14,7 @@ its JWT middleware answers 401 in plain text (`no token found`, `token is unauth
 from __future__ import annotations
 
 import json
+import uuid
 from types import NoneType
 from typing import Annotated, Any
 
@@ -88,6 +89,14 @@ class PrunnerAdapter(Adapter):
             raise self.invalid(f"unreadable job ({_first_problem(exc)})", payload) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise self.invalid(f"unreadable job ({exc})", payload) from None
+
+    def canonical_id(self, job_id: str) -> str:
+        """prunner reads ids as UUIDs (upper-case, `{braced}`, ...) and answers with the
+        lower-case hyphenated form."""
+        try:
+            return str(uuid.UUID(job_id))
+        except ValueError:
+            return job_id
 
     def get_job(self, job_id: str) -> Call[Job]:
         return Call(
