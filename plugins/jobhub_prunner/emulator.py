@@ -127,10 +127,13 @@ class PrunnerEmulator(EmulatedBackend):
         # ``emu.backends["prunner"].clock_offset = 30``. Job times use the emulated clock.
         self.clock_offset = 0.0
 
-    def define(self, pipelines: Mapping[str, Any]) -> None:
-        """Add (or replace) pipelines given as prunner's pipelines file holds them, parsed:
-        ``{"pipelines": {"build": {"concurrency": 2, "tasks": {"test": {"script": [...]}}}}}``.
-        Jobs already scheduled keep the definition they were scheduled with."""
+    def define(self, pipelines: Mapping[str, Any], *, replace: bool = False) -> None:
+        """Add pipelines given as prunner's pipelines file holds them, parsed:
+        ``{"pipelines": {"build": {"concurrency": 2, "tasks": {"test": {"script": [...]}}}}}``
+        (with ``replace``, they are the only ones). Jobs already scheduled keep the
+        definition they were scheduled with."""
+        if replace:
+            self.pipelines.clear()
         self.pipelines.update(pipelines_from_yaml(pipelines))
 
     def wall_time(self) -> float:
