@@ -97,6 +97,12 @@ PIPELINES: dict[str, Any] = {
                 "after_bad": {"script": ["echo never"], "depends_on": ["bad"]},
             },
         },
+        # start_delay with a queue limit: a job waits (start null) first; one more is refused
+        "delayed": {
+            "start_delay": "1s",
+            "queue_limit": 1,
+            "tasks": {"quick": {"script": ["sleep 0.3"]}},
+        },
         # on_error: a handler task appended to the job when it fails
         "with_handler": {
             "concurrency": 4,

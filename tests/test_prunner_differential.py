@@ -4,7 +4,8 @@ answered alike.
 Static requests (unknown routes and methods, trailing slashes, bad ids, malformed JSON, odd
 Authorization headers) are compared on status code, content type, `Allow` and body. Scenarios
 (a pipeline that succeeds, fail-fast, a single failure, allow_failure, continue after failure,
-on_error, a reserved variable, cancels while running and queued, queueing with concurrency 1)
+on_error, a reserved variable, cancels while running and queued, queueing with concurrency 1,
+a start delay with a queue limit)
 are observed over time on both: the real server polled every few hundredths of a second, the
 emulator on a frozen clock moved in the same steps. Each observation keeps what a client can
 rely on — field names in order, flags, null or set, task statuses and exit codes, errors — and
@@ -132,6 +133,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/pipelines/jobs", {}),
     ("POST", "/pipelines/jobs", {"auth": False}),
     ("GET", "/job/cancel", {}),
+    ("HEAD", "/pipelines/", {}),
     ("DELETE", "/job/detail", {}),
     ("PUT", "/pipelines/schedule", {}),
     ("GET", "/job/detail", {}),
@@ -333,6 +335,21 @@ def cancelling_ended_jobs(side: Side) -> Any:
     return seen, answers
 
 
+def delayed(side: Side) -> Any:
+    first = side.schedule("delayed")
+    refused = answer(side.send("POST", "/pipelines/schedule", json={"pipeline": "delayed"}))
+    full = pipeline(side, "delayed")
+    seen = observe(side, {"delayed": first})
+    return seen, {"refused": refused, "while full": full, "after": pipeline(side, "delayed")}
+
+
+def pipeline(side: Side, name: str) -> Any:
+    """One pipeline's entry (the others run other scenarios meanwhile)."""
+    return next(
+        p for p in side.send("GET", "/pipelines/").json()["pipelines"] if p["pipeline"] == name
+    )
+
+
 SCENARIOS: dict[str, Callable[[Side], Any]] = {
     "succeeds": single("ok", name="x"),
     "fail-fast": single("fail_fast"),
@@ -344,6 +361,7 @@ SCENARIOS: dict[str, Callable[[Side], Any]] = {
     "cancel running and queued": cancels,
     "queueing with concurrency 1": queueing,
     "cancelling ended jobs": cancelling_ended_jobs,
+    "start delay with a queue limit": delayed,
 }
 
 

@@ -152,7 +152,10 @@ class PrunnerEmulator(EmulatedBackend):
             "/job/cancel": self.cancel_job,
             "/job/logs": self.job_logs,
         }
-        return [self.route(path, endpoints[path], methods) for path, methods in _ROUTES.items()]
+        routes = [self.route(path, endpoints[path], methods) for path, methods in _ROUTES.items()]
+        for route in routes:  # starlette answers HEAD wherever GET is allowed; chi does not
+            route.methods.discard("HEAD")  # type: ignore[union-attr]
+        return routes
 
     def app(self) -> Starlette:
         """prunner's router: no redirect for a trailing slash; an unknown path is Go's plain
