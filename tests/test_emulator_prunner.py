@@ -294,3 +294,156 @@ def test_same_seed_gives_the_same_jobs() -> None:
             ids = [emulator.submit("prunner") for _ in range(5)]
             outcomes.append([(i, emulator.backends["prunner"].final_state(i)) for i in ids])
     assert outcomes[0] == outcomes[1]
+
+
+# -- pipelines defined in prunner's own YAML shape ------------------------------------------------
+
+DEFINED = {
+    "pipelines": {
+        "one_at_a_time": {"tasks": {"work": {"script": ["sleep 2"]}}},
+        "limited": {"queue_limit": 1, "tasks": {"work": {"script": ["sleep 2"]}}},
+        "fast_fail": {
+            "concurrency": 5,
+            "tasks": {
+                "bad": {"script": ["sleep 1", "exit 3"]},
+                "slow": {"script": ["sleep 5"]},
+                "after": {"script": ["echo"], "depends_on": ["bad"]},
+            },
+        },
+        "going_on": {
+            "concurrency": 5,
+            "continue_running_tasks_after_failure": True,
+            "tasks": {"bad": {"script": ["sleep 1", "exit 4"]}, "good": {"script": ["sleep 3"]}},
+        },
+        "handled": {
+            "concurrency": 5,
+            "tasks": {"bad": {"script": ["sleep 1", "exit 7"]}},
+            "on_error": {"script": ["sleep 1"]},
+        },
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def defined(emu: Emulator) -> Emulator:
+    emu.backends["prunner"].define(DEFINED)  # type: ignore[attr-defined]
+    return emu
+
+
+def test_a_pipeline_runs_one_job_at_a_time_by_default(defined: Emulator, api: httpx.Client) -> None:
+    defined.clock.advance(10)  # the jobs of other tests have ended
+    first, second = schedule(api, "one_at_a_time"), schedule(api, "one_at_a_time")
+    assert (detail(api, first)["start"] is None, detail(api, second)["start"]) == (False, None)
+    defined.clock.advance(2.5)
+    assert detail(api, first)["completed"] and detail(api, second)["start"] is not None
+
+
+def test_cancelling_the_running_job_starts_the_next_at_once(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    defined.clock.advance(10)  # the jobs of other tests have ended
+    first, second = schedule(api, "one_at_a_time"), schedule(api, "one_at_a_time")
+    defined.clock.advance(0.5)
+    assert api.post("/job/cancel", params={"id": first}).json() is True
+    body = detail(api, first)
+    assert (body["canceled"], body["completed"], body["lastError"]) == (
+        True,
+        True,
+        "context canceled",
+    )
+    assert detail(api, second)["start"] is not None
+
+
+def test_a_full_wait_list_refuses_jobs_and_the_pipeline_is_not_schedulable(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    schedule(api, "limited")
+    schedule(api, "limited")  # waits
+    refused = api.post("/pipelines/schedule", json={"pipeline": "limited"})
+    assert refused.status_code == 400
+    assert refused.text == (
+        '{"error":"Error scheduling pipeline: concurrency exceeded and queue limit reached '
+        'for pipeline"}\n'
+    )
+    limited = next(
+        p for p in api.get("/pipelines/").json()["pipelines"] if p["pipeline"] == "limited"
+    )
+    assert (limited["schedulable"], limited["running"]) == (False, True)
+
+
+def test_a_failure_while_others_run_cancels_them_and_the_job(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "fast_fail")
+    defined.clock.advance(1.5)
+    body = detail(api, job_id)
+    assert (body["completed"], body["canceled"], body["errored"], body["lastError"]) == (
+        True,
+        True,
+        True,
+        "context canceled",
+    )
+    assert [(t["status"], t["exitCode"], t["end"]) for t in body["tasks"]] == [
+        ("error", 3, None),
+        ("waiting", 0, None),
+        ("canceled", -1, None),
+    ]
+
+
+def test_continue_after_failure_runs_the_other_tasks_to_their_end(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "going_on")
+    defined.clock.advance(1.5)
+    running = detail(api, job_id)
+    assert (running["completed"], running["errored"]) == (False, True)
+    defined.clock.advance(2)
+    body = detail(api, job_id)
+    assert (body["completed"], body["canceled"], body["lastError"]) == (
+        True,
+        False,
+        "exit status 4",
+    )
+
+
+def test_on_error_runs_after_the_failure_before_the_job_completes(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "handled")
+    defined.clock.advance(1.5)
+    body = detail(api, job_id)
+    assert [(t["name"], t["status"]) for t in body["tasks"]] == [
+        ("bad", "error"),
+        ("on_error", "running"),
+    ]
+    assert not body["completed"]
+    defined.clock.advance(1)
+    body = detail(api, job_id)
+    assert (body["completed"], body["tasks"][-1]["status"], body["lastError"]) == (
+        True,
+        "done",
+        "exit status 7",
+    )
+
+
+def test_a_reserved_variable_keeps_the_job_from_starting(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, "deploy", __jobID="x")
+    emu.clock.advance(5)  # past its turn to start
+    body = detail(api, job_id)
+    assert (body["canceled"], body["completed"], body["start"], body["lastError"]) == (
+        True,
+        False,
+        None,
+        "variable name __jobID is reserved for internal use",
+    )
+
+
+def test_unknown_paths_are_plain_404s_before_the_token_is_checked(emu: Emulator) -> None:
+    response = httpx.get(emu.urls["prunner"] + "/pipelines/jobs/")
+    assert (response.status_code, response.text) == (404, "404 page not found\n")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_a_known_path_with_another_method_is_an_empty_405(api: httpx.Client) -> None:
+    response = api.post("/pipelines/jobs")
+    assert (response.status_code, response.text, response.headers["allow"]) == (405, "", "GET")
