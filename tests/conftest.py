@@ -86,3 +86,12 @@ class SecretWatch:
 def secret_watch(caplog: pytest.LogCaptureFixture) -> SecretWatch:
     caplog.set_level(logging.DEBUG)
     return SecretWatch(caplog)
+
+
+@pytest.fixture(scope="module")
+def real_prunner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real prunner server (tests/realprunner.py), one per module."""
+    from tests.realprunner import running
+
+    with running(tmp_path_factory.mktemp("prunner")) as server:
+        yield server
