@@ -1,9 +1,11 @@
 """bulk refresh: one large answer → a list of `Job`s, against `json.loads` of the same bytes.
 
-- prunner `GET /pipelines/jobs` holding 10,000 jobs of 50 tasks each, through
-  `refresh_jobs().parse` (the one request that refreshes every watched prunner job);
-- a Sieve list page of 500 jobs (`GET /v2/jobs`), through `list_jobs().parse`;
-- a Pixxel workflow's job list of 500 items, through `list_jobs(workflow=...).parse`.
+- prunner `GET /pipelines/jobs` holding 10,000 jobs of 50 tasks each, read as the answer to
+  `refresh_jobs()` (the one request that refreshes every watched prunner job);
+- a Sieve list page of 500 jobs (`GET /v2/jobs`), the answer to `list_jobs()`;
+- a Pixxel workflow's job list of 500 items, the answer to `list_jobs(workflow=...)`.
+
+Each is read by `interpret`, as the runners read an answer (`benchmarks.normalize.parser`).
 """
 
 from __future__ import annotations
@@ -32,19 +34,20 @@ def cases(small: bool) -> list[tuple[str, Callable[[], Any], bytes]]:
     """The lists first, the large prunner answer last (so its heap does not weigh on them)."""
     sieve = p.body(p.sieve_list(500))
     pixxel = p.body(p.pixxel_list(500))
-    listing = adapter("pixxel").list_jobs(workflow="8f14e45f-ceea-4671-a6c5-0d5cb3a1f2b7")
+    on = {kind: adapter(kind) for kind in ("sieve", "pixxel", "prunner")}
+    listing = on["pixxel"].list_jobs(workflow="8f14e45f-ceea-4671-a6c5-0d5cb3a1f2b7")
     prunner_jobs = PRUNNER_JOBS // 10 if small else PRUNNER_JOBS
     prunner = prunner_body(prunner_jobs)
     return [
         (
             "Sieve list page, 500 jobs",
-            _jobs(parser(adapter("sieve").list_jobs(), sieve)),
+            _jobs(parser(on["sieve"], on["sieve"].list_jobs(), sieve)),
             sieve,
         ),
-        ("Pixxel job list, 500 jobs", _jobs(parser(listing, pixxel)), pixxel),
+        ("Pixxel job list, 500 jobs", _jobs(parser(on["pixxel"], listing, pixxel)), pixxel),
         (
             f"prunner /pipelines/jobs, {prunner_jobs:,} jobs × {PRUNNER_TASKS} tasks",
-            parser(adapter("prunner").refresh_jobs(), prunner),
+            parser(on["prunner"], on["prunner"].refresh_jobs(), prunner),
             prunner,
         ),
     ]

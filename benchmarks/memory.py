@@ -1,11 +1,12 @@
 """memory: a process holding the latest state of 10,000 watched prunner jobs (50 tasks each).
 
 Two child processes read the same `/pipelines/jobs` body (the answer a batch refresh gets):
-one turns it into `Job`s through `refresh_jobs().parse` and holds them, the other holds the
-same jobs as parsed JSON dicts (`json.loads(body)["jobs"]`), the floor. Both import the same
-modules first, so only what they hold differs. Figures: the peak resident set size of each
-process (`VmHWM`: interpreter, imports, the body and what is held), and the growth of the
-resident set from before reading the body to after dropping it (what is held).
+one turns it into `Job`s as the runners read the answer to `refresh_jobs()` (`interpret`)
+and holds them, the other holds the same jobs as parsed JSON dicts (`json.loads(body)["jobs"]`),
+the floor. Both import the same modules first, so only what they hold differs. Figures: the
+peak resident set size of each process (`VmHWM`: interpreter, imports, the body and what is
+held), and the growth of the resident set from before reading the body to after dropping it
+(what is held).
 """
 
 from __future__ import annotations
@@ -58,14 +59,16 @@ def child(mode: str, path: str) -> None:
     import httpx
 
     from benchmarks.normalize import adapter
+    from jobhub.http import interpret
 
-    call = adapter("prunner").refresh_jobs()
+    prunner = adapter("prunner")
+    call = prunner.refresh_jobs()
     gc.collect()
     before = _resident()
     content = Path(path).read_bytes()
     if mode == "jobs":
         response = httpx.Response(200, content=content, request=call.request)
-        held = call.parse(response)
+        held = interpret(prunner, call, response)
         del response
     else:
         held = json.loads(content)["jobs"]

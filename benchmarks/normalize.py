@@ -1,8 +1,9 @@
 """normalize: one job's response bytes → `Job`, per backend, against `json.loads` of the bytes.
 
 Each adapter reads the body through its real parse path for a get
-(`adapter.get_job(id).parse(response)`): JSON decoding, wire checks, state mapping, the
-canonical model. Payloads: a Sieve job with 20 outputs, a Pixxel job with 20 tasks, a prunner
+(`interpret(adapter, adapter.get_job(id), response)`, what the runners call on an answer):
+JSON decoding, wire checks, state mapping, the canonical model, with the collector paused as
+it is there. Payloads: a Sieve job with 20 outputs, a Pixxel job with 20 tasks, a prunner
 job with 50 tasks (`benchmarks.payloads`).
 """
 
@@ -18,6 +19,7 @@ import httpx
 from benchmarks import Row, compare, print_table, quick
 from benchmarks import payloads as p
 from jobhub.backend import Adapter, Call
+from jobhub.http import interpret
 
 __all__ = ["adapter", "loads", "main", "parser"]
 
@@ -38,24 +40,29 @@ def adapter(kind: str) -> Adapter:
     return adapter_class(kind, adapter_class.settings_from(kind, _SETTINGS[kind], {}))
 
 
-def parser(call: Call[Any], content: bytes) -> Callable[[], Any]:
-    """`call.parse` of a 200 response holding `content`, ready to time."""
+def parser(adapter: Adapter, call: Call[Any], content: bytes) -> Callable[[], Any]:
+    """`interpret` of a 200 response holding `content` (`call.parse` as the runners call
+    it), ready to time."""
     response = httpx.Response(200, content=content, request=call.request)
-    return lambda: call.parse(response)
+    return lambda: interpret(adapter, call, response)
 
 
-def cases() -> list[tuple[str, Call[Any], bytes]]:
-    sieve = p.sieve_job(20)
-    pixxel = p.pixxel_job(20)
-    prunner = p.prunner_job(50)
-    return [
-        ("Sieve job, 20 outputs", adapter("sieve").get_job(sieve["id"]), p.body(sieve)),
+def cases() -> list[tuple[str, Callable[[], Any], bytes]]:
+    sieve, pixxel, prunner = p.sieve_job(20), p.pixxel_job(20), p.prunner_job(50)
+    on = {kind: adapter(kind) for kind in ("sieve", "pixxel", "prunner")}
+    gets = [
+        ("Sieve job, 20 outputs", on["sieve"], sieve["id"], p.body(sieve)),
         (
             "Pixxel job, 20 tasks",
-            adapter("pixxel").get_job(f"{pixxel['workflow_id']}/{pixxel['id']}"),
+            on["pixxel"],
+            f"{pixxel['workflow_id']}/{pixxel['id']}",
             p.body(pixxel),
         ),
-        ("prunner job, 50 tasks", adapter("prunner").get_job(prunner["id"]), p.body(prunner)),
+        ("prunner job, 50 tasks", on["prunner"], prunner["id"], p.body(prunner)),
+    ]
+    return [
+        (name, parser(backend, backend.get_job(job_id), content), content)
+        for name, backend, job_id, content in gets
     ]
 
 
@@ -66,8 +73,8 @@ def loads(content: bytes) -> Callable[[], Any]:
 def main(argv: Sequence[str] = ()) -> list[Row]:
     rounds = 7 if quick(argv) else 21
     rows = []
-    for name, call, content in cases():
-        mine, floor = compare(parser(call, content), loads(content), rounds=rounds)
+    for name, parse, content in cases():
+        mine, floor = compare(parse, loads(content), rounds=rounds)
         rows.append(Row(f"{name} ({len(content) / 1024:.0f} KiB)", mine, floor, target=TARGET))
     print_table("normalize: response bytes → Job", "json.loads", rows)
     return rows

@@ -13,6 +13,7 @@ import builtins
 import enum
 import json
 import logging
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from jobhub.model import Job
 
 __all__ = [
+    "MAX_RETRY_AFTER_PAUSE",
     "Adapter",
     "Call",
     "Capability",
@@ -53,9 +55,11 @@ __all__ = [
     "HeaderAuth",
     "Page",
     "StateTable",
+    "UnreadableJson",
     "excerpt",
     "parse_retry_after",
     "parse_time",
+    "read_json",
 ]
 
 log = logging.getLogger("jobhub")
@@ -164,22 +168,31 @@ def _utc(parsed: datetime, value: str) -> datetime:
         raise ValueError(f"timestamp out of range: {value!r}") from exc
 
 
+# The longest pause a `Retry-After` can impose: a backend asking for more (a day, 1e9 seconds,
+# a date in the year 9999) is asked again after this long rather than never.
+MAX_RETRY_AFTER_PAUSE = 300.0
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds: either delta-seconds or an HTTP date. None when absent/bad."""
+    """`Retry-After` in seconds, at most `MAX_RETRY_AFTER_PAUSE`: either delta-seconds or an
+    HTTP date. None when absent or unreadable, and for what is not a finite number (`inf`,
+    `nan`, `1e999`)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_PAUSE, max(0.0, seconds))
 
 
 class StateTable:
@@ -390,25 +403,12 @@ class Adapter(ABC):
             raise self.invalid(f"{what}: {describe(exc)}", body) from None
 
     def json(self, response: httpx.Response) -> Any:
-        """The body as JSON (what `json.loads` gives), or `InvalidPayload`.
-
-        pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
-        object among equal short strings (status words, names, times), so jobs held for long
-        take less memory. A body it refuses (lone surrogates, a byte-order mark, nesting deeper
-        than it goes) is read by `json.loads`, whose result and errors are the reference, with
-        two limits every Job must meet to be printable: lone surrogates become U+FFFD, and
-        nesting deeper than `MAX_JSON_DEPTH` is an `InvalidPayload`."""
-        content = response.content
+        """The body as JSON (see `read_json`), or `InvalidPayload` saying what it is instead."""
         try:
-            return from_json(content, cache_strings=True)
-        except ValueError:
-            pass
-        try:
-            return _carriable(json.loads(content))
-        except (ValueError, RecursionError) as exc:
-            problem = str(exc) if isinstance(exc, _TooDeep) else "is not JSON"
+            return read_json(response.content)
+        except UnreadableJson as exc:
             raise self.invalid(
-                f"HTTP {response.status_code} body {problem}", response.content
+                f"HTTP {response.status_code} body {exc}", response.content
             ) from None
 
     # -- the contract ---------------------------------------------------------------------------
@@ -511,8 +511,46 @@ MAX_JSON_DEPTH = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _TooDeep(ValueError):
-    pass
+class UnreadableJson(ValueError):
+    """What `read_json` refused; the message says what the text is instead ("is not JSON", "is
+    nested more than 200 levels deep", ...), to follow the name of what was read."""
+
+
+def read_json(content: bytes | str) -> Any:
+    """JSON text as the value `json.loads` gives, made safe to carry into a Job, or
+    `UnreadableJson`. Every JSON value jobhub reads from a backend comes through here.
+
+    pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
+    object among equal short strings (status words, names, times), so jobs held for long take
+    less memory. Text it refuses (lone surrogates, a byte-order mark, nesting deeper than it
+    goes, a huge number) is read by `json.loads`, whose result and errors are the reference,
+    with the limits every Job must meet to be printable: lone surrogates become U+FFFD, and
+    nesting deeper than `MAX_JSON_DEPTH` is refused."""
+    try:
+        return from_json(content, cache_strings=True)
+    except ValueError:
+        pass
+    try:
+        return _carriable(json.loads(content, parse_int=_whole_number))
+    except RecursionError:
+        raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except UnreadableJson:
+        raise
+    except ValueError:
+        raise UnreadableJson("is not JSON") from None
+
+
+# Python refuses to read longer integers (a guard against slow conversions): say so plainly.
+_MAX_DIGITS = 4300
+
+
+def _whole_number(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise UnreadableJson(
+            f"holds an integer of {len(text.lstrip('-'))} digits (more than {_MAX_DIGITS} "
+            "cannot be read)"
+        )
+    return int(text)
 
 
 def _carriable(value: Any) -> Any:
@@ -525,7 +563,7 @@ def _carriable(value: Any) -> Any:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _TooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+            raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(node, dict):
             for key in [k for k in node if _SURROGATE.search(k)]:
                 node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)

@@ -97,19 +97,24 @@ def _configure_logging(debug: bool) -> None:
 
     if any(h.get_name() == "jobhub-cli" for h in logging.getLogger("jobhub").handlers):
         return  # main() ran before in this process
+    from jobhub.commands._text import printable
+
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name("jobhub-cli")
     if debug:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
+        # A log line may quote a backend's words: shown, never obeyed by the terminal.
+        class Escaped(logging.Formatter):
+            def formatMessage(self, record: logging.LogRecord) -> str:
+                return printable(super().formatMessage(record))
+
+        handler.setFormatter(Escaped("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         for name in ("jobhub", "httpx"):
             logging.getLogger(name).setLevel(logging.DEBUG)
     else:
         # Warnings (a plugin that failed to load, an unknown status word) as one line each.
         class OneLine(logging.Formatter):
             def format(self, record: logging.LogRecord) -> str:
-                text = " ".join(record.getMessage().split())
+                text = printable(record.getMessage())
                 return f"jobhub: {record.levelname.lower()}: {text}"
 
         handler.setFormatter(OneLine())
@@ -134,7 +139,9 @@ def _one_line_warnings() -> None:
         file: object = None,
         line: str | None = None,
     ) -> None:
-        print(f"jobhub: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        from jobhub.commands._text import printable
+
+        print(f"jobhub: warning: {printable(message)}", file=sys.stderr)
 
     warnings.showwarning = show
 

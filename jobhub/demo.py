@@ -27,10 +27,11 @@ from rich.live import Live
 from rich.text import Text
 
 from jobhub.backend import Capability
-from jobhub.errors import ConfigError, JobAlreadyFinished
+from jobhub.commands._text import printable
+from jobhub.errors import InvalidArgument, JobAlreadyFinished
 from jobhub.hub import Hub
 from jobhub.model import JobEvent, JobState
-from jobhub.render import JobBoard, event_line, jobs_table, make_console, summary_table
+from jobhub.render import JobBoard, event_line, jobs_table, make_console, plain, summary_table
 
 if TYPE_CHECKING:
     from jobhub.emulator import Emulator
@@ -110,7 +111,7 @@ def run(
     from jobhub.plugins import get_registry
 
     if jobs_per_backend < 1:
-        raise ConfigError(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
+        raise InvalidArgument(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
     out = console if console is not None else make_console()
     # Every registered emulator, opt-in ones too; those that cannot run here are left out.
     types = sorted(get_registry().emulators)
@@ -188,7 +189,9 @@ class _Demo:
             except JobAlreadyFinished:
                 continue
             if not self.quiet:
-                self.out.print(Text.assemble(("cancelled ", "yellow"), (ref, "bold"), " mid-run"))
+                self.out.print(
+                    Text.assemble(("cancelled ", "yellow"), plain(ref, "bold"), " mid-run")
+                )
 
     def stream_json(self, file: IO[str]) -> None:
         self.quiet = True  # stdout holds nothing but events
@@ -237,7 +240,8 @@ class _Demo:
             seen = job.state.value if job is not None else "never seen"
             if seen != planned:
                 print(
-                    f"jobhub demo: {ref} ended {seen}, the emulator says {planned}", file=sys.stderr
+                    printable(f"jobhub demo: {ref} ended {seen}, the emulator says {planned}"),
+                    file=sys.stderr,
                 )
                 status = 1
         return status

@@ -15,6 +15,7 @@ import random
 import ssl
 import threading
 import time
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 import httpx
@@ -26,6 +27,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from jobhub import collector
 from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
     BackendError,
@@ -35,6 +37,7 @@ from jobhub.errors import (
     InvalidRef,
     JobHubError,
     RateLimited,
+    WrongEventLoop,
 )
 
 __all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
@@ -48,6 +51,17 @@ MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
+
+
+def _user_agent() -> str:
+    try:
+        return f"jobhub/{version('jobhub')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "jobhub"
+
+
+# Every request says who sends it, so a backend's operators can tell jobhub's calls apart.
+USER_AGENT = _user_agent()
 _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
@@ -87,7 +101,8 @@ def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
         error = call.on_error(response) if call.on_error is not None else None
         raise error or adapter.error(response)
     try:
-        return call.parse(response)
+        with collector.paused():  # allocation-heavy, no cycles: see jobhub.collector
+            return call.parse(response)
     except InvalidRef as exc:  # raised by `Adapter.url` for an id the answer holds
         raise adapter.invalid(_UNADDRESSABLE, response.content) from exc
     except JobHubError:
@@ -234,6 +249,9 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     hold longer)."""
     timeout = call.timeout or adapter.settings.timeout
     request = call.request
+    # Adapters build requests outside any client, so the client's default headers never
+    # reach them: the User-Agent is set here, on every request sent.
+    request.headers.setdefault("User-Agent", USER_AGENT)
     request.extensions["timeout"] = httpx.Timeout(adapter.settings.timeout, read=timeout).as_dict()
     return request, timeout
 
@@ -261,7 +279,6 @@ def _client_options(adapter: Adapter) -> dict[str, Any]:
         "limits": httpx.Limits(
             max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
         ),
-        "headers": {"User-Agent": "jobhub"},
         "trust_env": False,
     }
 
@@ -350,8 +367,20 @@ class AsyncRunner:
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._clients:  # their pooled connections cannot serve another loop
+                raise WrongEventLoop(
+                    f"{adapter.type} backend {adapter.name!r}: this AsyncHub opened its "
+                    "connections on another event loop (an earlier asyncio.run?) — make one "
+                    "AsyncHub per event loop, or close it (async with / await hub.aclose()) "
+                    "before that loop ends",
+                    backend=adapter.name,
+                )
+            self._loop = loop
         client = self._clients.get(adapter.name)
         if client is None:
             client = httpx.AsyncClient(transport=self._transport, **_client_options(adapter))
@@ -399,6 +428,6 @@ class AsyncRunner:
         return interpret(adapter, call, complete)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients, self._loop = list(self._clients.values()), {}, None
         for client in clients:
             await client.aclose()

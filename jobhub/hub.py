@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
 from jobhub.config import find_config_file, load_config_file, settings_error
-from jobhub.errors import ConfigError, InvalidRef
+from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
 from jobhub.http import AsyncRunner, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
@@ -74,7 +74,7 @@ def _state(state: JobState | str | None) -> JobState | None:
         return JobState(state.lower())
     except ValueError:
         known = ", ".join(s.value for s in JobState)
-        raise ConfigError(f"unknown state {state!r}; one of: {known}") from None
+        raise InvalidArgument(f"unknown state {state!r}; one of: {known}") from None
 
 
 class _HubBase:
@@ -154,7 +154,7 @@ class _HubBase:
 
     def _watch_targets(self, refs: Iterable[Ref] | None, backend: str | None) -> list[JobRef]:
         if refs is None and backend is None:
-            raise ConfigError("watch needs refs to watch, or backend=NAME to watch a backend")
+            raise InvalidArgument("watch needs refs to watch, or backend=NAME to watch a backend")
         if backend is not None:
             self.adapter(backend)
         return self._wait_targets(refs or [], what="watch")
@@ -163,7 +163,7 @@ class _HubBase:
         self, name: str, state: JobState | str | None, workflow: str | None, limit: int | None
     ) -> tuple[Adapter, _Listing]:
         if limit is not None and limit < 0:
-            raise ConfigError(f"limit must be 0 or more, not {limit}")
+            raise InvalidArgument(f"limit must be 0 or more, not {limit}")
         adapter = self.adapter(name)
         wanted = _state(state)
         call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)

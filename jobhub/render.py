@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from jobhub.commands._text import printable
 from jobhub.model import Job, JobEvent, JobState, Task
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "job_detail",
     "jobs_table",
     "make_console",
+    "plain",
     "shorten",
     "state_text",
     "summary_line",
@@ -137,6 +139,12 @@ def state_text(state: JobState, *, mark: bool = False) -> Text:
     return Text(label, style=STATE_STYLES[state])
 
 
+def plain(text: object, style: str = "") -> Text:
+    """Backend text as a rich `Text`, control characters escaped (see `printable`) and never
+    read as rich markup: what a server sends is shown, not obeyed."""
+    return Text(printable(text), style=style)
+
+
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
@@ -172,11 +180,11 @@ def jobs_table(
         table.add_column("age", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     for job in jobs:
-        workflow = job.workflow or ""
+        job_id, workflow = printable(job.id), printable(job.workflow or "")
         row: list[RenderableType] = [
-            job.backend,
-            shorten(job.id, SHORT_ID) if short else job.id,
-            shorten(workflow, SHORT_WORKFLOW) if short else workflow,
+            plain(job.backend),
+            Text(shorten(job_id, SHORT_ID) if short else job_id),
+            Text(shorten(workflow, SHORT_WORKFLOW) if short else workflow),
             state_text(job.state),
             format_progress(job.progress),
         ]
@@ -253,12 +261,12 @@ def task_forest(tasks: Sequence[Task]) -> list[TaskNode]:
 def _task_label(task: Task, now: datetime) -> Text:
     label = Text.assemble(
         (f"{STATE_MARKS[task.state]} ", STATE_STYLES[task.state]),
-        (task.name, "bold"),
+        (printable(task.name), "bold"),
         "  ",
         state_text(task.state),
     )
     if task.status and task.status.lower() != task.state.value:
-        label.append(f" ({task.status})", style="dim")
+        label.append(f" ({printable(task.status)})", style="dim")
     duration = format_seconds(elapsed(task, now))
     if duration:
         label.append(f"  {duration}")
@@ -267,7 +275,7 @@ def _task_label(task: Task, now: datetime) -> Text:
     if task.exit_code is not None and task.state is JobState.FAILED and not task.error:
         label.append(f"  exit {task.exit_code}", style="red")
     if task.error:
-        label.append(f"  {' '.join(task.error.split())}", style="red")
+        label.append(f"  {printable(task.error)}", style="red")
     return label
 
 
@@ -275,7 +283,7 @@ def _add_nodes(tree: Tree, nodes: list[TaskNode], now: datetime) -> None:
     for node in nodes:
         label = _task_label(node.task, now)
         if node.after:
-            label.append(f"  (also after {', '.join(node.after)})", style="dim")
+            label.append(f"  (also after {printable(', '.join(node.after))})", style="dim")
         _add_nodes(tree.add(label), node.children, now)
 
 
@@ -291,25 +299,25 @@ def _fields(job: Job, now: datetime) -> Table:
 
     state = state_text(job.state)
     if job.status and job.status.lower() != job.state.value:
-        state.append(f" ({job.status})", style="dim")
+        state.append(f" ({printable(job.status)})", style="dim")
     rows: list[tuple[str, RenderableType]] = [
-        ("ref", job.ref),
-        ("workflow", job.workflow or ""),
+        ("ref", plain(job.ref)),
+        ("workflow", plain(job.workflow) if job.workflow else ""),
         ("state", state),
         ("progress", format_progress(job.progress)),
         ("created", when(job.created_at)),
         ("started", when(job.started_at)),
         ("finished", when(job.finished_at)),
         ("duration", format_seconds(elapsed(job, now))),
-        ("user", job.user or ""),
-        ("error", Text(" ".join(job.error.split()), style="red") if job.error else ""),
+        ("user", plain(job.user) if job.user else ""),
+        ("error", plain(job.error, "red") if job.error else ""),
         ("restarts", str(job.restarts) if job.restarts else ""),
         ("cost", f"{job.cost:g}" if job.cost is not None else ""),
-        ("labels", ", ".join(f"{k}={v}" for k, v in job.labels.items())),
-        ("children", ", ".join(job.children)),
+        ("labels", plain(", ".join(f"{k}={v}" for k, v in job.labels.items()))),
+        ("children", plain(", ".join(job.children))),
     ]
     for name, value in rows:
-        if value != "":
+        if value:
             grid.add_row(name, value)
     return grid
 
@@ -333,7 +341,7 @@ def _value(kind: str, value: Any) -> str:
         return "—"
     if kind == "progress" and isinstance(value, int | float):
         return format_progress(float(value))
-    return str(value.value if isinstance(value, JobState) else value)
+    return printable(value.value if isinstance(value, JobState) else value)
 
 
 def _styled(kind: str, value: Any) -> Text:
@@ -346,7 +354,7 @@ def _styled(kind: str, value: Any) -> Text:
 
 def event_line(event: JobEvent) -> Text:
     """One line for a change: `12:03:04 sieve:abc  running → succeeded`."""
-    line = Text.assemble((f"{event.at:%H:%M:%S} ", "dim"), (event.ref, "bold"), "  ")
+    line = Text.assemble((f"{event.at:%H:%M:%S} ", "dim"), (printable(event.ref), "bold"), "  ")
     if event.kind == "state":
         if event.old is None:  # first sight: just the state
             line.append_text(_styled("state", event.new))
@@ -359,9 +367,9 @@ def event_line(event: JobEvent) -> Text:
             if duration:
                 line.append(f"  after {duration}", style="dim")
             if event.job.error:
-                line.append(f"  {' '.join(event.job.error.split())}", style="red")
+                line.append(f"  {printable(event.job.error)}", style="red")
     elif event.kind == "task":
-        line.append(f"task {event.task}: ")
+        line.append(f"task {printable(event.task)}: ")
         if event.old is not None:
             line.append_text(_styled("task", event.old))
             line.append(" → ")
@@ -405,7 +413,7 @@ def summary_table(jobs: Sequence[Job], *, title: str | None = None) -> Table:
         mine = [job for job in jobs if backend is None or job.backend == backend]
         counts = _counts(mine)
         cells = [str(counts.get(state, "")) for state in states]
-        name = Text("all", style="bold") if backend is None else Text(backend)
+        name = Text("all", style="bold") if backend is None else plain(backend)
         table.add_row(
             name, *cells, str(len(mine)), end_section=bool(backends) and backend == backends[-1]
         )

@@ -12,6 +12,10 @@ import vcr
 
 from jobhub.model import check_models
 from jobhub.plugins import get_registry, reset_registry
+from tests.postgres import postgres_server, postgres_url
+
+# Fixtures for a throwaway PostgreSQL server (tests/postgres.py).
+__all__ = ["postgres_server", "postgres_url"]
 
 # Adapters build Jobs and Tasks without validation (`trusted`); in tests each one is validated
 # too and must come out the same, so an adapter that builds a wrong one fails here.

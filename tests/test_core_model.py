@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from jobhub import Job, JobRef, JobState
-from jobhub.backend import StateTable, excerpt, parse_retry_after, parse_time
-from jobhub.errors import InvalidRef
+from jobhub.backend import StateTable, excerpt, parse_retry_after, parse_time, read_json
+from jobhub.errors import InvalidPayload, InvalidRef
+from tests.fakes import FakeAdapter, FakeSettings
 
 
 def job(**fields: object) -> Job:
@@ -135,3 +138,37 @@ def test_state_table_stops_remembering_unknown_words_past_a_bound(
 def test_parse_time_out_of_range_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="out of range"):
         parse_time("0001-01-01T00:00:00+05:00")
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "is nested more than 200 levels deep"),
+        (b"[" * 300 + b"]" * 300, "is nested more than 200 levels deep"),
+        (b'{"n": 1' + b"0" * 10_000 + b"}", "holds an integer of 10001 digits"),
+        (b'{"n": -1' + b"0" * 10_000 + b"}", "holds an integer of 10001 digits"),
+        (b"<html>busy</html>", "is not JSON"),
+        (b"", "is not JSON"),
+    ],
+    ids=[
+        "deep past recursion",
+        "deep past the limit",
+        "huge integer",
+        "huge negative",
+        "html",
+        "empty",
+    ],
+)
+def test_an_unreadable_body_is_named_for_what_it_is(body: bytes, said: str) -> None:
+    adapter = FakeAdapter("f", FakeSettings(type="fake"))
+    response = httpx.Response(200, content=body)
+    with pytest.raises(InvalidPayload) as caught:
+        adapter.json(response)
+    assert f"HTTP 200 body {said}" in str(caught.value)
+    if "not JSON" not in said:
+        assert "not JSON" not in str(caught.value)
+
+
+def test_json_within_every_limit_is_read_as_json_loads_reads_it() -> None:
+    body = b'{"n": 1' + b"0" * 4000 + b', "deep": ' + b"[" * 150 + b"]" * 150 + b"}"
+    assert read_json(body) == json.loads(body)

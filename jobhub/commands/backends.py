@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from jobhub.render import plain
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "type", "url", "credentials"):
         table.add_column(column, overflow="fold")
@@ -74,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
             if index:
                 creds.append(", ")
             creds.append(f"{key} {'set' if present else 'missing'}", "green" if present else "red")
-        table.add_row(row["name"], row["type"], row["url"], creds if row["credentials"] else "-")
+        table.add_row(
+            plain(row["name"]),
+            plain(row["type"]),
+            plain(row["url"]),
+            creds if row["credentials"] else "-",
+        )
     console().print(table)
     return ExitCode.OK

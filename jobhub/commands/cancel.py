@@ -28,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ref": str(ref), "cancel_requested": True})
     else:
-        console().print(f"cancel requested for {ref}")
+        from jobhub.render import plain
+
+        console().print(plain(f"cancel requested for {ref}"))
     return ExitCode.OK

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jobhub.commands._common import console, open_hub, print_json_line
+    from jobhub.commands._text import printable
     from jobhub.errors import JobHubError
     from jobhub.model import JobRef
 
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
                 if len(refs) == 1:
                     raise
                 # Several refs: report this one, naming it, and carry on with the others.
-                print(error_line(exc).replace("jobhub: ", f"jobhub: {ref}: ", 1), file=sys.stderr)
+                named = error_line(exc).replace("jobhub: ", f"jobhub: {printable(ref)}: ", 1)
+                print(named, file=sys.stderr)
                 failed = failed or exc
                 continue
             if out is None:

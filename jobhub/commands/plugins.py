@@ -34,21 +34,23 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from jobhub.render import plain
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "version", "module", "adapters", "emulators", "status"):
         table.add_column(column, overflow="fold")
     for info in plugins:
         table.add_row(
-            info.name,
-            info.version or "",
-            info.module,
-            ", ".join(info.adapters),
-            ", ".join(info.emulators),
+            plain(info.name),
+            plain(info.version or ""),
+            plain(info.module),
+            plain(", ".join(info.adapters)),
+            plain(", ".join(info.emulators)),
             Text("error", "red") if info.error else Text("ok", "green"),
         )
     out = console()
     out.print(table)
     for info in plugins:
         if info.error:
-            out.print(Text.assemble((f"{info.name}: ", "bold"), (info.error, "red")))
+            out.print(Text.assemble(plain(f"{info.name}: ", "bold"), plain(info.error, "red")))
     return ExitCode.OK

@@ -13,9 +13,10 @@ It follows each job the cheapest way its backend offers (`Adapter.capabilities`)
 - otherwise — GET each job with its own backoff, at most `settings.concurrency` at once. When
   two or more followed jobs share a workflow, the workflow's listing (`list_jobs(workflow=)`) is
   fetched once per cycle as a cheap change detector: a job whose listed state (or, for a watch,
-  progress) moved is fetched at once; a job listed unchanged needs no GET while waiting.
-  Listings are only a hint: a job a listing does not show is fetched as usual, and a listing
-  that fails for good is no longer asked for.
+  progress) moved is fetched at once; a job listed unchanged is fetched only once per
+  `poll_max`. Listings are only a hint: a lagging listing cannot hold a job back longer than
+  that, a job a listing does not show is fetched as usual, and a listing that fails for good is
+  no longer asked for.
 
 Between polls: `Backoff` from `poll_interval` up to `poll_max`, started over when something
 changed (for a wait: a job's state; for a watch: anything `job_events` reports). A fault that
@@ -28,7 +29,7 @@ the call with their typed error.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
@@ -38,7 +39,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from jobhub.backend import Adapter, Call, Capability
+from jobhub.backend import Adapter, Call, Capability, excerpt
 from jobhub.errors import (
     BackendUnavailable,
     InvalidPayload,
@@ -93,9 +94,11 @@ class _Followed:
         "adapter",
         "checked",
         "ended",
+        "fetch_by",
         "got",
         "key",
         "last",
+        "looked_once",
         "poke",
         "ref",
         "requested",
@@ -110,8 +113,11 @@ class _Followed:
         self.last: Job | None = None
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
+        # Loop time by which it is fetched on its own, whatever a listing says of it.
+        self.fetch_by = math.inf
         self.checked = -math.inf  # loop time its follower last woke to look at it
         self.poke = asyncio.Event()  # a listing saw it move: look now
+        self.looked_once = asyncio.Event()  # set once it was asked for (answered or not)
         self.tasks: set[asyncio.Task[None]] = set()
 
 
@@ -126,12 +132,18 @@ class _Backend:
         self.holds = 0
         self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
+        self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
         self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
         self.listed: set[str] = set()  # workflows listed each cycle (until none of theirs is open)
         self.looked: asyncio.Event | None = None  # set once a first look by listing is done
+
+    @property
+    def longest_pause(self) -> float:
+        """The longest a followed job goes without being fetched on its own (`poll_max`)."""
+        return max(self.settings.poll_interval, self.settings.poll_max)
 
     def backoff(self, *, shared: bool = False) -> Backoff:
         """Pauses for one job's polls, or (`shared`) for a refresh or listing serving many."""
@@ -221,26 +233,60 @@ class Engine:
             async with asyncio.timeout(self.deadline.remaining()):
                 item = await self._queue.get()
         except TimeoutError:
-            raise self.timed_out() from None
+            item = await self._after_the_deadline()
         if isinstance(item, _Failed):
             raise item.error
         return item
 
+    async def _after_the_deadline(self) -> Seen | _Failed:
+        """A wait always looks at least once: past the deadline, a job not yet asked for gets
+        that one look (bounded by its backend's request timeout), and what the looks showed is
+        reported before the `WaitTimeout`."""
+        unlooked = [
+            f
+            for f in self._followed.values()
+            if f.requested and not f.ended and not f.looked_once.is_set()
+        ]
+        if unlooked:
+            bound = max(self._backend(f.ref.backend).settings.timeout for f in unlooked)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(bound):
+                    await asyncio.gather(*(f.looked_once.wait() for f in unlooked))
+        if self._queue.empty():
+            raise self.timed_out()
+        return self._queue.get_nowait()
+
     def timed_out(self, note: str = "") -> WaitTimeout:
-        pending = self.pending()
+        open_jobs = [f for f in self._followed.values() if f.requested and not f.ended]
         total = sum(1 for f in self._followed.values() if f.requested)
-        shown = ", ".join(
-            f"{key} ({job.state.value if job is not None else 'never seen'})"
-            for key, job in itertools.islice(pending.items(), 5)
-        )
-        more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+        errors = {
+            name: backend.last_error
+            for name, backend in self._backends.items()
+            if backend.last_error is not None
+        }
+        shown = ", ".join(self._describe(f, errors) for f in open_jobs[:5])
+        more = f" and {len(open_jobs) - 5} more" if len(open_jobs) > 5 else ""
         waited = f"{self.deadline.timeout:g} s" if self.deadline.timeout is not None else "long"
         noun = "job" if total == 1 else "jobs"
-        message = (
-            f"waited {waited}; {len(pending)} of {total} {noun} still open: {shown}{more}"
-            f"{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        limited = "".join(
+            f"; {error.backend!r} was rate limited ({excerpt(str(error), 200)})"
+            for error in errors.values()
+            if isinstance(error, RateLimited)
         )
-        return WaitTimeout(message, pending=pending)
+        message = (
+            f"waited {waited}; {len(open_jobs)} of {total} {noun} still open: {shown}{more}"
+            f"{limited}{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        )
+        return WaitTimeout(message, pending=self.pending(), backend_errors=errors)
+
+    @staticmethod
+    def _describe(followed: _Followed, errors: Mapping[str, JobHubError]) -> str:
+        if followed.last is not None:
+            return f"{followed.key} ({followed.last.state.value})"
+        error = errors.get(followed.ref.backend)
+        if error is None:
+            return f"{followed.key} (never seen)"
+        return f"{followed.key} (never seen; unreachable: {excerpt(str(error), 200)})"
 
     async def cancel_open(self) -> str:
         """Stop following and ask each backend to cancel the requested jobs still open.
@@ -364,12 +410,17 @@ class Engine:
     def _accept(self, followed: _Followed, job: Job, *, full: bool = True) -> bool:
         """Take a view of a job (`full`: from a GET, long-poll or refresh, not a listing
         summary); True when it counts as a change for the backoff."""
+        followed.looked_once.set()
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
         events = job_events(followed.last, job, at=datetime.now(UTC))
         followed.last = job
+        now = self._loop.time()
         if full:
-            followed.got = self._loop.time()
+            followed.got = now
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
+        elif followed.fetch_by == math.inf:  # first seen in a listing
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
         if job.state.terminal:
             followed.ended = True
             self._backend(followed.ref.backend).open.discard(followed.key)
@@ -431,13 +482,19 @@ class Engine:
     async def _send(self, backend: _Backend, call: Call[T], *, hold: bool = False) -> T:
         pause = backend.paused_until - self._loop.time()
         if pause > 0:
-            await asyncio.sleep(pause)
-        if hold:
-            result = await self._holder.run(backend.adapter, call)
-        else:
-            async with backend.slots:
-                result = await self._runner.run(backend.adapter, call)
+            await asyncio.sleep(self.deadline.cap(pause))
+        try:
+            if hold:
+                result = await self._holder.run(backend.adapter, call)
+            else:
+                async with backend.slots:
+                    result = await self._runner.run(backend.adapter, call)
+        except JobHubError as exc:
+            if not (hold and exc.status_code == 408):  # an expired hold is no failure
+                backend.last_error = exc
+            raise
         backend.unreadable = 0
+        backend.last_error = None
         return result
 
     def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
@@ -482,7 +539,7 @@ class Engine:
             vouched = not poked and self._vouched(backend, followed)
             followed.checked = self._loop.time()
             if vouched:  # the listing follows it and wakes it when it moves
-                delay = 2 * backend.settings.poll_max
+                delay = max(followed.fetch_by - followed.checked, backend.settings.poll_interval)
                 continue
             delay = await self._get(backend, followed, backoff)
             if poked:  # a listing saw it move, or stopped covering it: start over
@@ -491,8 +548,8 @@ class Engine:
     def _vouched(self, backend: _Backend, followed: _Followed) -> bool:
         """A wait need not GET a job that a listing has seen unchanged since it last looked:
         the listing wakes it when the job moves, or when it stops covering the job."""
-        if self.mode != "wait":
-            return False
+        if self.mode != "wait" or self._loop.time() >= followed.fetch_by:
+            return False  # a listing is a hint: each job is still fetched every poll_max
         return backend.vouched.get(followed.key, -math.inf) > followed.checked
 
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
@@ -500,6 +557,7 @@ class Engine:
         try:
             job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
         except Exception as exc:
+            followed.looked_once.set()
             return self._retry_in(backend, exc, backoff)
         return backoff.reset() if self._accept(followed, job) else backoff.next()
 
@@ -554,6 +612,8 @@ class Engine:
             try:
                 jobs = await self._send(backend, backend.adapter.refresh_jobs())
             except Exception as exc:
+                for key in backend.open:
+                    self._followed[key].looked_once.set()
                 delay = self._retry_in(backend, exc, backoff)
                 continue
             changed = False

@@ -2,7 +2,8 @@
 
     GET  /job/detail?id=<uuid>    one job
     GET  /pipelines/jobs          every job the server holds, newest first, no paging
-    POST /job/cancel?id=<uuid>    200 `true`; 500 "Error canceling job" once the job has ended
+    POST /job/cancel?id=<uuid>    200 `true`; 500 "Error canceling job" once the job completed
+                                  without being cancelled; 200 `true` for a cancelled one
 
 Job ids travel in the query string (httpx encodes them), never in the path. Requests carry a
 freshly signed JWT (`jobhub_prunner.auth`). prunner's own error bodies are `{"error": "..."}`;
@@ -142,28 +143,47 @@ class PrunnerAdapter(Adapter):
     # -- cancelling -----------------------------------------------------------------------------
 
     def cancel_job(self, job_id: str) -> Call[None]:
+        """prunner answers 200 for a job that has already been cancelled, fail-fast's failed
+        jobs included, and 500 for one that failed without cancelling anything: the job is
+        read once the cancel is accepted, and a failed one is `JobAlreadyFinished` either way.
+        (A cancel only ever makes a job `canceled`, never `errored`, so that read is safe.)"""
+
         def parse(response: httpx.Response) -> None:
             self.json(response)  # `true`; anything that is not JSON means a wrong url
+
+        def check(response: httpx.Response) -> None:
+            job = self.normalize(self.json(response))
+            if job.state is JobState.FAILED:
+                raise self._already_finished(response, "the job has already failed")
+
+        def read_back(_: None) -> Call[None]:
+            return Call(
+                self.request("GET", "job", "detail", params={"id": job_id}),
+                parse=check,
+                on_error=lambda response: self._bad_id(response, job_id),
+            )
 
         return Call(
             self.request("POST", "job", "cancel", params={"id": job_id}),
             parse=parse,
             on_error=lambda response: self._cancel_refused(response, job_id),
+            then=read_back,
         )
 
     def _cancel_refused(self, response: httpx.Response, job_id: str) -> JobHubError | None:
         if response.status_code == 500:
             detail = self.error_detail(response)
             if detail is not None and detail.strip().lower() == CANCEL_REFUSED:
-                return JobAlreadyFinished(
-                    f"{self.type} backend {self.name!r}: 500 {detail} — job has already "
-                    "finished, so there is nothing to cancel (older prunner versions also "
-                    "refuse to cancel a job that has not started yet)",
-                    backend=self.name,
-                    status_code=500,
-                    raw=self.error(response).raw,
-                )
+                return self._already_finished(response, f"500 {detail} — job has already finished")
         return self._bad_id(response, job_id)
+
+    def _already_finished(self, response: httpx.Response, what: str) -> JobAlreadyFinished:
+        return JobAlreadyFinished(
+            f"{self.type} backend {self.name!r}: {what}, so there is nothing to cancel",
+            backend=self.name,
+            status_code=response.status_code,
+            raw=self.error(response).raw if response.is_error else self.json(response),
+        )
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from jobhub.backend import (
     parse_time,
 )
 from jobhub.config import BackendSettings
-from jobhub.errors import BackendUnavailable, ConfigError, JobAlreadyFinished, JobHubError
+from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub.problems import describe
 from jobhub_sieve.wire import (
@@ -308,7 +308,7 @@ class SieveAdapter(Adapter):
     def _function(self, workflow: str) -> tuple[str, str]:
         owner, _, function = workflow.partition("/")
         if not owner or not function or "/" in function:
-            raise ConfigError(
+            raise InvalidArgument(
                 f"{self.type} backend {self.name!r}: workflow {workflow!r} is not a Sieve "
                 "function — give it as 'owner/function', e.g. 'sieve/retalker'",
                 backend=self.name,
@@ -317,7 +317,7 @@ class SieveAdapter(Adapter):
 
     def _offset(self, offset: int) -> int | None:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ConfigError(
+            raise InvalidArgument(
                 f"{self.type} backend {self.name!r}: offset must be a whole number, 0 or more, "
                 f"not {offset!r}",
                 backend=self.name,

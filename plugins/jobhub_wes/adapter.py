@@ -217,15 +217,21 @@ class WesAdapter(Adapter):
         def then(job: Job) -> Call[Job] | None:
             raw = job.raw
             if raw.get("task_logs") is None and raw.get("task_logs_url"):
-                return self._task_page(raw, run_id, [], None)
+                return self._task_page(raw, run_id, [], None, frozenset())
             return None
 
         return Call(self.request("GET", "runs", run_id), parse, then=then)
 
     def _task_page(
-        self, payload: dict[str, Any], run_id: str, collected: list[Any], token: str | None
+        self,
+        payload: dict[str, Any],
+        run_id: str,
+        collected: list[Any],
+        token: str | None,
+        seen: frozenset[str],
     ) -> Call[Job]:
-        """One page of `GET /runs/{id}/tasks`; its result is the run with every task so far."""
+        """One page of `GET /runs/{id}/tasks`; its result is the run with every task so far.
+        `seen` holds the tokens already followed."""
         request = self.request(
             "GET",
             "runs",
@@ -242,17 +248,14 @@ class WesAdapter(Adapter):
             page = self.validate(WireTaskList, body, what="task list does not match WES's")
             collected.extend(page.task_logs or [])
             if page.next_page_token:
-                if page.next_page_token == token:
-                    raise self.invalid(
-                        f"next_page_token {page.next_page_token!r} repeats the current one", body
-                    )
-                following.append(page.next_page_token)
+                following.append(self._next_token(page.next_page_token, seen, token, body))
             return self._job(payload, task_logs=list(collected))
 
         def then(job: Job) -> Call[Job] | None:
             if not following:
                 return None
-            return self._task_page(payload, run_id, collected, following[-1])
+            next_token = following[-1]
+            return self._task_page(payload, run_id, collected, next_token, seen | {next_token})
 
         return Call(request, parse, then=then)
 
@@ -273,9 +276,9 @@ class WesAdapter(Adapter):
         size = self._page_size()
         if limit:
             size = min(size, limit) if size else limit
-        return self._run_page(size, None)
+        return self._run_page(size, None, frozenset())
 
-    def _run_page(self, size: int | None, token: str | None) -> Call[Page]:
+    def _run_page(self, size: int | None, token: str | None, seen: frozenset[str]) -> Call[Page]:
         request = self.request("GET", "runs", params={"page_size": size, "page_token": token})
 
         def parse(response: httpx.Response) -> Page:
@@ -288,11 +291,21 @@ class WesAdapter(Adapter):
             next_token = listing.next_page_token
             if not next_token:
                 return Page(jobs)
-            if next_token == token:
-                raise self.invalid(f"next_page_token {next_token!r} repeats the current one", body)
-            return Page(jobs, self._run_page(size, next_token))
+            self._next_token(next_token, seen, token, body)
+            return Page(jobs, self._run_page(size, next_token, seen | {next_token}))
 
         return Call(request, parse)
+
+    def _next_token(self, token: str, seen: frozenset[str], current: str | None, body: Any) -> str:
+        """The page token to follow, or `InvalidPayload` when it was followed before: paging
+        that comes back to an earlier page (a → b → a) would never end."""
+        if token in seen or token == current:
+            raise self.invalid(
+                f"next_page_token {excerpt(token, 60)!r} repeats an earlier one, so the paging "
+                "would never end",
+                body,
+            )
+        return token
 
     def cancel_job(self, job_id: str) -> Call[None]:
         """Ask the service to cancel the run; it answers `{run_id}` and moves the run through

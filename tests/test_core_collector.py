@@ -1,0 +1,136 @@
+"""The cyclic garbage collector stays out of reading an answer, and comes back as it was."""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from jobhub_prunner.adapter import PrunnerAdapter
+
+from jobhub import collector
+from jobhub.backend import Call
+from jobhub.errors import InvalidPayload
+from jobhub.http import interpret
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    gc.enable() if was else gc.disable()
+
+
+def prunner() -> PrunnerAdapter:
+    return PrunnerAdapter("ci", PrunnerAdapter.settings_from("ci", {}, env={}))
+
+
+def listing(jobs: int, tasks: int) -> bytes:
+    held = [
+        {
+            "id": f"00000000-0000-4000-8000-{index:012d}",
+            "pipeline": "release",
+            "created": "2025-08-15T12:00:00Z",
+            "start": "2025-08-15T12:00:01Z",
+            "completed": True,
+            "tasks": [
+                {"name": f"step-{step}", "status": "done", "start": "2025-08-15T12:00:02Z"}
+                for step in range(tasks)
+            ],
+        }
+        for index in range(jobs)
+    ]
+    return json.dumps({"pipelines": [{"pipeline": "release"}], "jobs": held}).encode()
+
+
+def test_no_collection_runs_while_a_large_answer_is_read() -> None:
+    adapter = prunner()
+    refresh = adapter.refresh_jobs()
+    collections: list[int] = []
+    during: list[int] = []
+
+    def parse(response: httpx.Response) -> Any:
+        jobs = refresh.parse(response)  # the whole read: JSON, wire checks, 500 Jobs
+        during.extend(collections)
+        return jobs
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    call = Call(refresh.request, parse)
+    response = httpx.Response(200, content=listing(500, 20), request=call.request)
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        jobs = interpret(adapter, call, response)
+        [object() for _ in range(10)]  # allocations after the read
+    finally:
+        gc.callbacks.remove(count)
+    assert len(jobs) == 500 and all(len(job.tasks) == 20 for job in jobs)
+    assert during == []  # read with the collector on, this answer starts dozens of collections
+    assert collections  # the collector runs again once the read is over
+    assert gc.isenabled()
+
+
+def _call(parse: Any) -> tuple[PrunnerAdapter, Call[Any], httpx.Response]:
+    adapter = prunner()
+    request = adapter.get_job("x").request
+    return adapter, Call(request, parse), httpx.Response(200, content=b"{}", request=request)
+
+
+def test_the_collector_is_on_again_after_an_answer_that_cannot_be_read() -> None:
+    seen: list[bool] = []
+
+    def parse(response: httpx.Response) -> None:
+        seen.append(gc.isenabled())
+        raise KeyError("id")
+
+    gc.enable()
+    with pytest.raises(InvalidPayload):
+        interpret(*_call(parse))
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_program_that_runs_without_the_collector_keeps_it_off() -> None:
+    gc.disable()
+    adapter, call, response = _call(lambda response: gc.isenabled())
+    assert interpret(adapter, call, response) is False
+    assert not gc.isenabled()
+
+
+def test_nested_pauses_turn_the_collector_on_when_the_outermost_ends() -> None:
+    gc.enable()
+    with collector.paused():
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_in_two_threads_keep_it_off_until_both_end() -> None:
+    gc.enable()
+    entered, release = threading.Event(), threading.Event()
+    states: list[bool] = []
+
+    def other() -> None:
+        with collector.paused():
+            entered.set()
+            release.wait(timeout=10)
+        states.append(gc.isenabled())
+
+    thread = threading.Thread(target=other)
+    with collector.paused():
+        thread.start()
+        assert entered.wait(timeout=10)
+    states.append(gc.isenabled())  # this thread's pause ended; the other's is still open
+    release.set()
+    thread.join(timeout=10)
+    assert states == [False, True]
+    assert gc.isenabled()
