@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import from_json
 
 from jobhub.config import BackendSettings
@@ -42,6 +42,7 @@ from jobhub.errors import (
     RateLimited,
 )
 from jobhub.model import JobState
+from jobhub.problems import describe
 
 if TYPE_CHECKING:
     from jobhub.model import Job
@@ -65,6 +66,7 @@ __all__ = [
 log = logging.getLogger("jobhub")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Capability(enum.StrEnum):
@@ -397,7 +399,7 @@ class Adapter(ABC):
     def _unaddressable(self, exc: Exception) -> InvalidRef:
         return InvalidRef(
             f"{self.type} backend {self.name!r}: cannot build the request URL "
-            f"({type(exc).__name__}: {excerpt(str(exc), 100)}) — a job id, workflow or paging "
+            f"({excerpt(describe(exc), 100)}) — a job id, workflow or paging "
             "token is too long or holds characters a URL cannot carry",
             backend=self.name,
         )
@@ -443,6 +445,15 @@ class Adapter(ABC):
             raw=payload,
             excerpt=excerpt(payload),
         )
+
+    def validate(self, model: builtins.type[M], body: Any, *, what: str) -> M:
+        """`body` read by the pydantic `model`, or an `InvalidPayload` whose message is
+        `what` and the first problem: `validate(WireList, body, what="job list does not match
+        Acme's")` → "job list does not match Acme's: items.0.id: Field required"."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise self.invalid(f"{what}: {describe(exc)}", body) from None
 
     def json(self, response: httpx.Response) -> Any:
         """The body as JSON (see `read_json`), or `InvalidPayload` saying what it is instead."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from jobhub import hookspecs
+from jobhub.problems import describe
 
 if TYPE_CHECKING:
     from jobhub.backend import Adapter
@@ -176,10 +177,6 @@ def _type_name(cls: Any) -> str:
     if not isinstance(type_name, str) or not type_name:
         raise TypeError(f"{cls!r} has no `type` name")
     return type_name
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _allowed(env: Mapping[str, str]) -> set[str] | None:

@@ -67,7 +67,8 @@ def conformance_fixtures() -> list[str]:
         name
         for kit in (AdapterConformance, EmulatorConformance)
         for name, member in inspect.getmembers(kit)
-        if hasattr(member, "_fixture_function_marker")
+        # how a fixture is marked: pytest 8.4 on, and before
+        if hasattr(member, "_fixture_function_marker") or hasattr(member, "_pytestfixturefunction")
     )
 
 

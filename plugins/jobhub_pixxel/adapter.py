@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, ErrorHints, HeaderAuth, Page, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
@@ -134,10 +133,8 @@ class PixxelAdapter(Adapter):
             else:
                 if not isinstance(body, dict):
                     raise self.invalid("a job list must be a JSON object with 'jobs'", body)
-                try:
-                    items = JobList.model_validate(body).jobs or []
-                except ValidationError:
-                    raise self.invalid("'jobs' must be a list of job objects", body) from None
+                what = "'jobs' must be a list of job objects"
+                items = self.validate(JobList, body, what=what).jobs or []
             jobs = [self.normalize(item, workflow_id=workflow_id) for item in items]
             return Page(jobs, then() if then is not None else None)
 
@@ -157,10 +154,8 @@ class PixxelAdapter(Adapter):
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid("a workflow list must be a JSON object", body)
-            try:
-                page = WorkflowPage.model_validate(body)
-            except ValidationError:
-                raise self.invalid("'workflows' must be a list of workflow objects", body) from None
+            what = "'workflows' must be a list of workflow objects"
+            page = self.validate(WorkflowPage, body, what=what)
             listed = page.workflows or []
             ids = [w.id for w in listed if w.id and w.id not in seen]
             following = offset + len(listed)

@@ -25,6 +25,7 @@ from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
+from jobhub.problems import describe
 from jobhub_prunner.auth import JwtAuth
 from jobhub_prunner.normalize import to_job
 from jobhub_prunner.wire import WireJobList
@@ -86,7 +87,7 @@ class PrunnerAdapter(Adapter):
         try:
             return to_job(payload, backend=self.name)
         except ValidationError as exc:
-            raise self.invalid(f"unreadable job ({_first_problem(exc)})", payload) from None
+            raise self.invalid(f"unreadable job ({describe(exc)})", payload) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise self.invalid(f"unreadable job ({exc})", payload) from None
 
@@ -135,10 +136,7 @@ class PrunnerAdapter(Adapter):
         """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`."""
         items = body.get("jobs") if isinstance(body, dict) else None
         if type(items) is not list or type(body.get("pipelines", [])) not in (list, NoneType):
-            try:
-                items = WireJobList.model_validate(body).jobs
-            except ValidationError as exc:
-                raise self.invalid(f"not a job listing ({_first_problem(exc)})", body) from None
+            items = self.validate(WireJobList, body, what="not a job listing").jobs
         jobs: list[Job] = []
         for item in items or ():
             # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
@@ -224,13 +222,3 @@ class PrunnerAdapter(Adapter):
             if isinstance(error, str) and error.strip():
                 return excerpt(error.strip(), 160)
         return super().error_detail(response)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    if not errors:
-        return "no details"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the payload"
-    more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"

@@ -47,6 +47,7 @@ from jobhub.backend import (
 from jobhub.config import MAX_SECONDS, BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
+from jobhub.problems import describe
 from jobhub_sieve.wire import (
     WireList,
     child_ids,
@@ -122,7 +123,7 @@ class SieveAdapter(Adapter):
             fields = job_fields(payload)
         except ValidationError as exc:
             raise self.invalid(
-                f"job does not match Sieve's Job schema: {_problem(exc)}", payload
+                f"job does not match Sieve's Job schema: {describe(exc)}", payload
             ) from None
         job_id: str = fields["id"]
         if not job_id:
@@ -289,12 +290,7 @@ class SieveAdapter(Adapter):
             full = len(items) >= (params["limit"] or MAX_PAGE)
             next_offset = offset + len(items) if items and full else -1
         elif isinstance(body, dict):
-            try:
-                page = WireList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"job list does not match Sieve's: {_problem(exc)}", body
-                ) from None
+            page = self.validate(WireList, body, what="job list does not match Sieve's")
             items, next_offset = page.data, page.next_offset
             if next_offset != -1 and next_offset <= offset:
                 raise self.invalid(
@@ -364,14 +360,3 @@ def _validation_line(item: Any) -> str:
     message = item.get("msg")
     text = message if isinstance(message, str) and message else excerpt(item, 120)
     return f"{where}: {text}" if where else text
-
-
-def _problem(exc: ValidationError) -> str:
-    """The first validation problem, short: `status: Input should be a valid string`."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(job)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"

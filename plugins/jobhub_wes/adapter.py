@@ -56,6 +56,7 @@ from jobhub.backend import (
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import NotSupported
 from jobhub.model import Job, JobState, Task
+from jobhub.problems import describe
 from jobhub_wes.wire import WireLog, WireRun, WireRunList, WireTaskList
 
 __all__ = ["WES_STATES", "WesAdapter", "WesSettings", "task_state"]
@@ -141,7 +142,7 @@ class WesAdapter(Adapter):
             wire = _read_run(payload)
         except ValidationError as exc:
             raise self.invalid(
-                f"run does not match WES's RunLog: {_problem(exc)}", payload
+                f"run does not match WES's RunLog: {describe(exc)}", payload
             ) from None
         if not wire.run_id:
             raise self.invalid("run has an empty run_id", payload)
@@ -153,7 +154,7 @@ class WesAdapter(Adapter):
             tasks = self._tasks(payload.get("task_logs") if task_logs is None else task_logs, state)
         except ValidationError as exc:
             raise self.invalid(
-                f"run {wire.run_id!r}: a task log does not match WES's: {_problem(exc)}", payload
+                f"run {wire.run_id!r}: a task log does not match WES's: {describe(exc)}", payload
             ) from None
         except (ValueError, OverflowError) as exc:
             raise self.invalid(f"run {wire.run_id!r}: {exc}", payload) from None
@@ -179,7 +180,7 @@ class WesAdapter(Adapter):
                 raw=payload,
             )
         except ValidationError as exc:  # a safety net: the fields above are already checked
-            raise self.invalid(f"run {wire.run_id!r}: {_problem(exc)}", payload) from None
+            raise self.invalid(f"run {wire.run_id!r}: {describe(exc)}", payload) from None
 
     def _tasks(self, logs: Any, run_state: JobState) -> list[Task]:
         if logs is None:
@@ -247,12 +248,7 @@ class WesAdapter(Adapter):
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid(f"a task list must be an object, not {_kind(body)}", body)
-            try:
-                page = WireTaskList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"task list does not match WES's: {_problem(exc)}", body
-                ) from None
+            page = self.validate(WireTaskList, body, what="task list does not match WES's")
             collected.extend(page.task_logs or [])
             if page.next_page_token:
                 following.append(self._next_token(page.next_page_token, seen, token, body))
@@ -292,12 +288,7 @@ class WesAdapter(Adapter):
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid(f"a run list must be an object, not {_kind(body)}", body)
-            try:
-                listing = WireRunList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"run list does not match WES's: {_problem(exc)}", body
-                ) from None
+            listing = self.validate(WireRunList, body, what="run list does not match WES's")
             items = listing.runs if listing.runs is not None else listing.workflows
             jobs = [self.normalize(item) for item in items or ()]
             next_token = listing.next_page_token
@@ -430,14 +421,3 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number"
     )
-
-
-def _problem(exc: ValidationError) -> str:
-    """The first validation problem, short: `state: Input should be a valid string`."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(run)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
