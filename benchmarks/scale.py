@@ -17,10 +17,11 @@ with the servers. Both contenders face the same jobs (same seed), ending at rand
   JSON dicts (`json.loads`), nothing else.
 
 Reported: requests the emulator received, CPU seconds and peak RSS of the contender's process,
-detection lag (emulated seconds from a job's recorded end to its detection: p50, p99), jobs
-reported in a wrong final state. The CPU part follows N jobs that do not end for a fixed
-window after a warm-up, and divides the CPU the process spent in the window by N and by the
-cycles in it (window / interval); the hand loop's figure is per job per round it made.
+detection lag (emulated seconds from a job's recorded end to its detection: p50, p99), the
+ends seen within the time allowed (the span and two minutes), jobs reported in a wrong final
+state. The CPU part follows N jobs that do not end for a fixed window after a warm-up, and
+divides the CPU the process spent in the window by N and by the cycles in it (window /
+interval); the hand loop's figure is per job per round it made.
 
 The WES emulator is left out: each of its runs is a cwltool process.
 """
@@ -237,13 +238,14 @@ def _awaiting(title: str, types: tuple[str, ...], jobs: int, args: argparse.Name
     floor = _run("dicts", types, jobs, args, follow=False)
     print(f"\n### scale: {title}, {jobs:,} jobs ending over {args.span:g} emulated s\n")
     print(f"poll interval {args.interval:g} s, emulator speed {args.speed:g}x, seed {args.seed}\n")
-    columns = ["requests", *types, "lag p50", "lag p99", "CPU s", "peak RSS", "wall s", "wrong"]
+    columns = ["requests", *types, "lag p50", "lag p99", "CPU s", "peak RSS", "wall s"]
+    columns += ["ends seen", "wrong"]
     print("| | " + " | ".join(columns) + " |")
     print("| --- |" + " ---: |" * len(columns))
     for r in (mine, loop):
         cells = [f"{sum(r.requests.values()):,}", *(f"{r.requests[t]:,}" for t in types)]
         cells += [f"{r.percentile(0.5):.2f} s", f"{r.percentile(0.99):.2f} s", f"{r.cpu:.1f}"]
-        cells += [f"{r.peak:.0f} MiB", f"{r.wall:.0f}", str(r.wrong)]
+        cells += [f"{r.peak:.0f} MiB", f"{r.wall:.0f}", f"{len(r.lags):,}", str(r.wrong)]
         name = "jobhub" if r is mine else "hand loop"
         print(f"| {name} | " + " | ".join(cells) + " |")
     share = sum(mine.requests.values()) / max(1, sum(loop.requests.values()))
