@@ -27,7 +27,7 @@ from jobhub.backend import Adapter, Call, ErrorHints, HeaderAuth, Page, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, NotSupported
 from jobhub.model import Job, JobState
-from jobhub_pixxel.normalize import to_job
+from jobhub_pixxel.normalize import to_job, to_jobs
 from jobhub_pixxel.wire import JobList, WorkflowPage
 
 __all__ = ["PixxelAdapter", "PixxelSettings"]
@@ -135,7 +135,7 @@ class PixxelAdapter(Adapter):
                     raise self.invalid("a job list must be a JSON object with 'jobs'", body)
                 what = "'jobs' must be a list of job objects"
                 items = self.validate(JobList, body, what=what).jobs or []
-            jobs = [self.normalize(item, workflow_id=workflow_id) for item in items]
+            jobs = to_jobs(self, items, workflow_id=workflow_id)
             return Page(jobs, then() if then is not None else None)
 
         return Call(request, parse)
