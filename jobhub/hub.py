@@ -164,6 +164,7 @@ class _HubBase:
     ) -> tuple[Adapter, _Listing]:
         if limit is not None and limit < 0:
             raise ConfigError(f"limit must be 0 or more, not {limit}")
+        limit = limit or None  # 0 is no limit, as in the command (and Kubernetes' lists)
         adapter = self.adapter(name)
         wanted = _state(state)
         call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)
@@ -182,7 +183,7 @@ class _Listing:
     """Paging state shared by both hubs: filters each page and knows the next call."""
 
     def __init__(self, call: Call[Page], wanted: JobState | None, limit: int | None) -> None:
-        self.next: Call[Page] | None = call if limit != 0 else None
+        self.next: Call[Page] | None = call
         self.wanted = wanted
         self.remaining = limit
 

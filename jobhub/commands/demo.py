@@ -28,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobhub.commands._common import time_zone
     from jobhub.demo import run as run_demo
 
     options = {} if args.speed is None else {"speed": args.speed}
-    return run_demo(json_output=args.json, jobs_per_backend=args.jobs, **options)
+    return run_demo(
+        json_output=args.json, jobs_per_backend=args.jobs, tz=time_zone(args), **options
+    )
