@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import jsonschema
 import pytest
 
 from jobhub.emulator import Emulator, config_toml
+from jobhub.errors import WaitTimeout
 from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
@@ -96,7 +99,11 @@ class Env:
             process.communicate()
 
     def run(
-        self, *args: str, config: Path | None = None, stdin: str | None = None
+        self,
+        *args: str,
+        config: Path | None = None,
+        stdin: str | None = None,
+        tz: str = "UTC",
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [JOBHUB, "--config", str(config or self.config), *args],
@@ -105,7 +112,7 @@ class Env:
             text=True,
             timeout=60,
             cwd=self.home,
-            env=self.environ(),
+            env={**self.environ(), "TZ": tz},
         )
         # No command ever shows a credential, whatever it prints.
         assert SECRET not in result.stdout + result.stderr
@@ -451,6 +458,44 @@ def test_ctrl_c_exits_130_without_a_traceback(env: Env, running: str, command: s
         _, err = process.communicate(timeout=15)
     assert process.returncode == 130
     assert err.strip() == ""  # no traceback, no message
+
+
+def test_times_are_local_and_name_their_zone_or_utc_on_request(env: Env, succeeded: str) -> None:
+    job = env.hub.get(succeeded)
+    assert job.created_at is not None
+    local = env.run("get", succeeded, tz="JST-9")  # a POSIX zone: 9 hours east of UTC
+    shown = job.created_at.astimezone(timezone(timedelta(hours=9)))
+    assert f"created   {shown:%Y-%m-%d %H:%M:%S} JST" in local.stdout
+    utc = env.run("get", succeeded, "--utc", tz="JST-9")
+    assert f"created   {job.created_at:%Y-%m-%d %H:%M:%S} UTC" in utc.stdout
+    wide = env.run("list", "prunner", "-o", "wide", "--utc", tz="JST-9")
+    assert f"{job.created_at:%Y-%m-%d %H:%M:%S} UTC" in wide.stdout
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.skipif(
+    not hasattr(WaitTimeout("", pending={}), "backend_errors"),
+    reason="needs the waiting engine's report of backends failing during a wait",
+)
+def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
+    down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
+    config = env.write_config(tmp_path / "down.toml", {"down": down})
+    ref = "down:8c1c6a5e-1111-4222-8333-944455556666"
+    result = env.run("wait", ref, "--timeout", "4", config=config)
+    assert result.returncode == 4
+    *warnings, last = result.stderr.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
+    assert "down" in warnings[0]
+    assert "unreachable" in last and ref in last
+    machine = env.run("wait", ref, "--timeout", "4", "-o", "json", config=config)
+    records = json_lines(machine.stderr)
+    assert "warning" in records[0] and "down" in records[-1]["error"]["backend_errors"]
 
 
 # -- cancel --------------------------------------------------------------------------------------
