@@ -701,6 +701,34 @@ def served_config(process: subprocess.Popen[str], path: Path) -> Path:
     return path
 
 
+def test_emulator_serves_the_types_asked_writes_a_private_config_and_submits_jobs(
+    env: Env, tmp_path: Path
+) -> None:
+    config = tmp_path / "emulated.toml"
+    config.write_text("old", encoding="utf-8")
+    config.chmod(0o644)  # an existing file others could read: it must not stay so
+    args = ("--port", "0", "--types", "sieve,prunner", "--jobs", "2", "--write-config", str(config))
+    with env.background("emulator", *args) as process:
+        assert process.stdout is not None
+        printed = []
+        while "Ctrl-C" not in (line := process.stdout.readline()) and line:
+            printed.append(line)
+        submitted = [line.split()[0] for line in printed if line.startswith("  ") and "s, " in line]
+        listed = env.run("list", "-o", "name", config=config)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert sorted(tomllib.loads(config.read_text())["backends"]) == ["prunner", "sieve"]
+    assert len(submitted) == 4 and {ref.split(":")[0] for ref in submitted} == {"sieve", "prunner"}
+    assert sorted(listed.stdout.split()) == sorted(submitted)
+
+
+def test_emulator_of_an_unknown_type_is_a_usage_error(env: Env) -> None:
+    result = env.run("emulator", "--port", "0", "--types", "sieve,nosuch")
+    assert result.returncode == 2
+    assert "no emulator for backend type 'nosuch'" in one_line(result.stderr)
+
+
 def test_emulator_faults_reach_the_client(env: Env) -> None:
     with env.background("emulator", "--port", "0", "--faults", "1") as process:
         served = tomllib.loads(served_config(process, env.home / "faulty.toml").read_text())

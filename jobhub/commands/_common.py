@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from jobhub.hub import Hub
 
-__all__ = ["console", "job_refs", "open_hub", "print_json", "time_zone"]
+__all__ = ["console", "job_refs", "open_hub", "print_json", "require_extra", "time_zone"]
 
 
 def open_hub(args: argparse.Namespace) -> Hub:
@@ -35,6 +35,21 @@ def job_refs(texts: list[str]) -> list[str]:
         else:
             words.append(text.strip())
     return list(dict.fromkeys(str(JobRef.parse(word)) for word in words if word))
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Refuse, naming what to install, when a module an optional extra brings is missing
+    (`pip install jobhub` leaves the emulator's web server out)."""
+    from importlib.util import find_spec
+
+    missing = [name for name in modules if find_spec(name) is None]
+    if missing:
+        from jobhub.errors import ConfigError
+
+        raise ConfigError(
+            f"this command needs {', '.join(missing)}, which `pip install jobhub` leaves out — "
+            f"install them with: pip install 'jobhub[{extra}]'"
+        )
 
 
 def time_zone(args: argparse.Namespace) -> tzinfo | None:

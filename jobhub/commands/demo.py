@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobhub.commands._common import time_zone
+    from jobhub.commands._common import require_extra, time_zone
+
+    require_extra("emulator", "starlette", "uvicorn")
     from jobhub.demo import run as run_demo
 
     options = {} if args.speed is None else {"speed": args.speed}
