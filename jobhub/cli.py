@@ -23,6 +23,7 @@ from jobhub import __version__
 from jobhub.commands import COMMANDS, ExitCode, error_line, exit_code
 from jobhub.commands._args import Once
 from jobhub.commands._output import MACHINE, error_record
+from jobhub.commands.completion import FILES
 
 __all__ = ["build_parser", "main"]
 
@@ -47,13 +48,14 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
         return argparse.SUPPRESS if in_subcommand else value
 
     group = parser.add_argument_group("global options")
-    group.add_argument(
+    config = group.add_argument(
         "--config",
         action=Once,
         metavar="FILE",
         default=default(None),
         help="config file (default: $JOBHUB_CONFIG, ./jobhub.toml, ~/.config/jobhub/config.toml)",
     )
+    config.complete = FILES  # type: ignore[attr-defined]  # shtab: complete file names
     group.add_argument(
         "--json",
         action="store_true",

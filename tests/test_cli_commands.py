@@ -738,3 +738,54 @@ def test_emulator_faults_reach_the_client(env: Env) -> None:
         listed = env.run("list", "sieve", config=config)
     assert listed.returncode == 3, listed.stderr
     assert one_line(listed.stderr).startswith("jobhub: sieve backend 'sieve': ")
+
+
+# -- installs without the emulator extra ---------------------------------------------------------
+
+
+@pytest.fixture
+def without_emulator_extra(tmp_path: Path) -> dict[str, str]:
+    """An environment in which starlette and uvicorn cannot be imported, as after a plain
+    `pip install jobhub`: a sitecustomize marks them missing (what find_spec and import see)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['starlette'] = None\nsys.modules['uvicorn'] = None\n"
+    )
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_without_the_emulator_extra_the_library_and_queries_work(
+    env: Env, succeeded: str, without_emulator_extra: dict[str, str]
+) -> None:
+    environ = {**env.environ(), **without_emulator_extra}
+    probe = [sys.executable, "-c", "import starlette"]
+    assert subprocess.run(probe, env=environ, capture_output=True, timeout=30).returncode == 1
+    listed = subprocess.run(
+        [JOBHUB, "--config", str(env.config), "get", succeeded, "-o", "name"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == [succeeded]
+    plugins = subprocess.run(
+        [JOBHUB, "plugins"], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert plugins.returncode == 0 and "error" not in plugins.stdout
+    assert "jobhub[emulator]" in plugins.stderr
+
+
+@pytest.mark.parametrize("command", ["emulator", "demo"])
+def test_a_command_needing_the_emulator_extra_says_what_to_install(
+    env: Env, without_emulator_extra: dict[str, str], command: str
+) -> None:
+    result = subprocess.run(
+        [JOBHUB, command],
+        env={**env.environ(), **without_emulator_extra},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "pip install 'jobhub[emulator]'" in line and "internal error" not in line

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "schema": "schema",
     "emulator": "emulator",
     "demo": "demo",
+    "completion": "completion",
 }
 
 # JobState's values, for `--state` choices without importing pydantic for `--help`

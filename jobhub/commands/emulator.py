@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobhub.commands import ExitCode
 from jobhub.commands._args import Once, count, port, positive, rate
+from jobhub.commands.completion import FILES
 
 if TYPE_CHECKING:
     from jobhub.emulator import Emulator
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=Once,
         metavar="FILE",
         help="write the jobhub.toml for this emulator to FILE (mode 600: it holds credentials)",
-    )
+    ).complete = FILES  # type: ignore[attr-defined]  # shtab: complete file names
     parser.add_argument("--seed", action=Once, type=count, help="seed for ids, plans, credentials")
     parser.add_argument(
         "--speed",

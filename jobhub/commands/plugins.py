@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from jobhub.commands import ExitCode
 from jobhub.commands._output import add_output_option
@@ -20,13 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_option(parser, ("table", "json", "jsonl", "name"))
 
 
+def emulator_extra_installed() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("starlette", "uvicorn"))
+
+
 def run(args: argparse.Namespace) -> int:
     from jobhub.commands._common import console
     from jobhub.commands._output import Items, output_format
     from jobhub.plugins import get_registry
 
     registry = get_registry()
-    registry.emulators  # noqa: B018 — collects emulator registrations (and their errors)
+    if emulator_extra_installed():
+        registry.emulators  # noqa: B018 — collects emulator registrations (and their errors)
+    else:
+        print(
+            "jobhub: emulators not listed: they need pip install 'jobhub[emulator]'",
+            file=sys.stderr,
+        )
     plugins = list(registry.plugins.values())
     fmt = output_format(args)
     if fmt != "table":
