@@ -125,10 +125,14 @@ def run(
             if backend.cancels and Capability.CANCEL in hub.backends[name].capabilities
         ]
         jobs = plan(list(emu.backends), jobs_per_backend, cancellable=cancellable, seed=seed)
+        # Submitting takes real time (a WES run most, on a busy machine seconds): emulated time
+        # stands still until every job is in, so none ends before the demo has looked at it.
+        emu.clock.speed = 0
         refs = [
             f"{job.type}:{emu.submit(job.type, duration=job.duration, outcome=job.outcome)}"
             for job in jobs
         ]
+        emu.clock.speed = speed
         demo = _Demo(emu, hub, jobs, refs, out, tz)
         if json_output:
             demo.stream_json(out.file)

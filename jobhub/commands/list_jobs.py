@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     show(jobs, fmt, names=names, tz=time_zone(args))
     if more and fmt not in ("json", "jsonl"):
         print(
-            f"jobhub: showing the newest {args.limit} jobs; more available: raise --limit "
+            f"jobhub: showing the newest {args.limit} job{'s' if args.limit > 1 else ''}; "
+            "more available: raise --limit "
             "(0 for no limit) or narrow the filters",
             file=sys.stderr,
         )
@@ -175,6 +176,12 @@ def show(jobs: list[Job], fmt: str, *, names: list[str], tz: tzinfo | None) -> N
 
         if jobs:
             console().print(jobs_table(jobs, wide=fmt == "wide", tz=tz))
+        elif not names:
+            print(
+                "jobhub: no backends configured — write [backends.<name>] tables in jobhub.toml "
+                "(or pass --config FILE), or see `jobhub backends`",
+                file=sys.stderr,
+            )
         else:
             print(f"jobhub: no jobs on {', '.join(map(repr, names))} match", file=sys.stderr)
         return
