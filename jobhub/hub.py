@@ -172,6 +172,7 @@ class _HubBase:
     ) -> tuple[Adapter, _Listing]:
         if limit is not None and limit < 0:
             raise InvalidArgument(f"limit must be 0 or more, not {limit}")
+        limit = limit or None  # 0 is no limit, as in the command (and Kubernetes' lists)
         adapter = self.adapter(name)
         wanted = _state(state)
         call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)
@@ -190,7 +191,7 @@ class _Listing:
     """Paging state shared by both hubs: filters each page and knows the next call."""
 
     def __init__(self, call: Call[Page], wanted: JobState | None, limit: int | None) -> None:
-        self.next: Call[Page] | None = call if limit != 0 else None
+        self.next: Call[Page] | None = call
         self.wanted = wanted
         self.remaining = limit
 
@@ -206,7 +207,21 @@ class _Listing:
 
 
 class Hub(_HubBase):
-    """Get, list and cancel jobs on every configured backend, synchronously."""
+    """Get, list and cancel jobs on every configured backend, synchronously.
+
+    `Hub(backends=None, *, transport=None, registry=None, env=None, config_source=None)`:
+
+    - `backends`: `{name: {"type": ..., "url": ..., setting: value}}`, as the `[backends.*]`
+      tables of a config file (see `Hub.from_config` to read one); None configures every
+      backend type whose credentials are in the environment, named for its type.
+    - `transport`: an `httpx.BaseTransport` every request goes through (tests use
+      `httpx.MockTransport`); default: real connections, pooled per backend.
+    - `registry`: the plugin `Registry` adapter types come from; default: the entry points.
+    - `env`: the mapping environment credentials are read from; default: `os.environ`.
+    - `config_source`: how errors name where the configuration came from (a file's path).
+
+    Use it as a context manager, or call `close()`, to release its connections.
+    """
 
     def __init__(
         self,
@@ -236,7 +251,7 @@ class Hub(_HubBase):
         limit: int | None = None,
     ) -> Iterator[Job]:
         """Jobs of backend `name`, newest first where the backend orders them; pages are
-        fetched as the iterator advances."""
+        fetched as the iterator advances. `limit` caps how many (0 or None: no limit)."""
         adapter, listing = self._first_page(name, state, workflow, limit)
         return self._iterate(adapter, listing)
 
@@ -352,7 +367,8 @@ class Hub(_HubBase):
 
 
 class AsyncHub(_HubBase):
-    """The asyncio twin of `Hub`: the same methods, awaited (`list` is an async iterator)."""
+    """The asyncio twin of `Hub`: the same methods, awaited (`list` is an async iterator).
+    The same keyword arguments as `Hub`, `transport` being an `httpx.AsyncBaseTransport`."""
 
     def __init__(
         self,

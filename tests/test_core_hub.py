@@ -71,10 +71,9 @@ def test_list_stops_fetching_once_the_limit_is_reached(
     assert len(server.requests) == 2
 
 
-def test_list_with_limit_zero_sends_nothing(fake_registry: Registry, server: FakeServer) -> None:
+def test_list_with_limit_zero_has_no_limit(fake_registry: Registry, server: FakeServer) -> None:
     with make_hub(fake_registry, server) as hub:
-        assert list(hub.list("f", limit=0)) == []
-    assert server.requests == []
+        assert len(list(hub.list("f", limit=0))) == len(list(hub.list("f")))
 
 
 def test_list_filters_by_canonical_state_given_as_word(

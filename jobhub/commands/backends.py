@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from jobhub.commands import ExitCode
+from jobhub.commands._output import add_output_option
 
 if TYPE_CHECKING:
     from jobhub.backend import Adapter
@@ -19,7 +20,7 @@ type, url, and which credential settings are set. Credential values are never sh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_output_option(parser, ("table", "json", "jsonl", "name"))
 
 
 def credentials(adapter: Adapter) -> dict[str, bool]:
@@ -43,12 +44,17 @@ def describe(name: str, adapter: Adapter) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobhub.commands._common import console, open_hub, print_json
+    from jobhub.commands._common import console, open_hub
+    from jobhub.commands._output import Items, output_format
 
     with open_hub(args) as hub:
         rows = [describe(name, adapter) for name, adapter in hub.backends.items()]
-    if args.json:
-        print_json(rows)
+    fmt = output_format(args)
+    if fmt != "table":
+        items = Items(fmt)
+        for row in rows:
+            items.add(row, name=row["name"])
+        items.close()
         return ExitCode.OK
     if not rows:
         print(
