@@ -48,12 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def serve_extra_missing() -> bool:
+    """True (and a line on stderr saying what to install) when jobhub[serve] is not installed."""
     try:
         import prometheus_client  # noqa: F401
         import sse_starlette  # noqa: F401
     except ImportError:
-        print("jobhub: serve needs its extra: pip install 'jobhub[serve]'", file=sys.stderr)
+        print("jobhub: serving needs its extra: pip install 'jobhub[serve]'", file=sys.stderr)
+        return True
+    return False
+
+
+def run(args: argparse.Namespace) -> int:
+    if serve_extra_missing():
         return ExitCode.USAGE
     import asyncio
     from datetime import timedelta

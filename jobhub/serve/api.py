@@ -231,6 +231,19 @@ def _jobs_by_backend(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, 
     return by_backend
 
 
+def _health(service: Service) -> list[dict[str, Any]]:
+    """Each backend's health, without job counts."""
+    return [health.as_json({}) for _, health in sorted(service.health.items())]
+
+
+def _health_signature(service: Service) -> tuple[tuple[object, ...], ...]:
+    """What a change of makes the stream send a `backends` event."""
+    return tuple(
+        (h.name, h.up, h.following, h.last_error, h.paused_until)
+        for _, h in sorted(service.health.items())
+    )
+
+
 @guarded(Access.READ)
 async def backends(request: Request) -> Response:
     service = _service(request)
@@ -258,9 +271,15 @@ async def events(request: Request) -> Response:
 
     async def stream() -> Any:
         metrics.stream_clients.inc()
+        health_sent = _health_signature(service)
         try:
-            async for event in service.broadcaster.follow(since, wanted):
-                yield {"id": str(event.seq), "event": "job", "data": event.data()}
+            async for frames in service.broadcaster.follow(since, wanted):
+                if frames is not None:
+                    yield frames
+                health = _health_signature(service)
+                if health != health_sent:  # no id: not part of the log, not resumed
+                    health_sent = health
+                    yield {"event": "backends", "data": json.dumps(_health(service))}
         finally:
             metrics.stream_clients.dec()
 
