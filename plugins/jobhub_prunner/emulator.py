@@ -239,15 +239,24 @@ class PrunnerEmulator(EmulatedBackend):
         claims = {"sub": user, "iat": now, "exp": now + int(lifetime)}
         return jwt.encode(claims, self.credentials["jwt_secret"], algorithm="HS256")
 
-    def final_state(self, job_id: str) -> str:
+    def find(self, job_id: str) -> Run | None:
+        """The job's `Run`, brought in line with its timeline: it starts and ends as the
+        wait list and any cancel make it (so `Run.ends`, `phase` and `final_state` hold)."""
         plan = self._plans.get(job_id)
         if plan is None:
-            raise LookupError(f"{self.type} emulator has no job {job_id!r}")
+            return None
         line = self._timeline(plan)
-        if line.start is None:
-            return "failed" if line.last_error else "cancelled"
-        errored = any(run.outcome == "error" for run in _runs(line))
-        return "failed" if errored else "cancelled" if line.canceled else "succeeded"
+        run = self.runs[job_id]
+        never = line.halted if line.halted is not None else plan.eligible  # it never starts
+        run.started = line.start if line.start is not None else never
+        run.finished = line.end if line.end is not None else never
+        errored = any(task.outcome == "error" for task in _runs(line))
+        if errored or (line.start is None and line.last_error):
+            run.outcome = "failed"
+        else:
+            run.outcome = "cancelled" if line.canceled else "succeeded"
+        run.cancelled_at = None  # the outcome above says it
+        return run
 
     # -- endpoints ----------------------------------------------------------------------------
 
