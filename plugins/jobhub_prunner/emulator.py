@@ -261,14 +261,14 @@ class PrunnerEmulator(EmulatedBackend):
     # -- endpoints ----------------------------------------------------------------------------
 
     async def list_pipelines(self, request: Request) -> Response:
-        return json_answer({"pipelines": self.pipelinesjson_answer(self.now())})
+        return json_answer({"pipelines": self.pipelines_json(self.now())})
 
     async def pipelines_jobs(self, request: Request) -> Response:
         now = self.now()
         # prunner sorts by creation time, newest first; jobs created in one instant keep no
         # particular order there, and here the later one comes first.
-        jobs = [self.jobjson_answer(plan, now) for plan in reversed(self._plans.values())]
-        return json_answer({"pipelines": self.pipelinesjson_answer(now), "jobs": jobs})
+        jobs = [self.job_json(plan, now) for plan in reversed(self._plans.values())]
+        return json_answer({"pipelines": self.pipelines_json(now), "jobs": jobs})
 
     async def schedule_job(self, request: Request) -> Response:
         raw = await request.body()
@@ -311,7 +311,7 @@ class PrunnerEmulator(EmulatedBackend):
         plan = self._job(request)
         if isinstance(plan, Response):
             return plan
-        return json_answer(self.jobjson_answer(plan, self.now()))
+        return json_answer(self.job_json(plan, self.now()))
 
     async def cancel_job(self, request: Request) -> Response:
         plan = self._job(request)
@@ -344,7 +344,7 @@ class PrunnerEmulator(EmulatedBackend):
 
     # -- prunner's JSON -------------------------------------------------------------------------
 
-    def pipelinesjson_answer(self, now: float) -> list[dict[str, Any]]:
+    def pipelines_json(self, now: float) -> list[dict[str, Any]]:
         answer = []
         for name in sorted(self.pipelines):
             definition = self.pipelines[name]
@@ -359,7 +359,7 @@ class PrunnerEmulator(EmulatedBackend):
             answer.append({"pipeline": name, "schedulable": schedulable, "running": running})
         return answer
 
-    def jobjson_answer(self, plan: JobPlan, now: float) -> dict[str, Any]:
+    def job_json(self, plan: JobPlan, now: float) -> dict[str, Any]:
         """The job as prunner's ``pipelineJobResult`` at emulated time ``now``."""
         line = self._timeline(plan)
         at = self.clock.at
