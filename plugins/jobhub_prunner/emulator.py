@@ -239,27 +239,36 @@ class PrunnerEmulator(EmulatedBackend):
         claims = {"sub": user, "iat": now, "exp": now + int(lifetime)}
         return jwt.encode(claims, self.credentials["jwt_secret"], algorithm="HS256")
 
-    def final_state(self, job_id: str) -> str:
+    def find(self, job_id: str) -> Run | None:
+        """The job's `Run`, brought in line with its timeline: it starts and ends as the
+        wait list and any cancel make it (so `Run.ends`, `phase` and `final_state` hold)."""
         plan = self._plans.get(job_id)
         if plan is None:
-            raise LookupError(f"{self.type} emulator has no job {job_id!r}")
+            return None
         line = self._timeline(plan)
-        if line.start is None:
-            return "failed" if line.last_error else "cancelled"
-        errored = any(run.outcome == "error" for run in _runs(line))
-        return "failed" if errored else "cancelled" if line.canceled else "succeeded"
+        run = self.runs[job_id]
+        never = line.halted if line.halted is not None else plan.eligible  # it never starts
+        run.started = line.start if line.start is not None else never
+        run.finished = line.end if line.end is not None else never
+        errored = any(task.outcome == "error" for task in _runs(line))
+        if errored or (line.start is None and line.last_error):
+            run.outcome = "failed"
+        else:
+            run.outcome = "cancelled" if line.canceled else "succeeded"
+        run.cancelled_at = None  # the outcome above says it
+        return run
 
     # -- endpoints ----------------------------------------------------------------------------
 
     async def list_pipelines(self, request: Request) -> Response:
-        return json_answer({"pipelines": self.pipelinesjson_answer(self.now())})
+        return json_answer({"pipelines": self.pipelines_json(self.now())})
 
     async def pipelines_jobs(self, request: Request) -> Response:
         now = self.now()
         # prunner sorts by creation time, newest first; jobs created in one instant keep no
         # particular order there, and here the later one comes first.
-        jobs = [self.jobjson_answer(plan, now) for plan in reversed(self._plans.values())]
-        return json_answer({"pipelines": self.pipelinesjson_answer(now), "jobs": jobs})
+        jobs = [self.job_json(plan, now) for plan in reversed(self._plans.values())]
+        return json_answer({"pipelines": self.pipelines_json(now), "jobs": jobs})
 
     async def schedule_job(self, request: Request) -> Response:
         raw = await request.body()
@@ -302,7 +311,7 @@ class PrunnerEmulator(EmulatedBackend):
         plan = self._job(request)
         if isinstance(plan, Response):
             return plan
-        return json_answer(self.jobjson_answer(plan, self.now()))
+        return json_answer(self.job_json(plan, self.now()))
 
     async def cancel_job(self, request: Request) -> Response:
         plan = self._job(request)
@@ -335,7 +344,7 @@ class PrunnerEmulator(EmulatedBackend):
 
     # -- prunner's JSON -------------------------------------------------------------------------
 
-    def pipelinesjson_answer(self, now: float) -> list[dict[str, Any]]:
+    def pipelines_json(self, now: float) -> list[dict[str, Any]]:
         answer = []
         for name in sorted(self.pipelines):
             definition = self.pipelines[name]
@@ -350,7 +359,7 @@ class PrunnerEmulator(EmulatedBackend):
             answer.append({"pipeline": name, "schedulable": schedulable, "running": running})
         return answer
 
-    def jobjson_answer(self, plan: JobPlan, now: float) -> dict[str, Any]:
+    def job_json(self, plan: JobPlan, now: float) -> dict[str, Any]:
         """The job as prunner's ``pipelineJobResult`` at emulated time ``now``."""
         line = self._timeline(plan)
         at = self.clock.at
