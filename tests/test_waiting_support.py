@@ -40,6 +40,7 @@ class PlainAdapter(Adapter):
 
     type = "plain"
     Settings = ScriptedSettings
+    settings: ScriptedSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def auth(self) -> httpx.Auth:
