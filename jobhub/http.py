@@ -477,13 +477,18 @@ class AsyncRunner:
         self._clients: dict[str, httpx.AsyncClient] = {}
         self.closed = False
 
+    def connections_for(self, adapter: Adapter) -> int:
+        """How many requests to the backend this runner sends at once."""
+        if self._connections is None:
+            return adapter.settings.concurrency
+        return self._connections(adapter)
+
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
         if self.closed:
             raise HubClosed
         client = self._clients.get(adapter.name)
         if client is None:
-            size = self._connections(adapter) if self._connections is not None else None
-            options = _client_options(adapter, size)
+            options = _client_options(adapter, self.connections_for(adapter))
             client = self._clients[adapter.name] = httpx.AsyncClient(
                 transport=self._transport, **options
             )

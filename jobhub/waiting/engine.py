@@ -136,13 +136,13 @@ def canonical(adapters: Mapping[str, Adapter], ref: JobRef) -> JobRef:
 class _Backend:
     """Per-backend limits and memory shared by every follower on it."""
 
-    def __init__(self, adapter: Adapter) -> None:
+    def __init__(self, adapter: Adapter, holds: int) -> None:
         self.adapter = adapter
         self.name = adapter.name
         self.settings = adapter.settings
         self.slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds = 0
-        self.max_holds = max_holds(adapter)
+        self.max_holds = holds
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
@@ -356,7 +356,9 @@ class Engine:
     def _backend(self, name: str) -> _Backend:
         backend = self._backends.get(name)
         if backend is None:
-            backend = self._backends[name] = _Backend(self._adapters[name])
+            adapter = self._adapters[name]
+            holds = self._holder.connections_for(adapter)
+            backend = self._backends[name] = _Backend(adapter, holds)
         return backend
 
     def _track(self, ref: JobRef, asked: str | None = None) -> _Followed:
