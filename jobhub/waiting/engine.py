@@ -70,6 +70,7 @@ LIST_MAX_JOBS = 1000  # a watched backend's listing is read up to this many jobs
 LIST_MAX_PAGES = 50  # ... or this many pages per cycle
 FIRST_LOOK_MIN = 4  # waiting for this many jobs of a backend, list it once for a first view
 FIRST_LOOK_TIMEOUT = 5.0  # seconds that first listing may take before each job is fetched
+FAILURES_WARNED = 3  # failed requests in a row after which a backend is warned about (once)
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
 
 
@@ -145,6 +146,7 @@ class _Backend:
         self.max_holds = holds
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
+        self.failures = 0  # requests in a row that failed
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
@@ -506,11 +508,26 @@ class Engine:
                     result = await self._runner.run(backend.adapter, call)
         except JobHubError as exc:
             if not (hold and exc.status_code == 408):  # an expired hold is no failure
-                backend.last_error = exc
+                self._failed(backend, exc)
             raise
-        backend.unreadable = 0
+        if backend.failures >= FAILURES_WARNED:
+            log.warning("%s backend %r answers again", backend.adapter.type, backend.name)
+        backend.unreadable = backend.failures = 0
         backend.last_error = None
         return result
+
+    @staticmethod
+    def _failed(backend: _Backend, exc: JobHubError) -> None:
+        backend.last_error = exc
+        backend.failures += 1
+        if backend.failures == FAILURES_WARNED:
+            log.warning(
+                "%s backend %r keeps failing (%d requests in a row), still trying: %s",
+                backend.adapter.type,
+                backend.name,
+                backend.failures,
+                excerpt(str(exc), 300),
+            )
 
     def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
         """Seconds to wait before trying again after `exc`; raises it when it is not transient."""
