@@ -1,7 +1,7 @@
 """Runs adapters' `Call`s with httpx: one pooled client per backend, retries of transient
-faults with jittered backoff, `Retry-After`, a whole-response deadline, a body size cap, and
-every failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over
-the same pure pieces (`_Reader`, `interpret`, `retry_wait`).
+faults (the policy of `jobhub.retry`), a whole-response deadline, a body size cap, and every
+failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over the
+same pure pieces (`_Reader`, `interpret`, `jobhub.retry`).
 
 Redirects are not followed: a 3xx is reported as an error naming where it pointed, so no
 credential is ever sent to an origin other than the configured `url`.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import threading
 import time
@@ -21,13 +20,6 @@ from typing import Any, TypeVar
 
 import httpcore
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
@@ -37,18 +29,17 @@ from jobhub.errors import (
     InvalidPayload,
     InvalidRef,
     JobHubError,
-    RateLimited,
 )
+from jobhub.retry import Backoff, is_transient, pause_before_retry
 
 __all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
+
+_pause = time.sleep  # the pause between the tries of a sync call
 
 log = logging.getLogger("jobhub.http")
 
 T = TypeVar("T")
 
-# A Retry-After longer than this is not slept through inside one call: the error is raised.
-MAX_RETRY_AFTER = 60.0
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
 
@@ -77,23 +68,6 @@ class HubClosed(JobHubError, RuntimeError):
             "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
             "and close it only once every call on it has returned"
         )
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Faults worth retrying: rate limits, 5xx/408, timeouts and connection failures."""
-    if isinstance(exc, RateLimited):
-        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
-    if isinstance(exc, BackendUnavailable):
-        return exc.status_code is None or exc.status_code in _TRANSIENT_STATUS
-    return False
-
-
-def retry_wait(attempt: int, exc: BaseException | None, *, base: float, cap: float) -> float:
-    """Seconds before retry number `attempt` (1-based): full-jitter exponential backoff, never
-    shorter than a `Retry-After` the backend asked for."""
-    backoff = random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
-    asked = getattr(exc, "retry_after", None)
-    return max(backoff, asked) if isinstance(asked, int | float) else backoff
 
 
 def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
@@ -292,18 +266,15 @@ def _client_options(adapter: Adapter, connections: int | None = None) -> dict[st
     }
 
 
-def _stop(adapter: Adapter, call: Call[Any]) -> Any:
-    return stop_after_attempt(1 + (adapter.settings.retries if call.retry else 0))
+def _attempts(adapter: Adapter, call: Call[Any], retry: bool) -> int:
+    return 1 + (adapter.settings.retries if call.retry and retry else 0)
 
 
-def _waiter(adapter: Adapter) -> Any:
-    base = min(0.25, adapter.settings.poll_interval)
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return retry_wait(state.attempt_number, exc, base=base, cap=adapter.settings.poll_max)
-
-    return wait
+def _retry_backoff(adapter: Adapter) -> Backoff:
+    """Pauses between the tries of one call: from a quarter second (or `poll_interval`, when
+    shorter) up to `poll_max`."""
+    settings = adapter.settings
+    return Backoff(min(0.25, settings.poll_interval), settings.poll_max)
 
 
 # The whole-answer deadline of the request this thread is sending (monotonic seconds).
@@ -405,26 +376,27 @@ class SyncRunner:
                 self._clients[adapter.name] = client
             return client
 
-    def run(self, adapter: Adapter, call: Call[T]) -> T:
-        """Send `call` and the follow-ups its `then` asks for, retrying transient faults;
-        return the final parsed result or raise."""
-        result = self._attempts(adapter, call)
+    def run(self, adapter: Adapter, call: Call[T], *, retry: bool = True) -> T:
+        """Send `call` and the follow-ups its `then` asks for, retrying transient faults
+        (`retry=False`: each is sent once, for a caller that retries itself); return the
+        final parsed result or raise."""
+        result = self._tries(adapter, call, retry)
         count = 0
         while (following := follow_up(adapter, call, result, count)) is not None:
             call, count = following, count + 1
-            result = self._attempts(adapter, call)
+            result = self._tries(adapter, call, retry)
         return result
 
-    def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
-        for attempt in Retrying(
-            stop=_stop(adapter, call),
-            wait=_waiter(adapter),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        ):
-            with attempt:
+    def _tries(self, adapter: Adapter, call: Call[T], retry: bool) -> T:
+        backoff, left = _retry_backoff(adapter), _attempts(adapter, call, retry)
+        while True:
+            left -= 1
+            try:
                 return self.send_once(adapter, call)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except JobHubError as exc:
+                if not left or not is_transient(exc):
+                    raise
+                _pause(pause_before_retry(exc, backoff))
 
     def send_once(self, adapter: Adapter, call: Call[T]) -> T:
         request, timeout = _timed(adapter, call)
@@ -494,24 +466,24 @@ class AsyncRunner:
             )
         return client
 
-    async def run(self, adapter: Adapter, call: Call[T]) -> T:
-        result = await self._attempts(adapter, call)
+    async def run(self, adapter: Adapter, call: Call[T], *, retry: bool = True) -> T:
+        result = await self._tries(adapter, call, retry)
         count = 0
         while (following := follow_up(adapter, call, result, count)) is not None:
             call, count = following, count + 1
-            result = await self._attempts(adapter, call)
+            result = await self._tries(adapter, call, retry)
         return result
 
-    async def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
-        async for attempt in AsyncRetrying(
-            stop=_stop(adapter, call),
-            wait=_waiter(adapter),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        ):
-            with attempt:
+    async def _tries(self, adapter: Adapter, call: Call[T], retry: bool) -> T:
+        backoff, left = _retry_backoff(adapter), _attempts(adapter, call, retry)
+        while True:
+            left -= 1
+            try:
                 return await self.send_once(adapter, call)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except JobHubError as exc:
+                if not left or not is_transient(exc):
+                    raise
+                await asyncio.sleep(pause_before_retry(exc, backoff))
 
     async def send_once(self, adapter: Adapter, call: Call[T]) -> T:
         request, timeout = _timed(adapter, call)
