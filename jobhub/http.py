@@ -18,7 +18,6 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
-import httpcore
 import httpx
 
 from jobhub.backend import Adapter, Call, excerpt
@@ -31,6 +30,7 @@ from jobhub.errors import (
     JobHubError,
 )
 from jobhub.retry import Backoff, is_transient, pause_before_retry
+from jobhub.sync_deadline import DeadlineTransport, sending_until
 
 __all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
@@ -277,82 +277,6 @@ def _retry_backoff(adapter: Adapter) -> Backoff:
     return Backoff(min(0.25, settings.poll_interval), settings.poll_max)
 
 
-# The whole-answer deadline of the request this thread is sending (monotonic seconds).
-_sending = threading.local()
-
-
-def _time_left(timeout: float | None, late: type[httpcore.TimeoutException]) -> float | None:
-    """`timeout` for one socket operation, shortened to what is left of the request's
-    whole-answer deadline; `late` is raised once the deadline has passed."""
-    deadline: float | None = getattr(_sending, "deadline", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise late("response deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        wait = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, wait))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.SyncBackend):
-    """Sockets whose every operation ends by the sending request's whole-answer deadline.
-
-    A sync client's timeouts bound each socket operation, so a server sending its status line
-    a byte at a time could hold a request for ever; asyncio wraps a request in one timeout,
-    and this gives sync requests the same bound."""
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        wait = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(super().connect_tcp(host, port, wait, local_address, socket_options))
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport over `_DeadlineBackend` sockets."""
-
-    def __init__(self, *, verify: bool | ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
-        # httpx offers no way to give its pool a network backend: the pool is replaced.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
-        )
-
-
 class SyncRunner:
     """Sends calls with one pooled `httpx.Client` per backend."""
 
@@ -369,7 +293,7 @@ class SyncRunner:
             client = self._clients.get(adapter.name)
             if client is None:
                 options = _client_options(adapter)
-                transport = self._transport or _DeadlineTransport(
+                transport = self._transport or DeadlineTransport(
                     verify=options["verify"], limits=options["limits"]
                 )
                 client = httpx.Client(transport=transport, **options)
@@ -402,25 +326,23 @@ class SyncRunner:
         request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
-        _sending.deadline = reader.deadline
         try:
-            response = self.client(adapter).send(
-                request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
-            )
-            try:
-                reader.check_length(response)
-                for chunk in response.iter_bytes():
-                    reader.feed(chunk)
-            finally:
-                response.close()
+            with sending_until(reader.deadline):
+                response = self.client(adapter).send(
+                    request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
+                )
+                try:
+                    reader.check_length(response)
+                    for chunk in response.iter_bytes():
+                        reader.feed(chunk)
+                finally:
+                    response.close()
         except (httpx.HTTPError, RuntimeError) as exc:
             if self.closed:  # closed by another thread meanwhile
                 raise HubClosed from None
             if isinstance(exc, RuntimeError):
                 raise
             raise _transport_error(adapter, request, exc) from None
-        finally:
-            _sending.deadline = None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
