@@ -1,7 +1,7 @@
 """Runs adapters' `Call`s with httpx: one pooled client per backend, retries of transient
-faults with jittered backoff, `Retry-After`, a whole-response deadline, a body size cap, and
-every failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over
-the same pure pieces (`_Reader`, `interpret`, `retry_wait`).
+faults (the policy of `jobhub.retry`), a whole-response deadline, a body size cap, and every
+failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over the
+same pure pieces (`_Reader`, `interpret`, `jobhub.retry`).
 
 Redirects are not followed: a 3xx is reported as an error naming where it pointed, so no
 credential is ever sent to an origin other than the configured `url`.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import random
 import ssl
 import threading
 import time
@@ -20,15 +19,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
-import httpcore
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from jobhub import collector
 from jobhub.backend import Adapter, Call, excerpt
@@ -39,19 +30,19 @@ from jobhub.errors import (
     InvalidPayload,
     InvalidRef,
     JobHubError,
-    RateLimited,
     WrongEventLoop,
 )
+from jobhub.retry import Backoff, is_transient, pause_before_retry
+from jobhub.sync_deadline import DeadlineTransport, sending_until
 
 __all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
+
+_pause = time.sleep  # the pause between the tries of a sync call
 
 log = logging.getLogger("jobhub.http")
 
 T = TypeVar("T")
 
-# A Retry-After longer than this is not slept through inside one call: the error is raised.
-MAX_RETRY_AFTER = 60.0
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
 
@@ -80,23 +71,6 @@ class HubClosed(JobHubError, RuntimeError):
             "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
             "and close it only once every call on it has returned"
         )
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Faults worth retrying: rate limits, 5xx/408, timeouts and connection failures."""
-    if isinstance(exc, RateLimited):
-        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
-    if isinstance(exc, BackendUnavailable):
-        return exc.status_code is None or exc.status_code in _TRANSIENT_STATUS
-    return False
-
-
-def retry_wait(attempt: int, exc: BaseException | None, *, base: float, cap: float) -> float:
-    """Seconds before retry number `attempt` (1-based): full-jitter exponential backoff, never
-    shorter than a `Retry-After` the backend asked for."""
-    backoff = random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
-    asked = getattr(exc, "retry_after", None)
-    return max(backoff, asked) if isinstance(asked, int | float) else backoff
 
 
 def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
@@ -310,94 +284,15 @@ def _client_options(adapter: Adapter, connections: int | None = None) -> dict[st
     }
 
 
-def _stop(adapter: Adapter, call: Call[Any]) -> Any:
-    return stop_after_attempt(1 + (adapter.settings.retries if call.retry else 0))
+def _attempts(adapter: Adapter, call: Call[Any], retry: bool) -> int:
+    return 1 + (adapter.settings.retries if call.retry and retry else 0)
 
 
-def _waiter(adapter: Adapter) -> Any:
-    base = min(0.25, adapter.settings.poll_interval)
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return retry_wait(state.attempt_number, exc, base=base, cap=adapter.settings.poll_max)
-
-    return wait
-
-
-# The whole-answer deadline of the request this thread is sending (monotonic seconds).
-_sending = threading.local()
-
-
-def _time_left(timeout: float | None, late: type[httpcore.TimeoutException]) -> float | None:
-    """`timeout` for one socket operation, shortened to what is left of the request's
-    whole-answer deadline; `late` is raised once the deadline has passed."""
-    deadline: float | None = getattr(_sending, "deadline", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise late("response deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        wait = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, wait))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.SyncBackend):
-    """Sockets whose every operation ends by the sending request's whole-answer deadline.
-
-    A sync client's timeouts bound each socket operation, so a server sending its status line
-    a byte at a time could hold a request for ever; asyncio wraps a request in one timeout,
-    and this gives sync requests the same bound."""
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        wait = _time_left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(super().connect_tcp(host, port, wait, local_address, socket_options))
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport over `_DeadlineBackend` sockets."""
-
-    def __init__(self, *, verify: bool | ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
-        # httpx offers no way to give its pool a network backend: the pool is replaced.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
-        )
+def _retry_backoff(adapter: Adapter) -> Backoff:
+    """Pauses between the tries of one call: from a quarter second (or `poll_interval`, when
+    shorter) up to `poll_max`."""
+    settings = adapter.settings
+    return Backoff(min(0.25, settings.poll_interval), settings.poll_max)
 
 
 class SyncRunner:
@@ -416,57 +311,56 @@ class SyncRunner:
             client = self._clients.get(adapter.name)
             if client is None:
                 options = _client_options(adapter)
-                transport = self._transport or _DeadlineTransport(
+                transport = self._transport or DeadlineTransport(
                     verify=options["verify"], limits=options["limits"]
                 )
                 client = httpx.Client(transport=transport, **options)
                 self._clients[adapter.name] = client
             return client
 
-    def run(self, adapter: Adapter, call: Call[T]) -> T:
-        """Send `call` and the follow-ups its `then` asks for, retrying transient faults;
-        return the final parsed result or raise."""
-        result = self._attempts(adapter, call)
+    def run(self, adapter: Adapter, call: Call[T], *, retry: bool = True) -> T:
+        """Send `call` and the follow-ups its `then` asks for, retrying transient faults
+        (`retry=False`: each is sent once, for a caller that retries itself); return the
+        final parsed result or raise."""
+        result = self._tries(adapter, call, retry)
         count = 0
         while (following := follow_up(adapter, call, result, count)) is not None:
             call, count = following, count + 1
-            result = self._attempts(adapter, call)
+            result = self._tries(adapter, call, retry)
         return result
 
-    def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
-        for attempt in Retrying(
-            stop=_stop(adapter, call),
-            wait=_waiter(adapter),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        ):
-            with attempt:
+    def _tries(self, adapter: Adapter, call: Call[T], retry: bool) -> T:
+        backoff, left = _retry_backoff(adapter), _attempts(adapter, call, retry)
+        while True:
+            left -= 1
+            try:
                 return self.send_once(adapter, call)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except JobHubError as exc:
+                if not left or not is_transient(exc):
+                    raise
+                _pause(pause_before_retry(exc, backoff))
 
     def send_once(self, adapter: Adapter, call: Call[T]) -> T:
         request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
-        _sending.deadline = reader.deadline
         try:
-            response = self.client(adapter).send(
-                request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
-            )
-            try:
-                reader.check_length(response)
-                for chunk in response.iter_bytes():
-                    reader.feed(chunk)
-            finally:
-                response.close()
+            with sending_until(reader.deadline):
+                response = self.client(adapter).send(
+                    request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
+                )
+                try:
+                    reader.check_length(response)
+                    for chunk in response.iter_bytes():
+                        reader.feed(chunk)
+                finally:
+                    response.close()
         except (httpx.HTTPError, RuntimeError) as exc:
             if self.closed:  # closed by another thread meanwhile
                 raise HubClosed from None
             if isinstance(exc, RuntimeError):
                 raise
             raise _transport_error(adapter, request, exc) from None
-        finally:
-            _sending.deadline = None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
@@ -496,6 +390,12 @@ class AsyncRunner:
         self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
         self.closed = False
 
+    def connections_for(self, adapter: Adapter) -> int:
+        """How many requests to the backend this runner sends at once."""
+        if self._connections is None:
+            return adapter.settings.concurrency
+        return self._connections(adapter)
+
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
         if self.closed:
             raise HubClosed
@@ -515,31 +415,30 @@ class AsyncRunner:
             self._loop = loop
         client = self._clients.get(adapter.name)
         if client is None:
-            size = self._connections(adapter) if self._connections is not None else None
-            options = _client_options(adapter, size)
+            options = _client_options(adapter, self.connections_for(adapter))
             client = self._clients[adapter.name] = httpx.AsyncClient(
                 transport=self._transport, **options
             )
         return client
 
-    async def run(self, adapter: Adapter, call: Call[T]) -> T:
-        result = await self._attempts(adapter, call)
+    async def run(self, adapter: Adapter, call: Call[T], *, retry: bool = True) -> T:
+        result = await self._tries(adapter, call, retry)
         count = 0
         while (following := follow_up(adapter, call, result, count)) is not None:
             call, count = following, count + 1
-            result = await self._attempts(adapter, call)
+            result = await self._tries(adapter, call, retry)
         return result
 
-    async def _attempts(self, adapter: Adapter, call: Call[T]) -> T:
-        async for attempt in AsyncRetrying(
-            stop=_stop(adapter, call),
-            wait=_waiter(adapter),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        ):
-            with attempt:
+    async def _tries(self, adapter: Adapter, call: Call[T], retry: bool) -> T:
+        backoff, left = _retry_backoff(adapter), _attempts(adapter, call, retry)
+        while True:
+            left -= 1
+            try:
                 return await self.send_once(adapter, call)
-        raise AssertionError("unreachable")  # pragma: no cover
+            except JobHubError as exc:
+                if not left or not is_transient(exc):
+                    raise
+                await asyncio.sleep(pause_before_retry(exc, backoff))
 
     async def send_once(self, adapter: Adapter, call: Call[T]) -> T:
         request, timeout = _timed(adapter, call)

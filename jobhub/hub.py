@@ -16,7 +16,7 @@ import builtins
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import httpx
 from pydantic import ValidationError
@@ -34,11 +34,13 @@ from jobhub.http import AsyncRunner, HubClosed, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
 from jobhub.waiting import Waiter
-from jobhub.waiting.blocking import blocking_call, blocking_iter, threaded_transport
+from jobhub.waiting.blocking import ThreadedRunner, blocking_call, blocking_iter, sync_only
 
 __all__ = ["AsyncHub", "BackendsConfig", "Hub", "HubClosed"]
 
 BackendsConfig = Mapping[str, Mapping[str, Any]]
+# Long-polls held at once per backend when a sync-only transport makes each take a thread.
+THREADED_HOLDS = 16
 Ref = str | JobRef
 
 
@@ -348,8 +350,18 @@ class Hub(_HubBase):
     def _waiter(self) -> Waiter:
         if self.runner.closed:
             raise HubClosed
+        if sync_only(self._transport):
+            return Waiter(self._adapters, runners=self._threaded_runners)
         # No runner: each call opens one on its worker's event loop and closes it at the end.
-        return Waiter(self._adapters, transport=threaded_transport(self._transport))
+        return Waiter(self._adapters, transport=cast(httpx.AsyncBaseTransport, self._transport))
+
+    def _threaded_runners(self) -> tuple[ThreadedRunner, ThreadedRunner]:
+        """Runners sending through this hub's own connections, from threads: GETs as many at
+        once as each backend's `concurrency`, and up to `THREADED_HOLDS` held long-polls."""
+        return (
+            ThreadedRunner(self.runner, lambda adapter: adapter.settings.concurrency),
+            ThreadedRunner(self.runner, lambda adapter: THREADED_HOLDS),
+        )
 
     def close(self) -> None:
         self.runner.close()

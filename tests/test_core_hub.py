@@ -167,7 +167,7 @@ def test_rate_limit_is_retried_after_the_wait_it_asks_for(
     fake_registry: Registry, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("tenacity.nap.time.sleep", slept.append)
+    monkeypatch.setattr("jobhub.http._pause", slept.append)
     server.script = [respond(429, {"detail": "slow down"}, **{"Retry-After": "2"})]
     with make_hub(fake_registry, server) as hub:
         assert hub.get("f:a").id == "a"
@@ -177,7 +177,7 @@ def test_rate_limit_is_retried_after_the_wait_it_asks_for(
 def test_rate_limit_past_the_retries_raises_with_retry_after(
     fake_registry: Registry, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tenacity.nap.time.sleep", lambda s: None)
+    monkeypatch.setattr("jobhub.http._pause", lambda s: None)
     server.script = [respond(429, "", **{"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})]
     with make_hub(fake_registry, server, retries=0) as hub, pytest.raises(RateLimited) as caught:
         hub.get("f:a")

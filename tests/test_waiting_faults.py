@@ -223,3 +223,31 @@ def test_the_sync_hub_looks_at_least_once_too() -> None:
         config("plain"), registry=scripted_registry(), transport=server.transport(), env={}
     ) as h:
         assert h.wait("b:a", timeout=0).state is JobState.SUCCEEDED
+
+
+async def test_a_backend_failing_again_and_again_is_warned_about_once_and_again_when_back(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jobhub.waiting.engine.FAILING_WARNED_AFTER", 0.2)
+    server = ScriptedServer({"a": life((0, "running"), (0.8, "succeeded"))})
+    server.faults["get"] = [status(503, {"detail": "maintenance"})] * 30
+    with caplog.at_level(logging.WARNING, logger="jobhub"):
+        async with hub(server, retries=0, poll_interval=0.01, poll_max=0.02) as h:
+            job = await h.wait("b:a", timeout=5)
+    assert job.state is JobState.SUCCEEDED
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("jobhub.waiting")]
+    assert len(warnings) == 2, warnings
+    failing, back = warnings
+    assert "'b'" in failing and "503 maintenance" in failing
+    assert "'b'" in back and "answers again" in back
+
+
+async def test_a_few_faults_among_answers_are_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = ScriptedServer({"a": life((0, "running"), (0.3, "succeeded"))})
+    server.faults["get"] = [status(503, {"detail": "maintenance"})] * 5
+    with caplog.at_level(logging.WARNING, logger="jobhub"):
+        async with hub(server, retries=0, poll_interval=0.01, poll_max=0.02) as h:
+            await h.wait("b:a", timeout=5)
+    assert not [r for r in caplog.records if r.name.startswith("jobhub.waiting")]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
-from jobhub.errors import ConfigError, InvalidArgument, InvalidRef, WaitTimeout
+from jobhub.errors import ConfigError, InvalidArgument, InvalidPayload, InvalidRef, WaitTimeout
 from tests.test_waiting_support import ScriptedServer, Step, config, life, scripted_registry
 
 
@@ -290,3 +290,64 @@ def test_a_sync_hub_with_a_sync_only_transport_can_wait() -> None:
         jobs = hub.wait_all(["b:slow", "b:fast", "b:mid"], timeout=5)
     assert [job.state.value for job in jobs] == ["succeeded", "failed", "cancelled"]
     assert server.routes("await")
+
+
+class EndlessBodyTransport(httpx.BaseTransport):
+    """A sync-only transport whose answers are an endless JSON body; counts what was read."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self
+
+        class Endless(httpx.SyncByteStream):
+            def __iter__(self) -> Any:
+                yield b'{"id": "a", "state": "running", "tasks": [], "pad": "'
+                while True:
+                    transport.read += 65536
+                    yield b"x" * 65536
+
+        return httpx.Response(200, stream=Endless())
+
+
+def test_waits_over_a_sync_only_transport_stop_reading_at_the_size_cap() -> None:
+    transport = EndlessBodyTransport()
+    settings = {"max_response_bytes": 1_000_000, "poll_interval": 0.01, "poll_max": 0.01}
+    with (
+        Hub(
+            config("plain", **settings), registry=scripted_registry(), transport=transport, env={}
+        ) as hub,
+        pytest.raises((WaitTimeout, InvalidPayload), match="exceeds the 1000000-byte cap"),
+    ):
+        hub.wait("b:a", timeout=1)
+    answers = 6  # the first and the unreadable ones tolerated after it
+    assert transport.read <= answers * (1_000_000 + 65536)
+
+
+class SlowTransport(SyncOnlyTransport):
+    """Answers the first request at once, every later one after a second."""
+
+    def __init__(self, server: ScriptedServer) -> None:
+        super().__init__(server)
+        self.answered = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.answered:
+            time.sleep(1.0)
+        self.answered += 1
+        return super().handle_request(request)
+
+
+def test_waits_over_a_sync_only_transport_leave_no_thread_behind_and_use_the_hubs_client() -> None:
+    server = ScriptedServer({"a": [(0, {"state": "running"})]})
+    before = {thread.ident for thread in threading.enumerate()}
+    with Hub(
+        config("plain"), registry=scripted_registry(), transport=SlowTransport(server), env={}
+    ) as hub:
+        for _ in range(2):
+            with pytest.raises(WaitTimeout):
+                hub.wait("b:a", timeout=0.3)  # ends while its second request is in flight
+        left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        assert left == []
+        assert list(hub.runner._clients) == ["b"]  # the hub's own pooled client sent them

@@ -21,15 +21,15 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from jobhub.waiting.engine import MAX_HOLDS
+from jobhub.backend import Adapter, Call
+from jobhub.http import AsyncRunner, HubClosed, SyncRunner
 
-__all__ = ["blocking_call", "blocking_iter", "threaded_transport"]
+__all__ = ["ThreadedRunner", "blocking_call", "blocking_iter", "sync_only"]
 
 T = TypeVar("T")
 
 SLICE = 0.1  # seconds the caller blocks at a time, so Ctrl-C is handled promptly
 STOP_GRACE = 10.0  # seconds to wait for the worker to wind down after a stop
-THREADS = MAX_HOLDS + 64  # sending threads for a sync-only transport: every hold, and GETs
 
 _Kind = Literal["item", "error", "end"]
 
@@ -130,40 +130,44 @@ def blocking_call(make: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _ThreadedTransport(httpx.AsyncBaseTransport):
-    """A sync-only transport used from the worker's loop: each request runs in a thread of
-    its own pool (large enough for held long-polls; threads start only as needed)."""
+class ThreadedRunner(AsyncRunner):
+    """Sends, from the worker's loop, through a sync hub's own `SyncRunner` (its pooled
+    connections, size cap and whole-answer deadline), each request in a thread of a pool that
+    belongs to one call: at most `per_backend(adapter)` threads per backend, and `aclose()`
+    waits for them, so no thread outlives the call. Used when the hub's transport is sync-only
+    and asyncio cannot drive it."""
 
-    def __init__(self, transport: httpx.BaseTransport) -> None:
-        self._transport = transport
-        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="jobhub-send")
+    def __init__(self, runner: SyncRunner, per_backend: Callable[[Adapter], int]) -> None:
+        super().__init__(connections=per_backend)
+        self._sync = runner
+        self._per_backend = per_backend
+        self._pools: dict[str, ThreadPoolExecutor] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        def send() -> httpx.Response:
-            response = self._transport.handle_request(request)
-            try:
-                body = response.read()  # decoded
-            finally:
-                response.close()
-            headers = httpx.Headers(response.headers)
-            headers.pop("Content-Encoding", None)
-            headers["Content-Length"] = str(len(body))
-            return httpx.Response(
-                response.status_code, headers=headers, content=body, extensions=response.extensions
+    def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        raise AssertionError("a ThreadedRunner sends through its SyncRunner")  # pragma: no cover
+
+    async def send_once(self, adapter: Adapter, call: Call[T]) -> T:
+        if self.closed:
+            raise HubClosed
+        pool = self._pools.get(adapter.name)
+        if pool is None:
+            pool = self._pools[adapter.name] = ThreadPoolExecutor(
+                self._per_backend(adapter), thread_name_prefix=f"jobhub-send-{adapter.name}"
             )
-
-        return await asyncio.get_running_loop().run_in_executor(self._threads, send)
+        return await asyncio.get_running_loop().run_in_executor(
+            pool, self._sync.send_once, adapter, call
+        )
 
     async def aclose(self) -> None:
-        # The wrapped transport belongs to the caller's hub: only the threads are ours.
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.closed = True
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+        # A request in flight ends by its own deadline; the call returns once it has.
+        await asyncio.gather(*(asyncio.to_thread(pool.shutdown) for pool in pools))
 
 
-def threaded_transport(
-    transport: httpx.BaseTransport | None,
-) -> httpx.AsyncBaseTransport | None:
-    """The transport a sync hub's waits use: its own when it can also serve asyncio
-    (`httpx.MockTransport` does), else a thread-per-request wrapper around it."""
-    if transport is None or isinstance(transport, httpx.AsyncBaseTransport):
-        return transport
-    return _ThreadedTransport(transport)
+def sync_only(transport: httpx.BaseTransport | None) -> bool:
+    """Whether a sync hub's waits must send through threads (its transport has no asyncio
+    side; `httpx.MockTransport` has one, and so does the default)."""
+    return transport is not None and not isinstance(transport, httpx.AsyncBaseTransport)

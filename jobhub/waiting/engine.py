@@ -50,8 +50,9 @@ from jobhub.errors import (
     RateLimited,
     WaitTimeout,
 )
-from jobhub.http import AsyncRunner, is_transient
+from jobhub.http import AsyncRunner
 from jobhub.model import Job, JobEvent, JobRef
+from jobhub.retry import is_transient, pause_before_retry
 from jobhub.waiting.events import high_water, job_events
 from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
 
@@ -70,6 +71,10 @@ LIST_MAX_JOBS = 1000  # a watched backend's listing is read up to this many jobs
 LIST_MAX_PAGES = 50  # ... or this many pages per cycle
 FIRST_LOOK_MIN = 4  # waiting for this many jobs of a backend, list it once for a first view
 FIRST_LOOK_TIMEOUT = 5.0  # seconds that first listing may take before each job is fetched
+# A backend is warned about (once, until it answers again) after this many failed requests
+# in a row spanning at least this many seconds: a few faults among answers are no news.
+FAILURES_WARNED = 3
+FAILING_WARNED_AFTER = 10.0
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
 
 
@@ -136,15 +141,18 @@ def canonical(adapters: Mapping[str, Adapter], ref: JobRef) -> JobRef:
 class _Backend:
     """Per-backend limits and memory shared by every follower on it."""
 
-    def __init__(self, adapter: Adapter) -> None:
+    def __init__(self, adapter: Adapter, holds: int) -> None:
         self.adapter = adapter
         self.name = adapter.name
         self.settings = adapter.settings
         self.slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds = 0
-        self.max_holds = max_holds(adapter)
+        self.max_holds = holds
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
+        self.failures = 0  # requests in a row that failed
+        self.failing_since = 0.0  # loop time of the first of them
+        self.warned = False  # a warning says it keeps failing
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
@@ -314,7 +322,7 @@ class Engine:
                 unsupported.append(followed.key)
                 return
             try:
-                await self._send(backend, call)
+                await self._send(backend, call, retry=True)
             except JobAlreadyFinished:
                 ended.append(followed.key)  # it ended on its own meanwhile: nothing to stop
             except JobHubError as exc:
@@ -356,7 +364,9 @@ class Engine:
     def _backend(self, name: str) -> _Backend:
         backend = self._backends.get(name)
         if backend is None:
-            backend = self._backends[name] = _Backend(self._adapters[name])
+            adapter = self._adapters[name]
+            holds = self._holder.connections_for(adapter)
+            backend = self._backends[name] = _Backend(adapter, holds)
         return backend
 
     def _track(self, ref: JobRef, asked: str | None = None) -> _Followed:
@@ -492,32 +502,60 @@ class Engine:
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def _send(self, backend: _Backend, call: Call[T], *, hold: bool = False) -> T:
+    async def _send(
+        self, backend: _Backend, call: Call[T], *, hold: bool = False, retry: bool = False
+    ) -> T:
+        """Send `call` once (`retry`: with the runner's own tries, for a request no loop of
+        the engine repeats), after any pause a `Retry-After` asked for."""
         pause = backend.paused_until - self._loop.time()
         if pause > 0:
             await asyncio.sleep(self.deadline.cap(pause))
         try:
             if hold:
-                result = await self._holder.run(backend.adapter, call)
+                result = await self._holder.run(backend.adapter, call, retry=False)
             else:
                 async with backend.slots:
-                    result = await self._runner.run(backend.adapter, call)
+                    result = await self._runner.run(backend.adapter, call, retry=retry)
         except JobHubError as exc:
             if not (hold and exc.status_code == 408):  # an expired hold is no failure
-                backend.last_error = exc
+                self._failed(backend, exc)
             raise
-        backend.unreadable = 0
+        if backend.warned:
+            log.warning("%s backend %r answers again", backend.adapter.type, backend.name)
+            backend.warned = False
+        backend.unreadable = backend.failures = 0
         backend.last_error = None
         return result
 
+    def _failed(self, backend: _Backend, exc: JobHubError) -> None:
+        now = self._loop.time()
+        backend.last_error = exc
+        backend.failures += 1
+        if backend.failures == 1:
+            backend.failing_since = now
+        if (
+            not backend.warned
+            and backend.failures >= FAILURES_WARNED
+            and now - backend.failing_since >= FAILING_WARNED_AFTER
+        ):
+            backend.warned = True
+            log.warning(
+                "%s backend %r keeps failing (%d requests in a row over %.0f s), still trying: %s",
+                backend.adapter.type,
+                backend.name,
+                backend.failures,
+                now - backend.failing_since,
+                excerpt(str(exc), 300),
+            )
+
     def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
         """Seconds to wait before trying again after `exc`; raises it when it is not transient."""
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited):  # however long it asks (at most MAX_RETRY_AFTER_PAUSE)
             asked = exc.retry_after or 0.0
             backend.paused_until = max(backend.paused_until, self._loop.time() + asked)
-            delay = max(backoff.next(), asked)
-        elif isinstance(exc, BackendUnavailable) and is_transient(exc):
-            delay = backoff.next()
+            delay = pause_before_retry(exc, backoff)
+        elif is_transient(exc):
+            delay = pause_before_retry(exc, backoff)
         elif isinstance(exc, InvalidPayload) and backend.unreadable < MAX_UNREADABLE:
             backend.unreadable += 1
             delay = backoff.next()

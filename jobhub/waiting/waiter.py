@@ -4,7 +4,7 @@ iterators. `AsyncHub` uses it directly; `Hub` runs it through `jobhub.waiting.bl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -24,7 +24,8 @@ class Waiter:
 
     `runner` sends GETs, listings and refreshes (a hub passes its own, so its pooled
     connections are reused); without one, each call opens a runner of its own and closes it
-    at the end. Long-polls always get a pool of their own (see `HoldingRunner`). Refs must
+    at the end. Long-polls always get a pool of their own (see `HoldingRunner`). `runners`,
+    when given, makes the pair of runners each call uses (and closes) instead. Refs must
     already be checked (`JobRef`s whose backend is in `adapters`).
     """
 
@@ -34,10 +35,12 @@ class Waiter:
         *,
         runner: AsyncRunner | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        runners: Callable[[], tuple[AsyncRunner, AsyncRunner]] | None = None,
     ) -> None:
         self.adapters = adapters
         self.runner = runner
         self.transport = transport
+        self.runners = runners
 
     async def wait_all(
         self, refs: Sequence[JobRef], *, timeout: float | None, cancel_on_timeout: bool
@@ -106,8 +109,11 @@ class Waiter:
         if self.runner is not None and self.runner.closed:
             raise HubClosed
         own = self.runner is None
-        runner = self.runner if self.runner is not None else AsyncRunner(self.transport)
-        holder = HoldingRunner(self.transport)
+        if self.runners is not None:
+            runner, holder = self.runners()
+        else:
+            runner = self.runner if self.runner is not None else AsyncRunner(self.transport)
+            holder = HoldingRunner(self.transport)
         engine = Engine(self.adapters, runner, holder, mode=mode, deadline=deadline)
         try:
             yield engine
