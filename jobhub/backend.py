@@ -69,11 +69,24 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Capability(enum.StrEnum):
-    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait."""
+    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait.
+    An adapter has a capability exactly when it overrides the capability's `method`."""
 
     CANCEL = "cancel"
     LONG_POLL = "long_poll"  # await_job(): the server holds the request until the job ends
     BATCH_REFRESH = "batch_refresh"  # refresh_jobs(): one request returns every job it holds
+
+    @property
+    def method(self) -> str:
+        """The name of the `Adapter` method that provides it."""
+        return _CAPABILITY_METHODS[self]
+
+
+_CAPABILITY_METHODS = {
+    Capability.CANCEL: "cancel_job",
+    Capability.LONG_POLL: "await_job",
+    Capability.BATCH_REFRESH: "refresh_jobs",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +309,26 @@ class Adapter(ABC):
     type: ClassVar[str]
     Settings: ClassVar[builtins.type[BackendSettings]] = BackendSettings
     env_defaults: ClassVar[Mapping[str, str]] = {}
+    # Derived when the class is made, from the methods it overrides: never declared apart.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     hints: ClassVar[ErrorHints] = ErrorHints()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        offered = frozenset(
+            capability
+            for capability in Capability
+            if getattr(cls, capability.method) is not getattr(Adapter, capability.method)
+        )
+        declared = cls.__dict__.get("capabilities")
+        if declared is not None and frozenset(declared) != offered:
+            raise TypeError(
+                f"{cls.__qualname__} declares capabilities {sorted(map(str, declared))}, but "
+                f"the methods it overrides offer {sorted(map(str, offered))}: capabilities "
+                "follow from the methods (cancel_job, await_job, refresh_jobs), so leave the "
+                "declaration out"
+            )
+        cls.capabilities = offered
 
     def __init__(self, name: str, settings: BackendSettings) -> None:
         self.name = name
@@ -437,8 +468,10 @@ class Adapter(ABC):
         `state` and `limit` on what comes back, so an adapter may ignore them."""
 
     def cancel_job(self, job_id: str) -> Call[None]:
+        """Cancel (`Capability.CANCEL`): asks the backend to stop the job."""
         raise NotSupported(
-            f"{self.type} backend {self.name!r}: its API has no way to cancel a job",
+            f"{self.type} backend {self.name!r}: its API has no way to cancel a job, so jobhub "
+            "cannot stop it; the job runs until it ends",
             backend=self.name,
         )
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, ValidationError
 
-from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
+from jobhub.backend import Adapter, Call, ErrorHints, Page, excerpt
 from jobhub.config import BackendSettings
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
@@ -56,7 +56,6 @@ class PrunnerAdapter(Adapter):
     type = "prunner"
     Settings = PrunnerSettings
     env_defaults: ClassVar[dict[str, str]] = {"jwt_secret": "PRUNNER_JWT_SECRET"}
-    capabilities = frozenset({Capability.CANCEL, Capability.BATCH_REFRESH})
     hints = ErrorHints(
         auth="check jwt_secret / token and the clock",
         not_found=(

@@ -37,7 +37,6 @@ from pydantic import Field, ValidationError
 from jobhub.backend import (
     Adapter,
     Call,
-    Capability,
     ErrorHints,
     HeaderAuth,
     Page,
@@ -100,7 +99,6 @@ class SieveAdapter(Adapter):
     type = "sieve"
     Settings = SieveSettings
     env_defaults: ClassVar[Mapping[str, str]] = {"api_key": "SIEVE_API_KEY"}
-    capabilities = frozenset({Capability.CANCEL, Capability.LONG_POLL})
     hints = ErrorHints(
         auth="check api_key (or the SIEVE_API_KEY environment variable)",
         not_found="check the job id (or the function's owner/name) and the backend name",

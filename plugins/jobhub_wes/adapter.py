@@ -45,7 +45,6 @@ from pydantic import Field, ValidationError
 from jobhub.backend import (
     Adapter,
     Call,
-    Capability,
     ErrorHints,
     HeaderAuth,
     Page,
@@ -106,7 +105,6 @@ class WesAdapter(Adapter):
     type = "wes"
     Settings = WesSettings
     env_defaults: ClassVar[Mapping[str, str]] = {"url": "WES_URL", "token": "WES_TOKEN"}
-    capabilities = frozenset({Capability.CANCEL})
     hints = ErrorHints(
         auth="check token (or the WES_TOKEN environment variable)",
         not_found=(
