@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks import Row, print_table, quick
 
-__all__ = ["main"]
+__all__ = ["main", "peak_rss"]
 
 TARGET = 1.5
 MiB = 2**20
@@ -46,7 +46,7 @@ def _resident() -> int:
     return _status("VmRSS") or 0
 
 
-def _peak() -> int:
+def peak_rss() -> int:
     """The peak resident set size of this process, in bytes. `VmHWM` belongs to this program
     alone; `ru_maxrss` is the fallback (on Linux it also counts the parent's resident set at
     fork, which a child started by a large parent would report as its own)."""
@@ -75,7 +75,7 @@ def child(mode: str, path: str) -> None:
     del content
     gc.collect()
     after = _resident()
-    print(json.dumps({"jobs": len(held), "peak": _peak(), "held": after - before}))
+    print(json.dumps({"jobs": len(held), "peak": peak_rss(), "held": after - before}))
 
 
 def _measure(mode: str, path: str) -> dict[str, int]:

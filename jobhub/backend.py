@@ -10,6 +10,7 @@ rate-limit handling, long-polls and batching from the core.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 import json
 import logging
@@ -141,12 +142,17 @@ def excerpt(data: Any, limit: int = 200) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A backend timestamp as an aware UTC datetime. "" and None are None; a time without a
-    zone is UTC. Raises ValueError for anything else that is not an ISO 8601 time."""
+    """A backend timestamp as an aware UTC datetime; a time without a zone is UTC.
+
+    None for "", None and anything that is not a readable ISO 8601 time (epoch seconds, an
+    offset past ±24 h, a time outside years 1–9999 once in UTC, a number): one unreadable
+    field must not cost the whole job, and the payload's `raw` keeps what the backend sent.
+    Each kind of unreadable text is logged once."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+        _log_unreadable_time(value)
+        return None
     try:
         # Most backend times are read as they come (Python reads a trailing "Z" itself);
         # anything else takes the lenient path below, which gives the same result.
@@ -158,7 +164,7 @@ def parse_time(value: Any) -> datetime | None:
     return _utc(parsed, value)
 
 
-def _parse_time_leniently(value: str) -> datetime:
+def _parse_time_leniently(value: str) -> datetime | None:
     """`parse_time` for text `datetime.fromisoformat` does not take as it is: surrounding
     blanks, a lower-case "z"."""
     text = value.strip()
@@ -166,19 +172,34 @@ def _parse_time_leniently(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except OverflowError as exc:  # e.g. year 1 with a negative offset
-        raise ValueError(f"timestamp out of range: {value!r}") from exc
+    except (ValueError, OverflowError):  # not a time, or an offset past ±24 h
+        _log_unreadable_time(value)
+        return None
     return _utc(parsed, value)
 
 
-def _utc(parsed: datetime, value: str) -> datetime:
+def _utc(parsed: datetime, value: str) -> datetime | None:
     if parsed.tzinfo is None:
         # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
         return datetime.combine(parsed, parsed.time(), UTC)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError(f"timestamp out of range: {value!r}") from exc
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        _log_unreadable_time(value)
+        return None
+
+
+_unreadable_times_logged: set[str] = set()
+
+
+def _log_unreadable_time(value: Any) -> None:
+    # Logged once per shape (digits as 9, letters as a), so a stream of epoch seconds is one line.
+    shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", excerpt(value, 40)))
+    if shape not in _unreadable_times_logged and len(_unreadable_times_logged) < 100:
+        _unreadable_times_logged.add(shape)
+        log.warning(
+            "unreadable time %s shown as null (the raw payload keeps it)", excerpt(value, 40)
+        )
 
 
 # The longest pause a `Retry-After` can impose: a backend asking for more (a day, 1e9 seconds,
@@ -329,8 +350,13 @@ class Adapter(ABC):
                 "declaration out"
             )
         cls.capabilities = offered
+        # Where each setting's environment variable is declared: on the settings' fields
+        # (`FromEnv`), or, for adapters written before that, in `env_defaults` itself.
+        cls.env_defaults = {**cls.Settings.env_defaults(), **cls.__dict__.get("env_defaults", {})}
 
     def __init__(self, name: str, settings: BackendSettings) -> None:
+        if not isinstance(settings, self.Settings):  # e.g. plain BackendSettings: add the rest
+            settings = self.Settings.model_validate(settings.model_dump())
         self.name = name
         self.settings = settings
         self.base_url = httpx.URL(settings.url.rstrip("/"))
@@ -411,6 +437,30 @@ class Adapter(ABC):
         if not isinstance(job_id, str) or not job_id.strip():
             raise InvalidRef(f"{self.type} backend {self.name!r}: empty job id", backend=self.name)
         return job_id
+
+    def canonical_id(self, job_id: str) -> str:
+        """The id the backend answers with for `job_id`: two ids that name the same job have
+        the same canonical id. Most backends answer with the id as it was asked (this default);
+        one that accepts several spellings of an id overrides it."""
+        return job_id
+
+    def answer_for(self, job_id: str, job: Job) -> Job:
+        """`job`, when it is the job `job_id` asked for; otherwise `InvalidPayload` (a server
+        answering about another job, or a connection shared by mistake across processes)."""
+        if job.id == job_id or self.canonical_id(job.id) == self.canonical_id(job_id):
+            return job
+        raise self.invalid(
+            f"asked for job {excerpt(job_id, 80)!r}, the backend answered about job "
+            f"{excerpt(job.id, 80)!r}",
+            job.raw,
+        )
+
+    def expecting(self, job_id: str, call: Call[Job]) -> Call[Job]:
+        """`call` (a get or long-poll of `job_id`), refusing an answer about any other job."""
+        parse = call.parse
+        return dataclasses.replace(
+            call, parse=lambda response: self.answer_for(job_id, parse(response))
+        )
 
     def invalid(self, problem: str, payload: Any) -> InvalidPayload:
         """An `InvalidPayload` naming this backend, keeping the payload and an excerpt. The

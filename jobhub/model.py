@@ -298,17 +298,26 @@ class Job(BaseModel):
         job: Job = _construct(cls, fields, _JOB_FIELDS)
         return job
 
-    def __repr_args__(self) -> Any:
-        # Keep reprs short: raw payloads and task lists are often large.
-        for key, value in super().__repr_args__():
-            if key == "raw":
-                yield key, "..."
-            elif key == "tasks":
-                yield key, f"<{len(value)} tasks>"
-            else:
-                yield key, value
+    def __repr__(self) -> str:
+        """`<Job prunner:52a5cb79… running 3/6 tasks>`: the ref (a long id cut), the state and
+        the tasks ended of all; the payload, which may be large, never."""
+
+        def shown(text: str) -> str:  # control characters as escapes, as in any repr
+            return text.encode("unicode_escape").decode("ascii")
+
+        ref = (
+            shown(self.ref)
+            if len(self.id) <= _REPR_ID
+            else shown(self.ref[: len(self.backend) + 9]) + "…"
+        )
+        parts = [ref, self.state.value]
+        if self.tasks:
+            ended = sum(task.state.terminal for task in self.tasks)
+            parts.append(f"{ended}/{len(self.tasks)} tasks")
+        return f"<Job {' '.join(parts)}>"
 
 
+_REPR_ID = 16  # longer ids are cut in a repr (UUIDs, Pixxel's workflow/job pairs)
 _TASK_FIELDS = _EveryField(Task.model_fields)
 _JOB_FIELDS = _EveryField(Job.model_fields)
 

@@ -134,3 +134,69 @@ def test_overlapping_pauses_in_two_threads_keep_it_off_until_both_end() -> None:
     thread.join(timeout=10)
     assert states == [False, True]
     assert gc.isenabled()
+
+
+class _Node:
+    """An object that can sit in a reference cycle and be watched with a weak reference."""
+
+    other: object = None
+
+
+def _large_answer(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Reads a 500-job refresh as an answer past `PROMOTE_AFTER` (lowered to keep it quick)."""
+    monkeypatch.setattr(collector, "PROMOTE_AFTER", 1_000)
+    adapter = prunner()
+    call = adapter.refresh_jobs()
+    response = httpx.Response(200, content=listing(500, 20), request=call.request)
+    return lambda: interpret(adapter, call, response)
+
+
+def test_a_large_answer_goes_to_the_oldest_generation_unwalked(monkeypatch) -> None:
+    read = _large_answer(monkeypatch)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        jobs = read()
+        young_after = gc.get_count()[0]
+        [object() for _ in range(10)]
+    finally:
+        gc.callbacks.remove(count)
+    assert len(jobs) == 500
+    assert collections == []  # no young collection walks what the answer built
+    assert young_after < 100  # it is no longer young
+    assert gc.isenabled()
+
+
+def test_cyclic_garbage_is_still_collected_after_a_large_answer(monkeypatch) -> None:
+    import weakref
+
+    read = _large_answer(monkeypatch)
+    gc.enable()
+    gc.collect()
+    first, second = _Node(), _Node()
+    first.other, second.other = second, first
+    watched = weakref.ref(first)
+    del first, second  # a cycle: only the collector frees it
+    read()
+    assert watched() is not None  # moved to the oldest generation with the answer
+    gc.collect()
+    assert watched() is None
+
+
+def test_objects_a_program_froze_stay_frozen(monkeypatch) -> None:
+    read = _large_answer(monkeypatch)
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        read()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -160,15 +160,3 @@ def test_an_async_hub_used_from_a_second_event_loop_says_so(registry: Registry) 
         with pytest.raises(errors.WrongEventLoop, match="event loop") as caught:
             asyncio.run(hub.get("fake:1"))
         assert isinstance(caught.value, RuntimeError)
-
-
-def test_an_async_hub_closed_on_its_loop_serves_the_next_one(registry: Registry) -> None:
-    with loopback_server(b'{"id": "1", "status": "busy"}') as url:
-        hub = AsyncHub({"fake": {"api_key": "k", "url": url}}, registry=registry, env={})
-
-        async def get_and_close() -> JobState:
-            async with hub:
-                return (await hub.get("fake:1")).state
-
-        assert asyncio.run(get_and_close()) is JobState.RUNNING
-        assert asyncio.run(get_and_close()) is JobState.RUNNING

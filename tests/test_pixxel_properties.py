@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobhub_pixxel.adapter import PixxelAdapter
 
-from jobhub import Hub
+from jobhub import Hub, JobState
 from jobhub.errors import InvalidPayload
+from jobhub.http import interpret
 from jobhub.model import Job
 from tests import specs
 from tests.conftest import SECRET
@@ -94,3 +96,47 @@ def test_complete_schema_jobs_with_ids_always_normalize(
     """With every field present and usable ids, the spec's shape always reads as a Job."""
     payload["id"], payload["workflow_id"] = "job-1", "wf-1"
     assert job_or_invalid(adapter, payload) is not None
+
+
+LIST_ITEM_FIELDS = ["status", "progress", "cost", "created_by", "created_at", "finished_at"]
+LIST_ITEM_FIELDS += ["updated_at", "time_taken", "estimated_duration"]
+LIST_ITEM_LIKE = st.fixed_dictionaries(
+    {"id": st.text(max_size=8) | JSON},
+    optional={
+        **dict.fromkeys(LIST_ITEM_FIELDS, ALMOST),
+        "workflow_id": st.sampled_from(["", "wf-1", "a/b"]) | JSON,
+        "time_taken": st.sampled_from(["6m12.4s", "1h0m3s", "150ms", "12.5", "", "x"]) | ALMOST,
+        "progress": st.sampled_from(["45", "45.5%", "", "100"]) | ALMOST,
+    },
+)
+
+
+@given(items=st.lists(LIST_ITEM_LIKE, max_size=4))
+@PROPERTY
+def test_a_listing_reads_each_item_as_the_full_job_reader_does(
+    adapter: PixxelAdapter, items: list[Any]
+) -> None:
+    """List items take a path of their own; an empty task list sends the same job through the
+    reader of full jobs, which must give the same Job (or refuse it the same way)."""
+    for item in items:
+        listed = job_or_invalid(adapter, item, workflow_id="wf-9")
+        as_full = job_or_invalid(adapter, {**item, "tasks": []}, workflow_id="wf-9")
+        if listed is None or as_full is None:
+            assert listed is as_full
+            continue
+        assert listed.model_dump(exclude={"raw"}) == as_full.model_dump(exclude={"raw"})
+
+
+def test_a_listing_answer_reads_every_item_in_order(adapter: PixxelAdapter) -> None:
+    items = [
+        {"id": "a", "status": "completed", "created_at": "2025-08-15T12:00:00Z"},
+        {"id": "b", "status": "running", "progress": "40", "tasks": [{"name": "x"}]},
+        {"id": "c", "status": "failed", "created_at": "2025-08-15T12:00:00Z", "time_taken": "3s"},
+    ]
+    call = adapter.list_jobs(workflow="wf-1")
+    page = interpret(adapter, call, httpx.Response(200, json={"jobs": items}, request=call.request))
+    assert [job.id for job in page.jobs] == ["wf-1/a", "wf-1/b", "wf-1/c"]
+    assert [job.raw for job in page.jobs] == items
+    assert page.jobs[0].created_at == page.jobs[2].created_at
+    assert (page.jobs[1].progress, page.jobs[1].tasks[0].name) == (0.4, "x")
+    assert (page.jobs[2].state, page.jobs[2].duration) == (JobState.FAILED, 3.0)

@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'serve.db'}")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """Each test that takes it runs on SQLite and on PostgreSQL: the meaning both implement."""
+    opened = open_store(store_url)
     await opened.open()
     yield opened
     await opened.close()

@@ -167,3 +167,26 @@ def test_every_request_names_jobhub_and_its_version(backend: str) -> None:
     seen = _user_agents_seen(backend)
     assert len(seen) >= 3
     assert set(seen) == {f"jobhub/{version('jobhub')}"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.attacker.example",
+        "http://127.0.0.1.attacker.example:9009",
+        "http://localhost.attacker.example",
+        "http://0x7f000001.example",
+    ],
+)
+def test_a_host_that_only_looks_like_loopback_warns(
+    caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    messages = warnings_when_used_twice(caplog, adapter("prunner", url=url))
+    assert len(messages) == 1 and "plain HTTP to" in messages[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.255.255.254:9009", "http://[::ffff:127.0.0.1]:9009", "http://LOCALHOST"]
+)
+def test_every_loopback_address_is_quiet(caplog: pytest.LogCaptureFixture, url: str) -> None:
+    assert warnings_when_used_twice(caplog, adapter("prunner", url=url)) == []

@@ -159,3 +159,26 @@ async def test_a_listing_that_lags_is_only_a_hint_every_job_is_fetched_within_po
         jobs = await h.wait_all(["b:j0", "b:j1", "b:j2"], timeout=5)
     assert [job.state for job in jobs] == [JobState.SUCCEEDED] * 3
     assert server.routes("list")  # the listing was used, and did not hold the jobs back
+
+
+@pytest.mark.parametrize("adapter_type", ["plain", "batch"])
+async def test_a_flapping_backend_never_makes_a_watch_go_back_or_repeat_itself(
+    adapter_type: str,
+) -> None:
+    server = ScriptedServer(
+        {
+            "a": [
+                (0, {"state": "running", "outputs": ["a"]}),
+                (0.2, {"state": "queued", "outputs": []}),
+                (0.4, {"state": "running", "outputs": ["a", "b"]}),
+                (0.6, {"state": "succeeded"}),
+            ]
+        }
+    )
+    async with hub(server, adapter_type, poll_interval=0.02, poll_max=0.04) as h:
+        server.start = time.monotonic()
+        events = [event async for event in h.watch(["b:a"], timeout=5)]
+    states = [(event.old, event.new) for event in events if event.kind == "state"]
+    assert states == [(None, JobState.RUNNING), (JobState.RUNNING, JobState.SUCCEEDED)]
+    assert [event.new for event in events if event.kind == "output"] == [["b"]]
+    assert any(seen.at > 0.2 for seen in server.requests[:-2])  # the flap was seen

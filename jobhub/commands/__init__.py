@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "emulator",
     "demo": "demo",
     "serve": "serve",
+    "completion": "completion",
 }
 
 # JobState's values, for `--state` choices without importing pydantic for `--help`

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobhub.commands._common import require_extra, time_zone
+
+    require_extra("emulator", "starlette", "uvicorn")
     from jobhub.demo import run as run_demo
 
     options = {} if args.speed is None else {"speed": args.speed}
@@ -44,4 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
         interrupted = serve_demo(jobs_per_backend=args.jobs, **options)
         return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
-    return run_demo(json_output=args.json, jobs_per_backend=args.jobs, **options)
+    return run_demo(
+        json_output=args.json, jobs_per_backend=args.jobs, tz=time_zone(args), **options
+    )

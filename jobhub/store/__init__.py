@@ -78,8 +78,8 @@ class PruneResult:
 class Store(abc.ABC):
     """Job snapshots and the event log. One instance per process, shared by every request.
 
-    Implementations: `jobhub.store.sqlite.SQLiteStore`. Another (PostgreSQL) implements these
-    methods with the same meaning; `tests/test_store_*.py` state that meaning.
+    Implementations: `jobhub.store.sqlite.SQLiteStore` and `jobhub.store.postgres.PostgresStore`,
+    with the same meaning; `tests/test_store_*.py` state that meaning.
     """
 
     url: str  # where it is, safe to show (no password)
@@ -153,7 +153,8 @@ def default_url() -> str:
 
 def open_store(url: str | None = None) -> Store:
     """The store at `url`, not yet opened: `sqlite:///relative/path` or `sqlite:////abs/path`
-    (SQLAlchemy's spelling); `:memory:` is refused (a server's history must outlive it).
+    (SQLAlchemy's spelling); `:memory:` is refused (a server's history must outlive it);
+    `postgresql://user@host:port/database` (libpq's URL, with jobhub[postgres]).
     Unknown schemes are a `ConfigError`."""
     url = url or default_url()
     scheme, sep, rest = url.partition("://")
@@ -167,8 +168,16 @@ def open_store(url: str | None = None) -> Store:
                 "(four slashes for an absolute path)"
             )
         return SQLiteStore(Path(path))
+    if sep and scheme in ("postgresql", "postgres"):
+        try:
+            from jobhub.store.postgres import PostgresStore
+        except ImportError:
+            raise ConfigError(
+                "--db postgresql://…: PostgreSQL needs its extra: pip install 'jobhub[postgres]'"
+            ) from None
+        return PostgresStore(url)
     shown = f"{scheme}://…" if sep else url
     raise ConfigError(
-        f"--db {shown}: not a store jobhub knows — use sqlite:///PATH "
-        "(PostgreSQL comes with jobhub[postgres])"
+        f"--db {shown}: not a store jobhub knows — use sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DATABASE"
     )

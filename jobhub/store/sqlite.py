@@ -9,30 +9,28 @@ jobhub's by `PRAGMA application_id`, so a stranger's database is refused, not al
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic_core import to_json
+from typing import TypeVar
 
 from jobhub.model import Job
 from jobhub.store import Change, PruneResult, Store, StoreError
-from jobhub.store.query import (
-    MISSING,
-    Counts,
-    JobPage,
-    JobQuery,
-    JobRecord,
-    Retention,
-    StoredEvent,
-    encode_cursor,
-    sort_value,
+from jobhub.store.query import Counts, JobPage, JobQuery, JobRecord, Retention, StoredEvent
+from jobhub.store.rows import (
+    EVENT_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    SQLITE,
+    EventRow,
+    SnapshotRow,
+    event_rows,
+    job_page,
+    jobs_sql,
+    snapshot_row,
+    stored_event,
 )
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
@@ -81,40 +79,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_ref ON events (ref, seq);
     """,
 )
-
-_SORT_COLUMNS = {
-    "created": "created_sort",
-    "finished": "finished_sort",
-    "duration": "duration_sort",
-}
-_EVENT_COLUMNS = (
-    "e.seq, e.ref, e.kind, e.old, e.new, e.task, e.at, "
-    "j.backend, j.state, j.workflow, j.user, j.error, j.document"
-)
-_TASKLESS_RAW: Any = {"raw": True, "tasks": {"__all__": {"raw"}}}
-
-
-def _epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _event(row: tuple[Any, ...]) -> StoredEvent:
-    seq, ref, kind, old, new, task, at, backend, state, workflow, user, error, document = row
-    return StoredEvent(
-        seq=seq,
-        ref=ref,
-        kind=kind,
-        old=json.loads(old),
-        new=json.loads(new),
-        task=task,
-        at=datetime.fromtimestamp(at, UTC),
-        backend=backend,
-        state=state,
-        workflow=workflow,
-        user=user,
-        error=error,
-        job=document,
-    )
 
 
 class SQLiteStore(Store):
@@ -224,7 +188,7 @@ class SQLiteStore(Store):
     # -- writing --------------------------------------------------------------------------------
 
     async def record(self, changes: Sequence[Change]) -> int:
-        rows = [self._rows(job, events) for job, events in changes]
+        rows = [(snapshot_row(job), event_rows(events)) for job, events in changes]
         seq = await self._write(lambda db: self._record(db, rows))
         if seq > self._last_seq:
             self._last_seq = seq
@@ -237,41 +201,7 @@ class SQLiteStore(Store):
             self._committed = asyncio.Event()
 
     @staticmethod
-    def _rows(job: Job, events: Sequence[Any]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-        ended = None
-        if job.state.terminal:
-            ended = _epoch(job.finished_at) or time.time()  # else: when it was seen ended
-        snapshot = (
-            job.ref,
-            job.backend,
-            job.state.value,
-            job.workflow,
-            job.user,
-            job.error,
-            sort_value(job, "created"),
-            sort_value(job, "finished"),
-            sort_value(job, "duration"),
-            ended,
-            job.model_dump_json(exclude=_TASKLESS_RAW),
-            job.model_dump_json(),
-        )
-        logged = [
-            (
-                e.ref,
-                e.kind,
-                e.task,
-                to_json(e.old).decode(),
-                to_json(e.new).decode(),
-                e.at.timestamp(),
-            )
-            for e in events
-        ]
-        return snapshot, logged
-
-    @staticmethod
-    def _record(
-        db: sqlite3.Connection, rows: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]
-    ) -> int:
+    def _record(db: sqlite3.Connection, rows: list[tuple[SnapshotRow, list[EventRow]]]) -> int:
         db.execute("BEGIN IMMEDIATE")
         try:
             seq = SQLiteStore._max_seq(db)
@@ -283,8 +213,7 @@ class SQLiteStore(Store):
                     )
                     seq = db.execute("SELECT last_insert_rowid()").fetchone()[0]
                 db.execute(
-                    """INSERT INTO jobs (ref, backend, state, workflow, user, error, created_sort,
-                        finished_sort, duration_sort, ended_at, document, full, updated_seq)
+                    f"""INSERT INTO jobs ({SNAPSHOT_COLUMNS}, updated_seq)
                     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
                     ON CONFLICT (ref) DO UPDATE SET backend=excluded.backend,
                         state=excluded.state, workflow=excluded.workflow, user=excluded.user,
@@ -354,65 +283,25 @@ class SQLiteStore(Store):
         return await self._read(many) if refs else {}
 
     async def jobs(self, query: JobQuery) -> JobPage:
-        column = _SORT_COLUMNS[query.sort_key]
-        where: list[str] = []
-        args: list[Any] = []
-        for name, values in (("backend", query.backends), ("state", query.states)):
-            if values:
-                where.append(f"{name} IN ({','.join('?' * len(values))})")
-                args.extend(values)
-        for name, value in (("workflow", query.workflow), ("user", query.user)):
-            if value is not None:
-                where.append(f"{name} = ?")
-                args.append(value)
-        if query.q:
-            where.append(
-                "(instr(lower(ref), ?) OR instr(lower(coalesce(workflow, '')), ?)"
-                " OR instr(lower(coalesce(error, '')), ?))"
-            )
-            args.extend([query.q.lower()] * 3)
-        if query.since is not None:
-            where.append("created_sort >= ?")
-            args.append(query.since.timestamp())
-        if query.until is not None:
-            where.append("created_sort < ? AND created_sort != ?")
-            args.extend([query.until.timestamp(), MISSING])
-        after = query.after()
-        direction, compare = ("DESC", "<") if query.descending else ("ASC", ">")
-        if after is not None:
-            where.append(f"({column}, ref) {compare} (?, ?)")
-            args.extend(after)
-        sql = (
-            f"SELECT ref, state, {'full' if query.raw else 'document'}, {column} FROM jobs"
-            f"{' WHERE ' + ' AND '.join(where) if where else ''}"
-            f" ORDER BY {column} {direction}, ref {direction} LIMIT ?"
-        )
-        args.append(query.limit + 1)
+        sql, args = jobs_sql(query, SQLITE)
         rows = await self._read(lambda db: db.execute(sql, args).fetchall())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        records = [JobRecord(ref, state, document) for ref, state, document, _ in rows]
-        cursor = None
-        if more:
-            ref, _, _, value = rows[-1]
-            cursor = encode_cursor(query.sort, value, ref)
-        return JobPage(records, cursor)
+        return job_page(query, rows)
 
     async def job_events(self, ref: str, *, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM events e JOIN jobs j ON j.ref = e.ref"
+            f"SELECT {EVENT_COLUMNS} FROM events e JOIN jobs j ON j.ref = e.ref"
             " WHERE e.ref = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
         )
         rows = await self._read(lambda db: db.execute(sql, (ref, after, limit)).fetchall())
-        return [_event(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     async def events(self, *, after: int, limit: int) -> list[StoredEvent]:
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM events e JOIN jobs j ON j.ref = e.ref"
+            f"SELECT {EVENT_COLUMNS} FROM events e JOIN jobs j ON j.ref = e.ref"
             " WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
         )
         rows = await self._read(lambda db: db.execute(sql, (after, limit)).fetchall())
-        return [_event(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     @staticmethod
     def _max_seq(db: sqlite3.Connection) -> int:

@@ -50,9 +50,9 @@ from jobhub.errors import (
     RateLimited,
     WaitTimeout,
 )
-from jobhub.http import AsyncRunner, _client_options, is_transient
+from jobhub.http import AsyncRunner, is_transient
 from jobhub.model import Job, JobEvent, JobRef
-from jobhub.waiting.events import job_events
+from jobhub.waiting.events import high_water, job_events
 from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
 
 __all__ = ["MAX_HOLDS", "Engine", "HoldingRunner", "Mode", "Seen"]
@@ -92,6 +92,8 @@ class _Followed:
 
     __slots__ = (
         "adapter",
+        "asked",
+        "baseline",
         "checked",
         "ended",
         "fetch_by",
@@ -101,16 +103,17 @@ class _Followed:
         "looked_once",
         "poke",
         "ref",
-        "requested",
         "tasks",
     )
 
-    def __init__(self, ref: JobRef, adapter: Adapter, *, requested: bool) -> None:
-        self.ref = ref
+    def __init__(self, ref: JobRef, adapter: Adapter) -> None:
+        self.ref = ref  # with the backend's canonical id
         self.key = str(ref)
         self.adapter = adapter
-        self.requested = requested  # named by the caller (not discovered on a watched backend)
-        self.last: Job | None = None
+        # The refs the caller named it by, as given (empty: discovered on a watched backend).
+        self.asked: list[str] = []
+        self.last: Job | None = None  # as the backend last showed it
+        self.baseline: Job | None = None  # what events were reported up to (`high_water`)
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
         # Loop time by which it is fetched on its own, whatever a listing says of it.
@@ -119,6 +122,15 @@ class _Followed:
         self.poke = asyncio.Event()  # a listing saw it move: look now
         self.looked_once = asyncio.Event()  # set once it was asked for (answered or not)
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.asked)
+
+
+def canonical(adapters: Mapping[str, Adapter], ref: JobRef) -> JobRef:
+    """`ref` with its backend's canonical spelling of the id (see `Adapter.canonical_id`)."""
+    return JobRef(ref.backend, adapters[ref.backend].canonical_id(ref.id))
 
 
 class _Backend:
@@ -130,7 +142,7 @@ class _Backend:
         self.settings = adapter.settings
         self.slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds = 0
-        self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+        self.max_holds = max_holds(adapter)
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
@@ -160,17 +172,12 @@ class HoldingRunner(AsyncRunner):
     from the pool GETs use so that holds never starve them."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(transport)
+        super().__init__(transport, connections=max_holds)
 
-    def client(self, adapter: Adapter) -> httpx.AsyncClient:
-        client = self._clients.get(adapter.name)
-        if client is None:
-            holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
-            options = _client_options(adapter)
-            options["limits"] = httpx.Limits(max_connections=holds, max_keepalive_connections=holds)
-            client = httpx.AsyncClient(transport=self._transport, **options)
-            self._clients[adapter.name] = client
-        return client
+
+def max_holds(adapter: Adapter) -> int:
+    """Long-polls held at once on the backend (each keeps a connection open)."""
+    return int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
 
 
 class Engine:
@@ -208,8 +215,8 @@ class Engine:
 
     def follow(self, refs: Iterable[JobRef]) -> None:
         """Follow these jobs until each ends (refs already checked against the adapters)."""
-        fresh = [self._track(ref, requested=True) for ref in dict.fromkeys(refs)]
-        fresh = [f for f in fresh if f.last is None and not f.ended]
+        tracked = [self._track(canonical(self._adapters, ref), str(ref)) for ref in refs]
+        fresh = [f for f in dict.fromkeys(tracked) if f.last is None and not f.ended]
         if self.mode == "wait":
             self._plan_first_looks(fresh)
         for followed in fresh:
@@ -222,8 +229,9 @@ class Engine:
         self._ensure_loop(backend, kind, discover=True)
 
     def pending(self) -> dict[str, Job | None]:
-        """The last view of every requested job that has not ended (None: never seen)."""
-        return {f.key: f.last for f in self._followed.values() if f.requested and not f.ended}
+        """The last view of every requested job that has not ended (None: never seen), under
+        each ref the caller gave for it."""
+        return {asked: f.last for f in self._followed.values() if not f.ended for asked in f.asked}
 
     # -- results --------------------------------------------------------------------------------
 
@@ -282,17 +290,17 @@ class Engine:
     @staticmethod
     def _describe(followed: _Followed, errors: Mapping[str, JobHubError]) -> str:
         if followed.last is not None:
-            return f"{followed.key} ({followed.last.state.value})"
+            return f"{followed.asked[0]} ({followed.last.state.value})"
         error = errors.get(followed.ref.backend)
         if error is None:
-            return f"{followed.key} (never seen)"
-        return f"{followed.key} (never seen; unreachable: {excerpt(str(error), 200)})"
+            return f"{followed.asked[0]} (never seen)"
+        return f"{followed.asked[0]} (never seen; unreachable: {excerpt(str(error), 200)})"
 
     async def cancel_open(self) -> str:
         """Stop following and ask each backend to cancel the requested jobs still open.
         Returns a sentence for the timeout message saying what happened."""
         await self.close()
-        pending = [self._followed[key] for key in self.pending()]
+        pending = [f for f in self._followed.values() if f.requested and not f.ended]
         cancelled: list[str] = []
         ended: list[str] = []
         unsupported: list[str] = []
@@ -351,16 +359,20 @@ class Engine:
             backend = self._backends[name] = _Backend(self._adapters[name])
         return backend
 
-    def _track(self, ref: JobRef, *, requested: bool) -> _Followed:
-        known = self._followed.get(str(ref))
-        if known is not None:
-            known.requested = known.requested or requested
-            return known
-        backend = self._backend(ref.backend)
-        followed = _Followed(ref, backend.adapter, requested=requested)
-        self._followed[followed.key] = followed
-        backend.open.add(followed.key)
+    def _track(self, ref: JobRef, asked: str | None = None) -> _Followed:
+        """The job `ref` (canonical) followed; `asked`: a ref the caller named it by."""
+        followed = self._followed.get(str(ref))
+        if followed is None:
+            backend = self._backend(ref.backend)
+            followed = self._followed[str(ref)] = _Followed(ref, backend.adapter)
+            backend.open.add(followed.key)
+        if asked is not None and asked not in followed.asked:
+            followed.asked.append(asked)
         return followed
+
+    def _listed(self, backend: _Backend, job: Job) -> JobRef:
+        """The ref of a job as a listing or refresh shows it."""
+        return JobRef(backend.name, backend.adapter.canonical_id(job.id))
 
     def _start(self, followed: _Followed, *, first_delay: float) -> None:
         backend = self._backend(followed.ref.backend)
@@ -413,7 +425,8 @@ class Engine:
         followed.looked_once.set()
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
-        events = job_events(followed.last, job, at=datetime.now(UTC))
+        events = job_events(followed.baseline, job, at=datetime.now(UTC))
+        followed.baseline = high_water(followed.baseline, job)
         followed.last = job
         now = self._loop.time()
         if full:
@@ -465,7 +478,7 @@ class Engine:
                 log.debug("%s: no first look from its listing (%s)", backend.name, why)
                 return
             for job in jobs:
-                followed = self._followed.get(str(JobRef(backend.name, job.id)))
+                followed = self._followed.get(str(self._listed(backend, job)))
                 # An ended job is fetched in full: a listing may show only a summary of it.
                 if followed is not None and followed.last is None and not job.state.terminal:
                     self._accept(followed, job, full=False)
@@ -555,7 +568,10 @@ class Engine:
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One GET; the pause to take before the next."""
         try:
-            job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
+            call = backend.adapter.expecting(
+                followed.ref.id, backend.adapter.get_job(followed.ref.id)
+            )
+            job = await self._send(backend, call)
         except Exception as exc:
             followed.looked_once.set()
             return self._retry_in(backend, exc, backoff)
@@ -580,13 +596,15 @@ class Engine:
 
     async def _hold(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One long-poll; the pause to take before the next (0: re-issue at once)."""
-        known = followed.last.outputs if followed.last is not None else None
+        known = followed.baseline.outputs if followed.baseline is not None else None
         offset = len(known) if self.mode == "watch" and isinstance(known, list) else 0
         asked = self._loop.time()
         backend.holds += 1
         try:
             call = backend.adapter.await_job(followed.ref.id, offset=offset)
-            job = await self._send(backend, call, hold=True)
+            job = await self._send(
+                backend, backend.adapter.expecting(followed.ref.id, call), hold=True
+            )
         except BackendUnavailable as exc:
             held = self._loop.time() - asked
             if exc.status_code == 408 and held >= min(MIN_HOLD, backend.settings.poll_interval):
@@ -619,11 +637,11 @@ class Engine:
             changed = False
             listed: set[str] = set()
             for job in jobs:
-                ref = JobRef(backend.name, job.id)
-                listed.add(job.id)
+                ref = self._listed(backend, job)
+                listed.add(ref.id)
                 followed = self._followed.get(str(ref))
                 if followed is None and discover:
-                    followed = self._track(ref, requested=False)
+                    followed = self._track(ref)
                 if followed is not None:
                     changed = self._accept(followed, job) or changed
             missing = [
@@ -736,11 +754,12 @@ class Engine:
         changed = False
         now = self._loop.time()
         for job in jobs:
-            key = str(JobRef(backend.name, job.id))
+            ref = self._listed(backend, job)
+            key = str(ref)
             followed = self._followed.get(key)
             if followed is None:
                 if discover:
-                    followed = self._track(JobRef(backend.name, job.id), requested=False)
+                    followed = self._track(ref)
                     self._accept(followed, job)
                     changed = True
                     if not followed.ended:

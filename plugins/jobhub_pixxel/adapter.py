@@ -18,16 +18,16 @@ A Pixxel job is addressed by two ids, so jobhub's id for it is `"<workflow_id>/<
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
 
 import httpx
 
 from jobhub.backend import Adapter, Call, ErrorHints, HeaderAuth, Page, excerpt
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef
 from jobhub.model import Job, JobState
-from jobhub_pixxel.normalize import to_job
+from jobhub_pixxel.normalize import to_job, to_jobs
 from jobhub_pixxel.wire import JobList, WorkflowPage
 
 __all__ = ["PixxelAdapter", "PixxelSettings"]
@@ -41,7 +41,10 @@ SERVER_STATUS = {
 
 
 class PixxelSettings(BackendSettings):
+    """Settings of a Pixxel backend; `api_key` defaults to `$PIXXEL_API_KEY`."""
+
     url: str = "https://api.pixxel.space"
+    api_key: Annotated[HeaderSecret, FromEnv("PIXXEL_API_KEY")] = None
 
 
 class PixxelAdapter(Adapter):
@@ -49,7 +52,7 @@ class PixxelAdapter(Adapter):
 
     type = "pixxel"
     Settings = PixxelSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"api_key": "PIXXEL_API_KEY"}
+    settings: PixxelSettings
     hints = ErrorHints(
         auth="check api_key (or PIXXEL_API_KEY): it is sent as the bare key in the "
         "Authorization header, without 'Bearer', and must be allowed to read this workflow",
@@ -125,7 +128,7 @@ class PixxelAdapter(Adapter):
                     raise self.invalid("a job list must be a JSON object with 'jobs'", body)
                 what = "'jobs' must be a list of job objects"
                 items = self.validate(JobList, body, what=what).jobs or []
-            jobs = [self.normalize(item, workflow_id=workflow_id) for item in items]
+            jobs = to_jobs(self, items, workflow_id=workflow_id)
             return Page(jobs, then() if then is not None else None)
 
         return Call(request, parse)

@@ -19,10 +19,17 @@ list item (`GET .../jobs`, without tasks, spec or execution times). Field choice
 - a task's `started_at` is `block_inf_start_time` (processing began), else `created_at` once
   the task has left the pending/queued states; its `finished_at` is `finished_at`, else
   `block_inf_end_time`. A task that never started inside an ended job is `cancelled`.
+
+A listing is read again every cycle of a wait, so a list item (no tasks, spec or inputs) takes
+a path of its own that reads just its few fields, and each distinct time, duration and
+percentage text is read once.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
+from types import NoneType
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,7 +40,7 @@ from jobhub.problems import describe
 from jobhub_pixxel.values import decode_raw_json, number, percent, seconds, timestamp
 from jobhub_pixxel.wire import JobPayload
 
-__all__ = ["STATES", "to_job"]
+__all__ = ["STATES", "to_job", "to_jobs"]
 
 S = JobState
 STATES = StateTable(
@@ -67,6 +74,25 @@ _NOT_STARTED = frozenset({S.PENDING, S.QUEUED})
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
 _NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
 _WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.known.items()}
+_TEXT = (str, NoneType)
+
+# The readers never raise and give immutable values, so each distinct text is read once (a
+# listing read every cycle repeats every job's times; a task often starts as another ends).
+_time_of_text = lru_cache(maxsize=8192)(timestamp)
+_seconds_of_text = lru_cache(maxsize=4096)(seconds)
+_percent_of_text = lru_cache(maxsize=1024)(percent)
+
+
+def _time(value: Any) -> datetime | None:
+    return _time_of_text(value) if type(value) is str else timestamp(value)
+
+
+def _seconds(value: Any) -> float | None:
+    return _seconds_of_text(value) if type(value) is str else seconds(value)
+
+
+def _percent(value: Any) -> float | None:
+    return _percent_of_text(value) if type(value) is str else percent(value)
 
 
 class _Unusual(Exception):
@@ -80,6 +106,83 @@ def to_job(adapter: Adapter, payload: Any, *, workflow_id: str | None = None) ->
     A payload whose fields have JSON's own types (what Pixxel sends) is read straight from its
     dicts; any other goes through the wire model (`jobhub_pixxel.wire`), which renders message
     values as text or names what cannot be read, and what it gives is read the same way."""
+    return to_jobs(adapter, [payload], workflow_id=workflow_id)[0]
+
+
+def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = None) -> list[Job]:
+    """`to_job` of each payload, in order: a listing. A list item (no tasks, validation errors,
+    spec, inputs or execution time) whose fields have JSON's own types is read here in one
+    pass, giving what `_job` gives for it; any other payload goes the way `to_job` says."""
+    name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
+    jobs: list[Job] = []
+    for payload in payloads:
+        get = payload.get if type(payload) is dict else None
+        if get is None or not (
+            get("tasks") is None
+            and get("val_errors") is None
+            and get("exec_created_at") is None
+            and get("spec") is None
+            and get("inputs") is None
+        ):
+            jobs.append(_read(adapter, payload, workflow_id))
+            continue
+        job_id, own_workflow, status = get("id"), get("workflow_id"), get("status")
+        user, created_at, finished_at = get("created_by"), get("created_at"), get("finished_at")
+        workflow = own_workflow or workflow_id
+        if not (
+            type(job_id) is str
+            and type(own_workflow) in _TEXT
+            and type(workflow) is str
+            and type(status) in _TEXT
+            and type(user) in _TEXT
+            and job_id.strip()
+            and workflow.strip()
+            and "/" not in workflow
+        ):
+            jobs.append(_read(adapter, payload, workflow_id))  # which says what is wrong
+            continue
+        state = _WORDS.get(status) or STATES(status)
+        created = _time_of_text(created_at) if type(created_at) is str else timestamp(created_at)
+        ended = _time_of_text(finished_at) if type(finished_at) is str else timestamp(finished_at)
+        taken, reported = get("time_taken"), get("progress")
+        if state is S.SUCCEEDED:
+            progress: float | None = 1.0
+        else:
+            progress = _percent_of_text(reported) if type(reported) is str else percent(reported)
+        combined = f"{workflow}/{job_id}"
+        jobs.append(
+            Job.trusted(
+                {
+                    "ref": prefix + combined,
+                    "backend": name,
+                    "type": kind,
+                    "id": combined,
+                    "workflow": workflow,
+                    "state": state,
+                    "status": status,
+                    "created_at": created,
+                    "started_at": None,
+                    "finished_at": ended,
+                    "duration": _seconds_of_text(taken) if type(taken) is str else seconds(taken),
+                    "progress": progress,
+                    "error": None,
+                    "user": user or None,
+                    "tasks": [],
+                    "inputs": None,
+                    "outputs": None,
+                    "children": [],
+                    "restarts": 0,
+                    "cost": number(get("cost")),
+                    "labels": {},
+                    "raw": payload,
+                }
+            )
+        )
+    return jobs
+
+
+def _read(adapter: Adapter, payload: Any, workflow_id: str | None) -> Job:
+    """`to_job` of a payload the list-item path does not take."""
     if not isinstance(payload, dict):
         raise adapter.invalid(f"a job must be a JSON object, not {_kind(payload)}", payload)
     try:
@@ -139,8 +242,8 @@ def _job(
                 name = built.name
                 key = name if name not in outputs else f"{name}#{built.id or len(outputs)}"
                 outputs[key] = decode_raw_json(result)
-    started_at = timestamp(fields.get("exec_created_at"))
-    finished_at = timestamp(fields.get("finished_at"))
+    started_at = _time(fields.get("exec_created_at"))
+    finished_at = _time(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
     inputs = fields.get("inputs")
     return Job.trusted(
@@ -152,7 +255,7 @@ def _job(
             "workflow": workflow,
             "state": state,
             "status": status,
-            "created_at": timestamp(fields.get("created_at")),
+            "created_at": _time(fields.get("created_at")),
             "started_at": started_at,
             "finished_at": finished_at,
             "duration": _duration(started_at, finished_at, fields.get("time_taken")),
@@ -197,9 +300,9 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
     reported = state = _WORDS.get(status) or STATES(status)
     if job_ended and state in _NOT_STARTED:
         state = S.CANCELLED  # a finished job never shows pending work
-    started_at = timestamp(task.get("block_inf_start_time"))
+    started_at = _time(task.get("block_inf_start_time"))
     if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
-        started_at = timestamp(task.get("created_at"))
+        started_at = _time(task.get("created_at"))
     if message and kind:
         error: str | None = f"{message} ({kind})"
     else:
@@ -211,12 +314,11 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
             "state": state,
             "status": status,
             "started_at": started_at,
-            "finished_at": timestamp(task.get("finished_at"))
-            or timestamp(task.get("block_inf_end_time")),
+            "finished_at": _time(task.get("finished_at")) or _time(task.get("block_inf_end_time")),
             "depends_on": [] if depends_on is None else depends_on,
             "exit_code": None,
             "error": error,
-            "progress": 1.0 if state is S.SUCCEEDED else percent(task.get("progress")),
+            "progress": 1.0 if state is S.SUCCEEDED else _percent(task.get("progress")),
             "raw": raw,
         }
     )
@@ -226,13 +328,13 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
 def _duration(started_at: Any, finished_at: Any, time_taken: Any) -> float | None:
     if started_at is not None and finished_at is not None and finished_at >= started_at:
         return float((finished_at - started_at).total_seconds())
-    return seconds(time_taken)
+    return _seconds(time_taken)
 
 
 def _progress(state: JobState, reported: Any, ended_tasks: int, all_tasks: int) -> float | None:
     if state is S.SUCCEEDED:
         return 1.0
-    figure = percent(reported)
+    figure = _percent(reported)
     if figure is None and all_tasks:
         figure = ended_tasks / all_tasks
     return figure

@@ -21,10 +21,7 @@ __all__ = ["decode_raw_json", "number", "percent", "seconds", "timestamp"]
 def timestamp(value: Any) -> datetime | None:
     """An RFC 3339 time as an aware UTC datetime. "", null, Go's zero time
     (`0001-01-01T00:00:00Z`, what an unset Go time marshals to) and unreadable values are None."""
-    try:
-        parsed = parse_time(value)
-    except (ValueError, OverflowError):
-        return None
+    parsed = parse_time(value)
     if parsed is None or parsed.year <= 1:
         return None
     return parsed

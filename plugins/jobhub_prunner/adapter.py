@@ -14,14 +14,15 @@ its JWT middleware answers 401 in plain text (`no token found`, `token is unauth
 from __future__ import annotations
 
 import json
+import uuid
 from types import NoneType
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from jobhub.backend import Adapter, Call, ErrorHints, Page, excerpt
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub.problems import describe
@@ -40,6 +41,8 @@ class PrunnerSettings(BackendSettings):
     `token`."""
 
     url: str = "http://localhost:9009"
+    jwt_secret: Annotated[SecretStr | None, FromEnv("PRUNNER_JWT_SECRET")] = None
+    token: HeaderSecret = None
     # `/pipelines/jobs` answers with every job the server holds in one body: 10,000 jobs of
     # 50 tasks are about 80 MiB, past the 64 MiB every other backend is capped at.
     max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
@@ -55,7 +58,6 @@ class PrunnerAdapter(Adapter):
 
     type = "prunner"
     Settings = PrunnerSettings
-    env_defaults: ClassVar[dict[str, str]] = {"jwt_secret": "PRUNNER_JWT_SECRET"}
     hints = ErrorHints(
         auth="check jwt_secret / token and the clock",
         not_found=(
@@ -87,6 +89,14 @@ class PrunnerAdapter(Adapter):
             raise self.invalid(f"unreadable job ({describe(exc)})", payload) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise self.invalid(f"unreadable job ({exc})", payload) from None
+
+    def canonical_id(self, job_id: str) -> str:
+        """prunner reads ids as UUIDs (upper-case, `{braced}`, ...) and answers with the
+        lower-case hyphenated form."""
+        try:
+            return str(uuid.UUID(job_id))
+        except ValueError:
+            return job_id
 
     def get_job(self, job_id: str) -> Call[Job]:
         return Call(

@@ -131,10 +131,7 @@ def _time(value: Any, field: str) -> datetime | None:
         return None
     if type(value) is not str:
         raise _Unusual
-    try:
-        parsed = parse_time(value)
-    except ValueError:
-        raise ValueError(f"{field} {value!r} is not an RFC 3339 time") from None
+    parsed = parse_time(value)  # None when unreadable: that one field, not the job, is lost
     if len(_TIMES) >= _TIMES_KEPT:
         _TIMES.clear()
     _TIMES[value] = parsed
@@ -204,7 +201,9 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     tasks, terminal, failures = _tasks(
         fields.get("tasks"), payload.get("tasks"), ended, finished_at
     )
-    state = job_state(completed, canceled, errored, started_at is not None, last_error)
+    # Started is what prunner says, even when its time cannot be read.
+    started = fields.get("start") not in (None, "")
+    state = job_state(completed, canceled, errored, started, last_error)
     if state is JobState.SUCCEEDED:
         progress: float | None = 1.0
     elif tasks:

@@ -27,9 +27,8 @@ How a Sieve job becomes a `Job`:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, ValidationError
@@ -44,7 +43,7 @@ from jobhub.backend import (
     excerpt,
     parse_time,
 )
-from jobhub.config import BackendSettings
+from jobhub.config import MAX_SECONDS, BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
 from jobhub.problems import describe
@@ -86,9 +85,11 @@ class SieveSettings(BackendSettings):
 
     type: str = "sieve"
     url: str = "https://mango.sievedata.com"
+    api_key: Annotated[HeaderSecret, FromEnv("SIEVE_API_KEY")] = None
     await_timeout: float = Field(
         default=AWAIT_TIMEOUT,
         gt=0,
+        le=MAX_SECONDS,
         description="seconds one long-poll (/await) may take; the server holds it ~10 minutes",
     )
 
@@ -98,7 +99,7 @@ class SieveAdapter(Adapter):
 
     type = "sieve"
     Settings = SieveSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"api_key": "SIEVE_API_KEY"}
+    settings: SieveSettings
     hints = ErrorHints(
         auth="check api_key (or the SIEVE_API_KEY environment variable)",
         not_found="check the job id (or the function's owner/name) and the backend name",
@@ -323,8 +324,7 @@ class SieveAdapter(Adapter):
         return offset or None
 
     def _await_timeout(self) -> float:
-        settings = self.settings
-        return settings.await_timeout if isinstance(settings, SieveSettings) else AWAIT_TIMEOUT
+        return self.settings.await_timeout
 
 
 def _ignore(response: httpx.Response) -> None:

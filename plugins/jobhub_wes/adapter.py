@@ -37,7 +37,7 @@ import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, ValidationError
@@ -52,7 +52,7 @@ from jobhub.backend import (
     excerpt,
     parse_time,
 )
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import NotSupported
 from jobhub.model import Job, JobState, Task
 from jobhub.problems import describe
@@ -93,7 +93,10 @@ class WesSettings(BackendSettings):
     `/ga4gh/wes/v1` (`$WES_URL`); `token` is an optional bearer token (`$WES_TOKEN`)."""
 
     type: str = "wes"
-    url: str = Field(description="the service base, including /ga4gh/wes/v1")
+    url: Annotated[str, FromEnv("WES_URL")] = Field(
+        description="the service base, including /ga4gh/wes/v1"
+    )
+    token: Annotated[HeaderSecret, FromEnv("WES_TOKEN")] = None
     page_size: int | None = Field(
         default=None, gt=0, description="runs (or tasks) asked for per page; unset: server's"
     )
@@ -104,7 +107,7 @@ class WesAdapter(Adapter):
 
     type = "wes"
     Settings = WesSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"url": "WES_URL", "token": "WES_TOKEN"}
+    settings: WesSettings
     hints = ErrorHints(
         auth="check token (or the WES_TOKEN environment variable)",
         not_found=(
@@ -331,8 +334,7 @@ class WesAdapter(Adapter):
     # -- pieces ---------------------------------------------------------------------------------
 
     def _page_size(self) -> int | None:
-        settings = self.settings
-        return settings.page_size if isinstance(settings, WesSettings) else None
+        return self.settings.page_size
 
 
 _NO_LOG = WireLog()

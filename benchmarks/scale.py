@@ -1,0 +1,323 @@
+"""scale: awaiting thousands of jobs, jobhub against the loop a user writes by hand.
+
+    python -m benchmarks scale                 10,000 jobs over Sieve, Pixxel and prunner; then
+                                               5,000 on each alone; then CPU per followed job
+                                               per cycle at 1,000, 5,000 and 10,000 jobs
+    python -m benchmarks scale --quick         the same with a tenth of the jobs, shorter
+    python -m benchmarks scale -- --jobs 2000 --single 1000 --span 60 --parts mixed,cpu
+
+The emulator serves in this process; each contender runs in a child process of its own, so its
+CPU seconds and peak resident set size (`VmHWM`) are its own, and it shares no interpreter lock
+with the servers. Both contenders face the same jobs (same seed), ending at random times over
+`--span` emulated seconds, at the same poll interval (`--interval`, 1 s):
+
+- jobhub: `AsyncHub.as_completed(refs)`, `poll_interval` the interval, `poll_max` 30 s;
+- the hand loop: every interval, GET each job that has not ended (`benchmarks.waiting`);
+- the floor for memory: a process that GETs every job once and holds the answers as parsed
+  JSON dicts (`json.loads`), nothing else.
+
+Reported: requests the emulator received, CPU seconds and peak RSS of the contender's process,
+detection lag (emulated seconds from a job's recorded end to its detection: p50, p99), the
+ends seen within the time allowed (the span and two minutes), jobs reported in a wrong final
+state. The CPU part follows N jobs that do not end for a fixed window after a warm-up, and
+divides the CPU the process spent in the window by N and by the cycles in it (window /
+interval); the hand loop's figure is per job per round it made.
+
+The WES emulator is left out: each of its runs is a cwltool process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.memory import peak_rss
+from benchmarks.waiting import TYPES, CountingEmulator, hand_loop
+
+__all__ = ["main"]
+
+MiB = 2**20
+NEVER = 10_000_000.0  # emulated seconds: a job that does not end while it is followed
+
+
+# -- the child: one contender in a process of its own --------------------------------------------
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _contend(spec: dict[str, Any]) -> dict[str, Any]:
+    from jobhub import AsyncHub
+    from jobhub.errors import WaitTimeout
+
+    refs: list[str] = spec["refs"]
+    seen: list[tuple[str, str, float]] = []
+    cycles: list[float] = []  # the hand loop's rounds
+    rounds: list[float] = []
+    window: list[float] = []
+
+    def noted(ref: str, state: str) -> None:
+        seen.append((ref, state, time.monotonic()))
+
+    async def sample() -> None:  # CPU spent from the warm-up's end to the window's
+        await asyncio.sleep(spec["warmup"])
+        window.append(_cpu())
+        rounds.append(float(len(cycles)))
+        await asyncio.sleep(spec["window"])
+        window.append(_cpu())
+        rounds.append(float(len(cycles)))
+
+    held: list[Any] = []  # the floor's parsed answers, held until the figures are taken
+    async with AsyncHub(spec["config"]) as hub:
+        if spec["mode"] == "dicts":
+            held = await _hold_dicts(hub, refs)
+        else:
+            body: Awaitable[None]
+            if spec["mode"] == "jobhub":
+                body = _jobhub(hub, refs, noted)
+            else:
+                body = hand_loop(spec["interval"], cycles)(hub, refs, noted)
+            if spec["window"]:  # followed jobs that do not end: stop after the window
+                following = asyncio.ensure_future(body)
+                await sample()
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WaitTimeout):
+                    await following
+            else:
+                with contextlib.suppress(TimeoutError, WaitTimeout):
+                    await asyncio.wait_for(body, timeout=spec["timeout"])
+    return {
+        "seen": seen,
+        "window_cpu": window,
+        "window_rounds": rounds,
+        "rounds": len(cycles),
+        "held": len(held),
+    }
+
+
+async def _jobhub(hub: Any, refs: list[str], noted: Any) -> None:
+    async for job in hub.as_completed(refs):
+        noted(job.ref, job.state.value)
+
+
+async def _hold_dicts(hub: Any, refs: list[str]) -> list[Any]:
+    """GET every job once, holding each answer as `json.loads` gives it."""
+    import httpx
+
+    held: list[Any] = []
+    gate = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def one(ref: str) -> None:
+            name, job_id = ref.split(":", 1)
+            adapter = hub.adapter(name)
+            async with gate:
+                response = await client.send(
+                    adapter.get_job(job_id).request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT
+                )
+            held.append(json.loads(response.content))
+
+        await asyncio.gather(*(one(ref) for ref in refs))
+    return held
+
+
+def child(path: str) -> None:
+    spec = json.loads(Path(path).read_text())
+    started, cpu = time.monotonic(), _cpu()
+    result = asyncio.run(_contend(spec))
+    result |= {"cpu": _cpu() - cpu, "wall": time.monotonic() - started, "peak": peak_rss()}
+    print(json.dumps(result))
+
+
+# -- the parent: the emulator, the jobs, the figures ---------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    requests: Counter[str] = field(default_factory=Counter)
+    lags: list[float] = field(default_factory=list)
+    wrong: int = 0
+    cpu: float = 0.0
+    peak: float = 0.0  # MiB
+    wall: float = 0.0
+    rounds: int = 0
+    window_cpu: float = 0.0
+    window_rounds: float = 0.0
+
+    def percentile(self, share: float) -> float:
+        if not self.lags:
+            return float("nan")
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _submit(emu: Any, types: tuple[str, ...], jobs: int, span: float, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    pixxel = emu.backends.get("pixxel")
+    workflows = [w.name for w in pixxel.workflows.values()] if pixxel else []
+    refs = []
+    for index in range(jobs):
+        kind = types[index % len(types)]
+        workflow = workflows[index % len(workflows)] if kind == "pixxel" else None
+        duration = rng.uniform(1.0, span) if span else NEVER
+        refs.append(f"{kind}:{emu.submit(kind, duration=duration, workflow=workflow)}")
+    return refs
+
+
+def _run(
+    mode: str, types: tuple[str, ...], jobs: int, args: argparse.Namespace, *, follow: bool
+) -> Result:
+    """One contender (`jobhub`, `loop` or `dicts`) on a fresh emulator."""
+    result = Result(mode)
+    speed = args.speed
+    with CountingEmulator(types=types, seed=args.seed, speed=speed) as emu:
+        config = {
+            name: {**entry, "poll_interval": args.interval / speed, "poll_max": 30.0 / speed}
+            for name, entry in emu.hub_config().items()
+        }
+        refs = _submit(emu, types, jobs, 0.0 if follow else args.span, args.seed)
+        warmup = args.warmup / speed if follow else 0.0
+        window = args.window / speed if follow else 0.0
+        spec = {
+            "mode": mode,
+            "config": config,
+            "refs": refs,
+            "interval": args.interval / speed,
+            "warmup": warmup,
+            "window": window,
+            "timeout": (args.span + 120.0) / speed,
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+            json.dump(spec, file)
+        emu.requests.clear()
+        synced_mono, synced_emulated = time.monotonic(), emu.clock.now()
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", "--child", file.name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        Path(file.name).unlink()
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        result.requests = Counter(emu.requests)
+        for ref, state, at in figures["seen"]:
+            kind, job_id = ref.split(":", 1)
+            run = emu.backends[kind].find(job_id)
+            assert run is not None
+            detected = synced_emulated + (at - synced_mono) * speed
+            result.lags.append(detected - run.ends)
+            result.wrong += state != run.final_state
+    result.cpu, result.wall, result.peak = figures["cpu"], figures["wall"], figures["peak"] / MiB
+    result.rounds = figures["rounds"]
+    if len(figures["window_cpu"]) == 2:
+        result.window_cpu = figures["window_cpu"][1] - figures["window_cpu"][0]
+        result.window_rounds = figures["window_rounds"][1] - figures["window_rounds"][0]
+    return result
+
+
+def _awaiting(title: str, types: tuple[str, ...], jobs: int, args: argparse.Namespace) -> None:
+    mine = _run("jobhub", types, jobs, args, follow=False)
+    loop = _run("loop", types, jobs, args, follow=False)
+    floor = _run("dicts", types, jobs, args, follow=False)
+    print(f"\n### scale: {title}, {jobs:,} jobs ending over {args.span:g} emulated s\n")
+    print(f"poll interval {args.interval:g} s, emulator speed {args.speed:g}x, seed {args.seed}\n")
+    columns = ["requests", *types, "lag p50", "lag p99", "CPU s", "peak RSS", "wall s"]
+    columns += ["ends seen", "wrong"]
+    print("| | " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    for r in (mine, loop):
+        cells = [f"{sum(r.requests.values()):,}", *(f"{r.requests[t]:,}" for t in types)]
+        cells += [f"{r.percentile(0.5):.2f} s", f"{r.percentile(0.99):.2f} s", f"{r.cpu:.1f}"]
+        cells += [f"{r.peak:.0f} MiB", f"{r.wall:.0f}", f"{len(r.lags):,}", str(r.wrong)]
+        name = "jobhub" if r is mine else "hand loop"
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    share = sum(mine.requests.values()) / max(1, sum(loop.requests.values()))
+    print(
+        f"\njobhub: {share:.1%} of the hand loop's requests (target ≤ 5%); lag p99 "
+        f"{mine.percentile(0.99):.2f} s (target ≤ 2 s); peak RSS {mine.peak:.0f} MiB against "
+        f"{floor.peak:.0f} MiB for a process holding the same jobs as parsed JSON dicts "
+        f"({mine.peak / floor.peak:.2f}×, target ≤ 1.5×). The hand loop made {loop.rounds} rounds "
+        f"in {loop.wall:.0f} s.",
+        flush=True,
+    )
+
+
+def _cpu_per_job(types: tuple[str, ...], sizes: list[int], args: argparse.Namespace) -> None:
+    print(
+        f"\n### scale: CPU per followed job per cycle (jobs over {', '.join(types)} that do not "
+        f"end; {args.window:g} emulated s after a {args.warmup:g} s warm-up; a cycle is the "
+        f"{args.interval:g} s poll interval)\n"
+    )
+    print("| jobs | jobhub | hand loop (per round) | ratio | jobhub against its smallest N |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    first = None
+    for size in sizes:
+        mine = _run("jobhub", types, size, args, follow=True)
+        loop = _run("loop", types, size, args, follow=True)
+        cycles = args.window / args.interval
+        per_job = mine.window_cpu / size / cycles
+        per_round = loop.window_cpu / size / max(1.0, loop.window_rounds)
+        first = per_job if first is None else first
+        print(
+            f"| {size:,} | {per_job * 1e6:.1f} µs | {per_round * 1e6:.1f} µs "
+            f"({loop.window_rounds:.0f} rounds) | {per_job / per_round:.2f}× "
+            f"| {per_job / first:.2f}× |",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks scale", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the jobs, 30 s span")
+    parser.add_argument("--jobs", type=int, help="jobs over every backend (10,000)")
+    parser.add_argument("--single", type=int, help="jobs on one backend at a time (5,000)")
+    parser.add_argument("--sizes", help="followed jobs for the CPU part (1000,5000,10000)")
+    parser.add_argument("--span", type=float, help="emulated s over which jobs end (180)")
+    parser.add_argument("--interval", type=float, default=1.0, help="poll interval, emulated s")
+    parser.add_argument("--speed", type=float, default=1.0, help="emulated seconds per real one")
+    parser.add_argument("--warmup", type=float, default=20.0, help="CPU part: emulated s")
+    parser.add_argument("--window", type=float, default=30.0, help="CPU part: emulated s")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--parts", default="mixed,single,cpu", help="which parts to run")
+    args = parser.parse_args(argv)
+    tenth = 10 if args.quick else 1
+    args.jobs = args.jobs or 10_000 // tenth
+    args.single = args.single or 5_000 // tenth
+    args.span = args.span or (30.0 if args.quick else 180.0)
+    if args.quick:
+        args.warmup, args.window = min(args.warmup, 5.0), min(args.window, 10.0)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1000, 5000, 10_000]
+    sizes = [max(1, size // tenth) for size in sizes] if not args.sizes else sizes
+    parts = set(args.parts.split(","))
+    if "mixed" in parts:
+        _awaiting(", ".join(TYPES), TYPES, args.jobs, args)
+    if "single" in parts:
+        for kind in TYPES:
+            _awaiting(f"{kind} alone", (kind,), args.single, args)
+    if "cpu" in parts:
+        _cpu_per_job(TYPES, sizes, args)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child(sys.argv[2])
+    else:
+        sys.exit(main(sys.argv[1:]))
