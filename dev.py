@@ -55,7 +55,8 @@ def test(extra: list[str]) -> None:
     _run(BIN / "ruff", "check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "ruff", "format", "--check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "mypy", "jobhub", "plugins")
-    # pytest exits 5 when it collects no test: that is a failure here, never hidden.
+    # pytest exits 5 when it collects no test: that is a failure here, never hidden. One
+    # process by default; `-n 2` after the command spreads the tests over two (pytest-xdist).
     _run(BIN / "python", "-m", "pytest", *extra)
 
 

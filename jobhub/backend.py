@@ -1,5 +1,10 @@
 """The adapter contract: pure request builders and response parsers, no I/O.
 
+The helpers adapters use live in modules named for them and are importable from here too, as
+plugins import them: `parse_time` and `parse_retry_after` (`jobhub.times`), `StateTable`
+(`jobhub.states`), `excerpt` (`jobhub.problems`), `read_json` and its limits
+(`jobhub.json_reading`), `HeaderAuth` (`jobhub.auth`).
+
 An adapter turns "get job X" into a `Call`: an `httpx.Request` plus the function that reads its
 answer. `jobhub.http` sends the request (sync or async, with retries) and hands a successful
 response to `Call.parse`; an error response goes to `Adapter.error`, which maps it onto the
@@ -13,27 +18,21 @@ import builtins
 import dataclasses
 import enum
 import json
-import logging
-import math
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
-from pydantic_core import from_json
+from pydantic import BaseModel, ValidationError
 
+from jobhub.auth import HeaderAuth
 from jobhub.config import BackendSettings
 from jobhub.errors import (
     AuthError,
     BackendError,
     BackendUnavailable,
-    ConfigError,
     InvalidPayload,
     InvalidRef,
     JobHubError,
@@ -41,13 +40,17 @@ from jobhub.errors import (
     NotSupported,
     RateLimited,
 )
+from jobhub.json_reading import MAX_JSON_DEPTH, UnreadableJson, read_json
 from jobhub.model import JobState
-from jobhub.problems import describe
+from jobhub.problems import describe, excerpt
+from jobhub.states import StateTable
+from jobhub.times import MAX_RETRY_AFTER_PAUSE, parse_retry_after, parse_time
 
 if TYPE_CHECKING:
     from jobhub.model import Job
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_RETRY_AFTER_PAUSE",
     "Adapter",
     "Call",
@@ -63,18 +66,29 @@ __all__ = [
     "read_json",
 ]
 
-log = logging.getLogger("jobhub")
-
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
 class Capability(enum.StrEnum):
-    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait."""
+    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait.
+    An adapter has a capability exactly when it overrides the capability's `method`."""
 
     CANCEL = "cancel"
     LONG_POLL = "long_poll"  # await_job(): the server holds the request until the job ends
     BATCH_REFRESH = "batch_refresh"  # refresh_jobs(): one request returns every job it holds
+
+    @property
+    def method(self) -> str:
+        """The name of the `Adapter` method that provides it."""
+        return _CAPABILITY_METHODS[self]
+
+
+_CAPABILITY_METHODS = {
+    Capability.CANCEL: "cancel_job",
+    Capability.LONG_POLL: "await_job",
+    Capability.BATCH_REFRESH: "refresh_jobs",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,199 +119,6 @@ class Page:
     next: Call[Page] | None = None
 
 
-# A URL's query string: where signed URLs keep their signatures and credentials.
-_URL_QUERY = re.compile(r"""(\w+://[^\s?#"'<>\\]*)\?[^\s#"'<>\\]*""")
-
-
-def excerpt(data: Any, limit: int = 200) -> str:
-    """A short printable start of a payload, for error messages and log lines. URLs lose their
-    query strings (`?X-Goog-Signature=…`), so a signed URL is never spread by a message."""
-    if isinstance(data, bytes):
-        text = data[: limit * 4].decode("utf-8", "replace")
-    elif isinstance(data, str):
-        text = data
-    else:
-        try:
-            text = json.dumps(data, default=str)
-        except (TypeError, ValueError, RecursionError):
-            try:
-                text = repr(data)
-            except RecursionError:
-                text = f"({type(data).__name__} nested too deep to show)"
-    text = _URL_QUERY.sub(r"\1?…", " ".join(text[: limit * 2].split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A backend timestamp as an aware UTC datetime; a time without a zone is UTC.
-
-    None for "", None and anything that is not a readable ISO 8601 time (epoch seconds, an
-    offset past ±24 h, a time outside years 1–9999 once in UTC, a number): one unreadable
-    field must not cost the whole job, and the payload's `raw` keeps what the backend sent.
-    Each kind of unreadable text is logged once."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        _log_unreadable_time(value)
-        return None
-    try:
-        # Most backend times are read as they come (Python reads a trailing "Z" itself);
-        # anything else takes the lenient path below, which gives the same result.
-        parsed = datetime.fromisoformat(value)
-    except (ValueError, OverflowError):
-        return _parse_time_leniently(value)
-    if parsed.tzinfo is UTC:
-        return parsed
-    return _utc(parsed, value)
-
-
-def _parse_time_leniently(value: str) -> datetime | None:
-    """`parse_time` for text `datetime.fromisoformat` does not take as it is: surrounding
-    blanks, a lower-case "z"."""
-    text = value.strip()
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):  # not a time, or an offset past ±24 h
-        _log_unreadable_time(value)
-        return None
-    return _utc(parsed, value)
-
-
-def _utc(parsed: datetime, value: str) -> datetime | None:
-    if parsed.tzinfo is None:
-        # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
-        return datetime.combine(parsed, parsed.time(), UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
-        _log_unreadable_time(value)
-        return None
-
-
-_unreadable_times_logged: set[str] = set()
-
-
-def _log_unreadable_time(value: Any) -> None:
-    # Logged once per shape (digits as 9, letters as a), so a stream of epoch seconds is one line.
-    shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", excerpt(value, 40)))
-    if shape not in _unreadable_times_logged and len(_unreadable_times_logged) < 100:
-        _unreadable_times_logged.add(shape)
-        log.warning(
-            "unreadable time %s shown as null (the raw payload keeps it)", excerpt(value, 40)
-        )
-
-
-# The longest pause a `Retry-After` can impose: a backend asking for more (a day, 1e9 seconds,
-# a date in the year 9999) is asked again after this long rather than never.
-MAX_RETRY_AFTER_PAUSE = 300.0
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds, at most `MAX_RETRY_AFTER_PAUSE`: either delta-seconds or an
-    HTTP date. None when absent or unreadable, and for what is not a finite number (`inf`,
-    `nan`, `1e999`)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(MAX_RETRY_AFTER_PAUSE, max(0.0, seconds))
-
-
-class StateTable:
-    """A backend's native status words → canonical states, matched case-insensitively.
-
-    An unknown word maps to `JobState.UNKNOWN` and is logged once per backend type and word.
-    """
-
-    def __init__(self, backend_type: str, table: Mapping[str, JobState]) -> None:
-        self.backend_type = backend_type
-        self._table = {word.lower(): state for word, state in table.items()}
-        self._warned: set[str] = set()
-        # The words as the table spells them and in lower case: a hot loop reads a word with
-        # `known.get(word)` and calls the table only for what that misses.
-        self.known: Mapping[str, JobState] = {**self._table, **table}
-
-    def __call__(self, word: str | None) -> JobState:
-        if word is None:
-            return JobState.UNKNOWN
-        state = self._table.get(word.lower())
-        if state is None:
-            self._warn(word)
-            return JobState.UNKNOWN
-        return state
-
-    # A backend sending endless new words must not grow memory or flood the log.
-    MAX_WARNED = 100
-
-    def _warn(self, word: str) -> None:
-        if word in self._warned or len(self._warned) > self.MAX_WARNED:
-            return
-        self._warned.add(word)
-        if len(self._warned) > self.MAX_WARNED:
-            log.warning("%s: many unknown status words; no more are logged", self.backend_type)
-        else:
-            log.warning(
-                "%s: unknown status word %r, reported as 'unknown'",
-                self.backend_type,
-                word if len(word) <= 80 else excerpt(word, 80),
-            )
-
-    def words(self, state: JobState) -> list[str]:
-        """Native words that map to `state` (for server-side filters)."""
-        return [word for word, mapped in self._table.items() if mapped is state]
-
-    def items(self) -> list[tuple[str, JobState]]:
-        return list(self._table.items())
-
-
-class HeaderAuth(httpx.Auth):
-    """Puts a secret in one request header as each request is sent (e.g. `X-API-Key`).
-
-    Without a secret it raises `ConfigError` naming the setting to fill, rather than sending
-    an unauthenticated request. Its repr never shows the secret.
-    """
-
-    def __init__(
-        self,
-        adapter: Adapter,
-        header: str,
-        secret: SecretStr | None,
-        *,
-        setting: str,
-        prefix: str = "",
-    ) -> None:
-        self._adapter_label = f"{adapter.type} backend {adapter.name!r}"
-        self._header = header
-        self._secret = secret
-        self._setting = setting
-        self._prefix = prefix
-
-    def __repr__(self) -> str:
-        return f"HeaderAuth({self._header!r}, {'**********' if self._secret else None})"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._secret is None or not self._secret.get_secret_value():
-            raise ConfigError(
-                f"{self._adapter_label}: no {self._setting} is set — set it in the "
-                "backend's settings or its environment variable"
-            )
-        request.headers[self._header] = self._prefix + self._secret.get_secret_value()
-        yield request
-
-
 @dataclass(frozen=True, slots=True)
 class ErrorHints:
     """What an error message tells the user to check, per backend."""
@@ -317,11 +138,26 @@ class Adapter(ABC):
     type: ClassVar[str]
     Settings: ClassVar[builtins.type[BackendSettings]] = BackendSettings
     env_defaults: ClassVar[Mapping[str, str]] = {}
+    # Derived when the class is made, from the methods it overrides: never declared apart.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     hints: ClassVar[ErrorHints] = ErrorHints()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        offered = frozenset(
+            capability
+            for capability in Capability
+            if getattr(cls, capability.method) is not getattr(Adapter, capability.method)
+        )
+        declared = cls.__dict__.get("capabilities")
+        if declared is not None and frozenset(declared) != offered:
+            raise TypeError(
+                f"{cls.__qualname__} declares capabilities {sorted(map(str, declared))}, but "
+                f"the methods it overrides offer {sorted(map(str, offered))}: capabilities "
+                "follow from the methods (cancel_job, await_job, refresh_jobs), so leave the "
+                "declaration out"
+            )
+        cls.capabilities = offered
         # Where each setting's environment variable is declared: on the settings' fields
         # (`FromEnv`), or, for adapters written before that, in `env_defaults` itself.
         cls.env_defaults = {**cls.Settings.env_defaults(), **cls.__dict__.get("env_defaults", {})}
@@ -490,8 +326,10 @@ class Adapter(ABC):
         `state` and `limit` on what comes back, so an adapter may ignore them."""
 
     def cancel_job(self, job_id: str) -> Call[None]:
+        """Cancel (`Capability.CANCEL`): asks the backend to stop the job."""
         raise NotSupported(
-            f"{self.type} backend {self.name!r}: its API has no way to cancel a job",
+            f"{self.type} backend {self.name!r}: its API has no way to cancel a job, so jobhub "
+            "cannot stop it; the job runs until it ends",
             backend=self.name,
         )
 
@@ -556,82 +394,6 @@ class Adapter(ABC):
                 f"{head} — the backend is failing or down; try again later", **common
             )
         return BackendError(f"{head} — the backend refused the request", **common)
-
-
-# JSON nested deeper is refused: no backend describes a job this deep, and pydantic cannot
-# serialize a Job holding it (`jobhub get --json` would fail).
-MAX_JSON_DEPTH = 200
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class UnreadableJson(ValueError):
-    """What `read_json` refused; the message says what the text is instead ("is not JSON", "is
-    nested more than 200 levels deep", ...), to follow the name of what was read."""
-
-
-def read_json(content: bytes | str) -> Any:
-    """JSON text as the value `json.loads` gives, made safe to carry into a Job, or
-    `UnreadableJson`. Every JSON value jobhub reads from a backend comes through here.
-
-    pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
-    object among equal short strings (status words, names, times), so jobs held for long take
-    less memory. Text it refuses (lone surrogates, a byte-order mark, nesting deeper than it
-    goes, a huge number) is read by `json.loads`, whose result and errors are the reference,
-    with the limits every Job must meet to be printable: lone surrogates become U+FFFD, and
-    nesting deeper than `MAX_JSON_DEPTH` is refused."""
-    try:
-        return from_json(content, cache_strings=True)
-    except ValueError:
-        pass
-    try:
-        return _carriable(json.loads(content, parse_int=_whole_number))
-    except RecursionError:
-        raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except UnreadableJson:
-        raise
-    except ValueError:
-        raise UnreadableJson("is not JSON") from None
-
-
-# Python refuses to read longer integers (a guard against slow conversions): say so plainly.
-_MAX_DIGITS = 4300
-
-
-def _whole_number(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_DIGITS:
-        raise UnreadableJson(
-            f"holds an integer of {len(text.lstrip('-'))} digits (more than {_MAX_DIGITS} "
-            "cannot be read)"
-        )
-    return int(text)
-
-
-def _carriable(value: Any) -> Any:
-    """`json.loads`' result made safe to carry into a Job: a lone surrogate (JSON allows
-    `"\\ud800"`; no UTF-8 output can hold it) becomes U+FFFD, and nesting past
-    `MAX_JSON_DEPTH` is refused. Changes `value` in place; iterative, so any depth is walked."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep")
-        if isinstance(node, dict):
-            for key in [k for k in node if _SURROGATE.search(k)]:
-                node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)
-            items: Any = node.items()
-        elif isinstance(node, list):
-            items = enumerate(node)
-        else:
-            continue
-        for key, item in list(items):
-            if isinstance(item, str):
-                if _SURROGATE.search(item):
-                    node[key] = _SURROGATE.sub("\ufffd", item)
-            elif isinstance(item, dict | list):
-                stack.append((item, depth + 1))
-    return value
 
 
 def _body(response: httpx.Response) -> Any:

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page, StateTable
+from jobhub.backend import Adapter, Call, HeaderAuth, Page, StateTable
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.model import Job, JobState
 
@@ -40,7 +40,6 @@ class FakeAdapter(Adapter):
     type = "fake"
     Settings = FakeSettings
     settings: FakeSettings
-    capabilities = frozenset({Capability.CANCEL})
 
     def auth(self) -> httpx.Auth:
         return HeaderAuth(self, "X-Token", self.settings.api_key, setting="api_key")

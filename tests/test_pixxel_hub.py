@@ -213,7 +213,7 @@ def test_cancel_is_not_supported(hub: Hub) -> None:
 @pytest.mark.anyio
 async def test_async_cancel_is_not_supported() -> None:
     async with AsyncHub(settings(), env={}) as hub:
-        with pytest.raises(NotSupported, match="Pixxel"):
+        with pytest.raises(NotSupported, match="its API has no way to cancel"):
             await hub.cancel(f"pixxel:{RUNNING}")
 
 

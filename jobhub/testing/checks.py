@@ -425,18 +425,21 @@ def check_no_secret(
 def check_capability_consistent(
     adapter: Adapter, capability: Capability, build: Callable[[], Call[Any]]
 ) -> Call[Any] | None:
-    """A declared capability builds a call; an undeclared one raises `NotSupported` naming
-    the backend. Returns the call when declared."""
-    declared = capability in adapter.capabilities
+    """A capability the adapter has (it overrides the capability's method) builds a call; one
+    it lacks raises `NotSupported` naming the backend. Returns the call when it has it."""
+    offered = capability in adapter.capabilities
     try:
         call = build()
     except NotSupported as exc:
-        assert not declared, f"{capability.value} is declared but raises NotSupported: {exc}"
+        assert not offered, (
+            f"{capability.value}: {capability.method} is overridden, so the adapter offers it, "
+            f"but it raises NotSupported: {exc} — leave {capability.method} to the base class"
+        )
         assert exc.backend == adapter.name, f"NotSupported.backend is {exc.backend!r}"
         return None
-    assert declared, (
-        f"{capability.value} works but is not in capabilities — declare "
-        f"Capability.{capability.name} so waiting can use it"
+    assert offered, (
+        f"{capability.value} works but is not in capabilities (was `capabilities` changed after "
+        "the class was made?) — waiting would not use it"
     )
     assert isinstance(call, Call), f"{capability.value} built {type(call).__name__}, not a Call"
     return call

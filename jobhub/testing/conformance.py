@@ -487,7 +487,7 @@ class AdapterConformance:
 
     # -- capabilities -----------------------------------------------------------------------
 
-    def test_cancel_is_declared_exactly_when_it_works(
+    def test_cancel_is_offered_exactly_when_it_works(
         self, adapter: Adapter, hub: Hub, backend: MockBackend, job_id: str
     ) -> None:
         call = checks.check_capability_consistent(
@@ -501,7 +501,7 @@ class AdapterConformance:
         hub.cancel(f"{NAME}:{job_id}")  # the backend's answer to a cancel is read without error
         assert any(r.method == call.request.method for r in backend.requests)
 
-    def test_long_poll_is_declared_exactly_when_it_works(
+    def test_long_poll_is_offered_exactly_when_it_works(
         self, adapter: Adapter, hub: Hub, backend: MockBackend, job_id: str, samples: list[Sample]
     ) -> None:
         call = checks.check_capability_consistent(
@@ -519,7 +519,7 @@ class AdapterConformance:
             hub.run(hub.adapter(NAME), adapter.await_job(job_id))
         assert caught.value.status_code == 408
 
-    def test_batch_refresh_is_declared_exactly_when_it_works(
+    def test_batch_refresh_is_offered_exactly_when_it_works(
         self,
         adapter: Adapter,
         hub: Hub,

@@ -25,7 +25,7 @@ import httpx
 
 from jobhub.backend import Adapter, Call, ErrorHints, HeaderAuth, Page, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
-from jobhub.errors import InvalidRef, NotSupported
+from jobhub.errors import InvalidRef
 from jobhub.model import Job, JobState
 from jobhub_pixxel.normalize import to_job, to_jobs
 from jobhub_pixxel.wire import JobList, WorkflowPage
@@ -108,13 +108,6 @@ class PixxelAdapter(Adapter):
         if workflow:
             return self._workflow_jobs(workflow, status, then=None)
         return self._workflows(status, offset=0, seen=frozenset())
-
-    def cancel_job(self, job_id: str) -> Call[None]:
-        raise NotSupported(
-            f"{self.type} backend {self.name!r}: Pixxel's API has no way to cancel a job, "
-            "so jobhub cannot stop it; the job runs until it ends",
-            backend=self.name,
-        )
 
     # -- listing --------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import Field, SecretStr, ValidationError
 
-from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
+from jobhub.backend import Adapter, Call, ErrorHints, Page, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
@@ -58,7 +58,6 @@ class PrunnerAdapter(Adapter):
 
     type = "prunner"
     Settings = PrunnerSettings
-    capabilities = frozenset({Capability.CANCEL, Capability.BATCH_REFRESH})
     hints = ErrorHints(
         auth="check jwt_secret / token and the clock",
         not_found=(

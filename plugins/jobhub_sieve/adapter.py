@@ -36,7 +36,6 @@ from pydantic import Field, ValidationError
 from jobhub.backend import (
     Adapter,
     Call,
-    Capability,
     ErrorHints,
     HeaderAuth,
     Page,
@@ -101,7 +100,6 @@ class SieveAdapter(Adapter):
     type = "sieve"
     Settings = SieveSettings
     settings: SieveSettings
-    capabilities = frozenset({Capability.CANCEL, Capability.LONG_POLL})
     hints = ErrorHints(
         auth="check api_key (or the SIEVE_API_KEY environment variable)",
         not_found="check the job id (or the function's owner/name) and the backend name",

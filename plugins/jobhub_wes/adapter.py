@@ -45,7 +45,6 @@ from pydantic import Field, ValidationError
 from jobhub.backend import (
     Adapter,
     Call,
-    Capability,
     ErrorHints,
     HeaderAuth,
     Page,
@@ -109,7 +108,6 @@ class WesAdapter(Adapter):
     type = "wes"
     Settings = WesSettings
     settings: WesSettings
-    capabilities = frozenset({Capability.CANCEL})
     hints = ErrorHints(
         auth="check token (or the WES_TOKEN environment variable)",
         not_found=(
