@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """Set up a virtual environment and run jobhub's demo or its test suite.
 
-    python3 dev.py demo    # the embedded emulator, live
-    python3 dev.py test    # lint, types and the whole test suite (what CI runs)
+    python3 dev.py demo          # the embedded emulator, live
+    python3 dev.py test          # lint, types and the whole test suite (what CI runs)
+    python3 dev.py test-lowest   # the quick core tests at every dependency's lowest version
+    python3 dev.py test-newest   # the same at every dependency's newest version
 
 Needs only python3 (3.11+) with pip and venv. The environment lives in `.venv/` and is
-reinstalled only when `pyproject.toml` changes.
+reinstalled only when `pyproject.toml` changes. `test-lowest` and `test-newest` build their own
+environments (`.venv-lowest/`, `.venv-newest/`) with uv, from `.venv/`: the lowest one installs
+each declared dependency at its lower bound and fails if any other version is installed; the
+newest one is upgraded on every run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -52,14 +59,93 @@ def test(extra: list[str]) -> None:
     _run(BIN / "python", "-m", "pytest", *extra)
 
 
+# The quick part of the suite run at the lowest and the newest versions: the core model, hub,
+# plugins and config, the adapters' parsers and the emulator.
+FOCUSED = [
+    "tests/test_core_model.py",
+    "tests/test_core_trusted.py",
+    "tests/test_core_hub.py",
+    "tests/test_core_plugins.py",
+    "tests/test_core_config.py",
+    "tests/test_sieve_normalize.py",
+    "tests/test_pixxel_normalize.py",
+    "tests/test_prunner_normalize.py",
+    "tests/test_sieve_adapter.py",
+    "tests/test_emulator_framework.py",
+    "tests/test_emulator_hub.py",
+    "tests/test_hooks_documented.py",
+]
+# The test tools those tests need, with the bounds the `test` extra gives them.
+FOCUSED_TOOLS = {"pytest", "anyio", "vcrpy", "pyyaml"}
+LOWER_BOUND = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*>=\s*([0-9][0-9.]*)")
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = [int(part) for part in re.findall(r"\d+", version.split("+")[0])[:4]]
+    while parts and parts[-1] == 0:
+        parts.pop()  # 2.7 and 2.7.0 are one release
+    return tuple(parts)
+
+
+def focused_requirements() -> list[str]:
+    """Every declared dependency of the library, and the test tools the focused tests use."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    tools = [r for r in project["optional-dependencies"]["test"] if _name(r) in FOCUSED_TOOLS]
+    return [*project["dependencies"], *tools]
+
+
+def test_at(resolution: str, extra: list[str]) -> None:
+    """The focused tests in `.venv-<resolution>`, installed at the lowest or newest versions."""
+    target = ROOT / f".venv-{resolution}"
+    python = target / ("Scripts" if os.name == "nt" else "bin") / "python"
+    wanted = focused_requirements()
+    stamp = target / ".dev-stamp"
+    digest = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()
+    if not python.exists():
+        _run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, target)
+    if resolution == "newest" or not stamp.exists() or stamp.read_text() != digest:
+        print(f"dev: installing jobhub at the {resolution} versions into {target.name}", flush=True)
+        how = ["--resolution", "lowest-direct"] if resolution == "lowest" else ["--upgrade"]
+        uv_pip = [BIN / "uv", "pip", "install", "--quiet", "--python", python, *how]
+        _run(*uv_pip, "--reinstall-package", "jobhub", "-e", ".", *wanted)
+        stamp.write_text(digest)
+    listed = subprocess.run(
+        [str(BIN / "uv"), "pip", "list", "--python", str(python), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {_name(item["name"]): item["version"] for item in json.loads(listed.stdout)}
+    shown = []
+    for requirement in wanted:
+        name, version = _name(requirement), installed.get(_name(requirement), "none")
+        shown.append(f"{name} {version}")
+        bound = LOWER_BOUND.match(requirement)
+        if resolution == "lowest" and (bound is None or _release(bound[2]) != _release(version)):
+            sys.exit(f"dev: {requirement!r} is installed at {version}, not at its lower bound")
+    print(f"dev: {resolution}: python {sys.version.split()[0]}, {', '.join(shown)}", flush=True)
+    _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FOCUSED, *extra)
+
+
 def main() -> None:
     command, extra = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
-    if command not in {"demo", "test"}:
+    if command not in {"demo", "test", "test-lowest", "test-newest"}:
         sys.exit(__doc__)
     ensure_env()
     if command == "demo":
         os.execv(BIN / "jobhub", [str(BIN / "jobhub"), "demo", *extra])
-    test(extra)
+    if command.startswith("test-"):
+        test_at(command.removeprefix("test-"), extra)
+    else:
+        test(extra)
 
 
 if __name__ == "__main__":

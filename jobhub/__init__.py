@@ -4,7 +4,8 @@
     with Hub.from_config() as hub:
         job = hub.get("sieve:1234")
 
-Public names are imported lazily, so `import jobhub` stays cheap.
+Public names are imported lazily, so `import jobhub` stays cheap. The error tree
+(`jobhub.errors`) is here too: `from jobhub import WaitTimeout`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,46 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncHub",
+    "AuthError",
+    "BackendError",
+    "BackendUnavailable",
+    "ConfigError",
     "Hub",
+    "InvalidArgument",
+    "InvalidPayload",
+    "InvalidRef",
     "Job",
+    "JobAlreadyFinished",
     "JobEvent",
+    "JobHubError",
+    "JobNotFound",
     "JobRef",
     "JobState",
+    "NotSupported",
+    "RateLimited",
     "Task",
+    "WaitTimeout",
+    "WrongEventLoop",
     "hookimpl",
 ]
+
+# The error tree (as in `jobhub.errors`) imports nothing beyond the standard library.
+_ERRORS = (
+    "AuthError",
+    "BackendError",
+    "BackendUnavailable",
+    "ConfigError",
+    "InvalidArgument",
+    "InvalidPayload",
+    "InvalidRef",
+    "JobAlreadyFinished",
+    "JobHubError",
+    "JobNotFound",
+    "NotSupported",
+    "RateLimited",
+    "WaitTimeout",
+    "WrongEventLoop",
+)
 
 _EXPORTS = {
     "Hub": "jobhub.hub",
@@ -34,9 +67,26 @@ _EXPORTS = {
     "JobState": "jobhub.model",
     "Task": "jobhub.model",
     "hookimpl": "jobhub.hookspecs",
+    **dict.fromkeys(_ERRORS, "jobhub.errors"),
 }
 
 if TYPE_CHECKING:
+    from jobhub.errors import (
+        AuthError,
+        BackendError,
+        BackendUnavailable,
+        ConfigError,
+        InvalidArgument,
+        InvalidPayload,
+        InvalidRef,
+        JobAlreadyFinished,
+        JobHubError,
+        JobNotFound,
+        NotSupported,
+        RateLimited,
+        WaitTimeout,
+        WrongEventLoop,
+    )
     from jobhub.hookspecs import hookimpl
     from jobhub.hub import AsyncHub, Hub
     from jobhub.model import Job, JobEvent, JobRef, JobState, Task

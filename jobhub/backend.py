@@ -10,9 +10,11 @@ rate-limit handling, long-polls and batching from the core.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 import json
 import logging
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import from_json
 
 from jobhub.config import BackendSettings
@@ -40,11 +42,13 @@ from jobhub.errors import (
     RateLimited,
 )
 from jobhub.model import JobState
+from jobhub.problems import describe
 
 if TYPE_CHECKING:
     from jobhub.model import Job
 
 __all__ = [
+    "MAX_RETRY_AFTER_PAUSE",
     "Adapter",
     "Call",
     "Capability",
@@ -52,14 +56,17 @@ __all__ = [
     "HeaderAuth",
     "Page",
     "StateTable",
+    "UnreadableJson",
     "excerpt",
     "parse_retry_after",
     "parse_time",
+    "read_json",
 ]
 
 log = logging.getLogger("jobhub")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Capability(enum.StrEnum):
@@ -122,12 +129,17 @@ def excerpt(data: Any, limit: int = 200) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A backend timestamp as an aware UTC datetime. "" and None are None; a time without a
-    zone is UTC. Raises ValueError for anything else that is not an ISO 8601 time."""
+    """A backend timestamp as an aware UTC datetime; a time without a zone is UTC.
+
+    None for "", None and anything that is not a readable ISO 8601 time (epoch seconds, an
+    offset past ±24 h, a time outside years 1–9999 once in UTC, a number): one unreadable
+    field must not cost the whole job, and the payload's `raw` keeps what the backend sent.
+    Each kind of unreadable text is logged once."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"timestamp must be a string, not {type(value).__name__}")
+        _log_unreadable_time(value)
+        return None
     try:
         # Most backend times are read as they come (Python reads a trailing "Z" itself);
         # anything else takes the lenient path below, which gives the same result.
@@ -139,7 +151,7 @@ def parse_time(value: Any) -> datetime | None:
     return _utc(parsed, value)
 
 
-def _parse_time_leniently(value: str) -> datetime:
+def _parse_time_leniently(value: str) -> datetime | None:
     """`parse_time` for text `datetime.fromisoformat` does not take as it is: surrounding
     blanks, a lower-case "z"."""
     text = value.strip()
@@ -147,37 +159,61 @@ def _parse_time_leniently(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except OverflowError as exc:  # e.g. year 1 with a negative offset
-        raise ValueError(f"timestamp out of range: {value!r}") from exc
+    except (ValueError, OverflowError):  # not a time, or an offset past ±24 h
+        _log_unreadable_time(value)
+        return None
     return _utc(parsed, value)
 
 
-def _utc(parsed: datetime, value: str) -> datetime:
+def _utc(parsed: datetime, value: str) -> datetime | None:
     if parsed.tzinfo is None:
         # The same as parsed.replace(tzinfo=UTC), which costs several times more on CPython.
         return datetime.combine(parsed, parsed.time(), UTC)
     try:
         return parsed.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError(f"timestamp out of range: {value!r}") from exc
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        _log_unreadable_time(value)
+        return None
+
+
+_unreadable_times_logged: set[str] = set()
+
+
+def _log_unreadable_time(value: Any) -> None:
+    # Logged once per shape (digits as 9, letters as a), so a stream of epoch seconds is one line.
+    shape = re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", excerpt(value, 40)))
+    if shape not in _unreadable_times_logged and len(_unreadable_times_logged) < 100:
+        _unreadable_times_logged.add(shape)
+        log.warning(
+            "unreadable time %s shown as null (the raw payload keeps it)", excerpt(value, 40)
+        )
+
+
+# The longest pause a `Retry-After` can impose: a backend asking for more (a day, 1e9 seconds,
+# a date in the year 9999) is asked again after this long rather than never.
+MAX_RETRY_AFTER_PAUSE = 300.0
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds: either delta-seconds or an HTTP date. None when absent/bad."""
+    """`Retry-After` in seconds, at most `MAX_RETRY_AFTER_PAUSE`: either delta-seconds or an
+    HTTP date. None when absent or unreadable, and for what is not a finite number (`inf`,
+    `nan`, `1e999`)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_PAUSE, max(0.0, seconds))
 
 
 class StateTable:
@@ -284,7 +320,15 @@ class Adapter(ABC):
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     hints: ClassVar[ErrorHints] = ErrorHints()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Where each setting's environment variable is declared: on the settings' fields
+        # (`FromEnv`), or, for adapters written before that, in `env_defaults` itself.
+        cls.env_defaults = {**cls.Settings.env_defaults(), **cls.__dict__.get("env_defaults", {})}
+
     def __init__(self, name: str, settings: BackendSettings) -> None:
+        if not isinstance(settings, self.Settings):  # e.g. plain BackendSettings: add the rest
+            settings = self.Settings.model_validate(settings.model_dump())
         self.name = name
         self.settings = settings
         self.base_url = httpx.URL(settings.url.rstrip("/"))
@@ -355,7 +399,7 @@ class Adapter(ABC):
     def _unaddressable(self, exc: Exception) -> InvalidRef:
         return InvalidRef(
             f"{self.type} backend {self.name!r}: cannot build the request URL "
-            f"({type(exc).__name__}: {excerpt(str(exc), 100)}) — a job id, workflow or paging "
+            f"({excerpt(describe(exc), 100)}) — a job id, workflow or paging "
             "token is too long or holds characters a URL cannot carry",
             backend=self.name,
         )
@@ -365,6 +409,30 @@ class Adapter(ABC):
         if not isinstance(job_id, str) or not job_id.strip():
             raise InvalidRef(f"{self.type} backend {self.name!r}: empty job id", backend=self.name)
         return job_id
+
+    def canonical_id(self, job_id: str) -> str:
+        """The id the backend answers with for `job_id`: two ids that name the same job have
+        the same canonical id. Most backends answer with the id as it was asked (this default);
+        one that accepts several spellings of an id overrides it."""
+        return job_id
+
+    def answer_for(self, job_id: str, job: Job) -> Job:
+        """`job`, when it is the job `job_id` asked for; otherwise `InvalidPayload` (a server
+        answering about another job, or a connection shared by mistake across processes)."""
+        if job.id == job_id or self.canonical_id(job.id) == self.canonical_id(job_id):
+            return job
+        raise self.invalid(
+            f"asked for job {excerpt(job_id, 80)!r}, the backend answered about job "
+            f"{excerpt(job.id, 80)!r}",
+            job.raw,
+        )
+
+    def expecting(self, job_id: str, call: Call[Job]) -> Call[Job]:
+        """`call` (a get or long-poll of `job_id`), refusing an answer about any other job."""
+        parse = call.parse
+        return dataclasses.replace(
+            call, parse=lambda response: self.answer_for(job_id, parse(response))
+        )
 
     def invalid(self, problem: str, payload: Any) -> InvalidPayload:
         """An `InvalidPayload` naming this backend, keeping the payload and an excerpt. The
@@ -378,26 +446,22 @@ class Adapter(ABC):
             excerpt=excerpt(payload),
         )
 
-    def json(self, response: httpx.Response) -> Any:
-        """The body as JSON (what `json.loads` gives), or `InvalidPayload`.
+    def validate(self, model: builtins.type[M], body: Any, *, what: str) -> M:
+        """`body` read by the pydantic `model`, or an `InvalidPayload` whose message is
+        `what` and the first problem: `validate(WireList, body, what="job list does not match
+        Acme's")` → "job list does not match Acme's: items.0.id: Field required"."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise self.invalid(f"{what}: {describe(exc)}", body) from None
 
-        pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
-        object among equal short strings (status words, names, times), so jobs held for long
-        take less memory. A body it refuses (lone surrogates, a byte-order mark, nesting deeper
-        than it goes) is read by `json.loads`, whose result and errors are the reference, with
-        two limits every Job must meet to be printable: lone surrogates become U+FFFD, and
-        nesting deeper than `MAX_JSON_DEPTH` is an `InvalidPayload`."""
-        content = response.content
+    def json(self, response: httpx.Response) -> Any:
+        """The body as JSON (see `read_json`), or `InvalidPayload` saying what it is instead."""
         try:
-            return from_json(content, cache_strings=True)
-        except ValueError:
-            pass
-        try:
-            return _carriable(json.loads(content))
-        except (ValueError, RecursionError) as exc:
-            problem = str(exc) if isinstance(exc, _TooDeep) else "is not JSON"
+            return read_json(response.content)
+        except UnreadableJson as exc:
             raise self.invalid(
-                f"HTTP {response.status_code} body {problem}", response.content
+                f"HTTP {response.status_code} body {exc}", response.content
             ) from None
 
     # -- the contract ---------------------------------------------------------------------------
@@ -500,8 +564,46 @@ MAX_JSON_DEPTH = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _TooDeep(ValueError):
-    pass
+class UnreadableJson(ValueError):
+    """What `read_json` refused; the message says what the text is instead ("is not JSON", "is
+    nested more than 200 levels deep", ...), to follow the name of what was read."""
+
+
+def read_json(content: bytes | str) -> Any:
+    """JSON text as the value `json.loads` gives, made safe to carry into a Job, or
+    `UnreadableJson`. Every JSON value jobhub reads from a backend comes through here.
+
+    pydantic-core's parser reads it first: it is faster than `json.loads` and shares one
+    object among equal short strings (status words, names, times), so jobs held for long take
+    less memory. Text it refuses (lone surrogates, a byte-order mark, nesting deeper than it
+    goes, a huge number) is read by `json.loads`, whose result and errors are the reference,
+    with the limits every Job must meet to be printable: lone surrogates become U+FFFD, and
+    nesting deeper than `MAX_JSON_DEPTH` is refused."""
+    try:
+        return from_json(content, cache_strings=True)
+    except ValueError:
+        pass
+    try:
+        return _carriable(json.loads(content, parse_int=_whole_number))
+    except RecursionError:
+        raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except UnreadableJson:
+        raise
+    except ValueError:
+        raise UnreadableJson("is not JSON") from None
+
+
+# Python refuses to read longer integers (a guard against slow conversions): say so plainly.
+_MAX_DIGITS = 4300
+
+
+def _whole_number(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise UnreadableJson(
+            f"holds an integer of {len(text.lstrip('-'))} digits (more than {_MAX_DIGITS} "
+            "cannot be read)"
+        )
+    return int(text)
 
 
 def _carriable(value: Any) -> Any:
@@ -514,7 +616,7 @@ def _carriable(value: Any) -> Any:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _TooDeep(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+            raise UnreadableJson(f"is nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(node, dict):
             for key in [k for k in node if _SURROGATE.search(k)]:
                 node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)

@@ -17,9 +17,13 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from jobhub import __version__
 from jobhub.commands import COMMANDS, ExitCode, error_line, exit_code
+from jobhub.commands._args import Once
+from jobhub.commands._output import MACHINE, error_record
+from jobhub.commands.completion import FILES
 
 __all__ = ["build_parser", "main"]
 
@@ -44,17 +48,25 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
         return argparse.SUPPRESS if in_subcommand else value
 
     group = parser.add_argument_group("global options")
-    group.add_argument(
+    config = group.add_argument(
         "--config",
+        action=Once,
         metavar="FILE",
         default=default(None),
         help="config file (default: $JOBHUB_CONFIG, ./jobhub.toml, ~/.config/jobhub/config.toml)",
     )
+    config.complete = FILES  # type: ignore[attr-defined]  # shtab: complete file names
     group.add_argument(
         "--json",
         action="store_true",
         default=default(False),
-        help="machine-readable output (JSON; JSON Lines for event streams)",
+        help="the same as -o json: one JSON document (errors as JSON records on stderr)",
+    )
+    group.add_argument(
+        "--utc",
+        action="store_true",
+        default=default(False),
+        help="show times in UTC (default: the local time zone; either way the zone is named)",
     )
     group.add_argument(
         "--debug",
@@ -91,28 +103,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(debug: bool) -> None:
+def _configure_logging(debug: bool, machine: bool) -> None:
     # Imported here: `jobhub --help` does without logging.
     import logging
 
-    if any(h.get_name() == "jobhub-cli" for h in logging.getLogger("jobhub").handlers):
-        return  # main() ran before in this process
-    handler = logging.StreamHandler(sys.stderr)
+    for old in logging.getLogger("jobhub").handlers:
+        if old.get_name() == "jobhub-cli":  # main() ran before in this process
+            logging.getLogger("jobhub").removeHandler(old)
+            logging.getLogger("httpx").removeHandler(old)
+    from jobhub.commands._text import printable
+
+    class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        # Whatever sys.stderr is when a record comes: during a live table on a terminal, rich
+        # puts a proxy there that prints above the table instead of through it.
+        @property
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
+    handler = Stderr()
     handler.set_name("jobhub-cli")
     if debug:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
+        # A log line may quote a backend's words: shown, never obeyed by the terminal.
+        class Escaped(logging.Formatter):
+            def formatMessage(self, record: logging.LogRecord) -> str:
+                return printable(super().formatMessage(record))
+
+        handler.setFormatter(Escaped("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         for name in ("jobhub", "httpx"):
             logging.getLogger(name).setLevel(logging.DEBUG)
     else:
         # Warnings (a plugin that failed to load, an unknown status word) as one line each.
         class OneLine(logging.Formatter):
             def format(self, record: logging.LogRecord) -> str:
-                text = " ".join(record.getMessage().split())
+                text = printable(record.getMessage())
                 return f"jobhub: {record.levelname.lower()}: {text}"
 
-        handler.setFormatter(OneLine())
+        class Record(logging.Formatter):
+            # Under -o json|jsonl a warning is a JSON record, like errors: stderr stays parseable.
+            def format(self, record: logging.LogRecord) -> str:
+                import json
+
+                level = record.levelname.lower()
+                return json.dumps({level: {"message": record.getMessage(), "logger": record.name}})
+
+        handler.setFormatter(Record() if machine else OneLine())
         _one_line_warnings()
         logging.getLogger("jobhub").setLevel(logging.WARNING)
     logging.getLogger("jobhub").addHandler(handler)
@@ -134,7 +172,9 @@ def _one_line_warnings() -> None:
         file: object = None,
         line: str | None = None,
     ) -> None:
-        print(f"jobhub: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        from jobhub.commands._text import printable
+
+        print(f"jobhub: warning: {printable(message)}", file=sys.stderr)
 
     warnings.showwarning = show
 
@@ -151,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
-    _configure_logging(args.debug)
+    machine = getattr(args, "output", None) in MACHINE or args.json
+    _configure_logging(args.debug, machine)
     try:
         return int(_command_module(args.command).run(args))
     except KeyboardInterrupt:
@@ -165,5 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(error_line(exc), file=sys.stderr)
-        return exit_code(exc)
+        code = exit_code(exc)
+        print(error_record(exc, code) if machine else error_line(exc), file=sys.stderr)
+        return code

@@ -19,7 +19,7 @@ import random
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
@@ -27,10 +27,11 @@ from rich.live import Live
 from rich.text import Text
 
 from jobhub.backend import Capability
-from jobhub.errors import ConfigError, JobAlreadyFinished
+from jobhub.commands._text import printable
+from jobhub.errors import InvalidArgument, JobAlreadyFinished
 from jobhub.hub import Hub
 from jobhub.model import JobEvent, JobState
-from jobhub.render import JobBoard, event_line, jobs_table, make_console, summary_table
+from jobhub.render import JobBoard, event_line, jobs_table, make_console, plain, summary_table
 
 if TYPE_CHECKING:
     from jobhub.emulator import Emulator
@@ -41,6 +42,7 @@ DEFAULT_SPEED = 1.0  # emulated seconds per real second: the default demo lasts 
 DURATIONS = (5.0, 30.0)  # emulated seconds a demo job runs, from shortest to longest
 FAIL_EVERY = 4  # a quarter of each backend's jobs are steered to fail: the 2nd, 6th, 10th…
 CANCEL_AT = 0.3  # the cancelled job is cancelled once this share of its run has passed
+UNHAPPY = (JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED)  # ends shown with their reason
 
 
 @dataclass(frozen=True)
@@ -100,17 +102,19 @@ def run(
     jobs_per_backend: int = 12,
     console: Console | None = None,
     seed: int = 0,
+    tz: tzinfo | None = None,
 ) -> int:
     """Run the demo; 0 when every job ended as the emulator planned it, else 1.
 
     `speed` scales emulated time (20 runs the default demo in about two seconds). With
     `json_output` the `JobEvent` stream is printed as JSON Lines instead of the live table.
+    Times are shown in `tz`, else the local zone.
     """
     from jobhub.emulator import Emulator
     from jobhub.plugins import get_registry
 
     if jobs_per_backend < 1:
-        raise ConfigError(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
+        raise InvalidArgument(f"the demo needs at least 1 job per backend, not {jobs_per_backend}")
     out = console if console is not None else make_console()
     # Every registered emulator, opt-in ones too; those that cannot run here are left out.
     types = sorted(get_registry().emulators)
@@ -121,11 +125,15 @@ def run(
             if backend.cancels and Capability.CANCEL in hub.backends[name].capabilities
         ]
         jobs = plan(list(emu.backends), jobs_per_backend, cancellable=cancellable, seed=seed)
+        # Submitting takes real time (a WES run most, on a busy machine seconds): emulated time
+        # stands still until every job is in, so none ends before the demo has looked at it.
+        emu.clock.speed = 0
         refs = [
             f"{job.type}:{emu.submit(job.type, duration=job.duration, outcome=job.outcome)}"
             for job in jobs
         ]
-        demo = _Demo(emu, hub, jobs, refs, out)
+        emu.clock.speed = speed
+        demo = _Demo(emu, hub, jobs, refs, out, tz)
         if json_output:
             demo.stream_json(out.file)
         else:
@@ -152,8 +160,15 @@ def _hub_config(emu: Emulator, speed: float) -> dict[str, dict[str, object]]:
 
 class _Demo:
     def __init__(
-        self, emu: Emulator, hub: Hub, jobs: list[Submission], refs: list[str], out: Console
+        self,
+        emu: Emulator,
+        hub: Hub,
+        jobs: list[Submission],
+        refs: list[str],
+        out: Console,
+        tz: tzinfo | None = None,
     ) -> None:
+        self.tz = tz
         self.emu = emu
         self.hub = hub
         self.jobs = dict(zip(refs, jobs, strict=True))
@@ -188,7 +203,9 @@ class _Demo:
             except JobAlreadyFinished:
                 continue
             if not self.quiet:
-                self.out.print(Text.assemble(("cancelled ", "yellow"), (ref, "bold"), " mid-run"))
+                self.out.print(
+                    Text.assemble(("cancelled ", "yellow"), plain(ref, "bold"), " mid-run")
+                )
 
     def stream_json(self, file: IO[str]) -> None:
         self.quiet = True  # stdout holds nothing but events
@@ -201,28 +218,32 @@ class _Demo:
             # A log, not an animation: one line per state change, then the final table.
             for event in self.events():
                 if event.kind == "state":
-                    self.out.print(event_line(event))
-            self.out.print(self.table(limit=None))
+                    self.out.print(event_line(event, tz=self.tz))
         else:
-            # Redrawn 4 times a second, not per event: hundreds of events arrive.
-            with Live(console=self.out, get_renderable=self.table, refresh_per_second=4):
-                for _ in self.events():
-                    pass
+            # Redrawn 4 times a second, not per event: hundreds of events arrive. Why a job
+            # failed or was cancelled is printed above the table as it happens; the table
+            # itself goes once every job has ended, for the whole final board below.
+            with Live(
+                console=self.out, get_renderable=self.table, refresh_per_second=4, transient=True
+            ) as live:
+                for event in self.events():
+                    if event.kind == "state" and event.job.state in UNHAPPY:
+                        live.console.print(event_line(event, tz=self.tz))
+        self.out.print(self.table(limit=None))
         self.out.print()
         self.out.print(summary_table(self.board.jobs(), title="by backend and state"))
 
     def table(self, limit: int | None = -1) -> RenderableType:
-        """The board; on a terminal cut to its height, jobs still running first."""
+        """The board, rows in submission order. On a terminal cut to its height: the ended
+        jobs that come first leave, the others keep their order (a row never jumps)."""
         jobs = self.board.jobs()
         rows = self.out.height - 4 if limit == -1 else limit
         hidden = 0
         if rows is not None and len(jobs) > rows:
-            active = [job for job in jobs if not job.state.terminal]
-            ended = [job for job in jobs if job.state.terminal]
-            keep = max(0, rows - len(active))
-            hidden = len(ended) - keep
-            jobs = active + (ended[len(ended) - keep :] if keep else [])
-        table = jobs_table(jobs, now=self.now(), age=False, short=True)
+            hidden = min(len(jobs) - rows, sum(job.state.terminal for job in jobs))
+            leaving = {job.ref for job in [job for job in jobs if job.state.terminal][:hidden]}
+            jobs = [job for job in jobs if job.ref not in leaving]
+        table = jobs_table(jobs, now=self.now(), age=False, fit=self.out.width, tz=self.tz)
         if not hidden:
             return table
         return Group(table, Text(f"… and {hidden} more ended jobs", style="dim"))
@@ -237,7 +258,8 @@ class _Demo:
             seen = job.state.value if job is not None else "never seen"
             if seen != planned:
                 print(
-                    f"jobhub demo: {ref} ended {seen}, the emulator says {planned}", file=sys.stderr
+                    printable(f"jobhub demo: {ref} ended {seen}, the emulator says {planned}"),
+                    file=sys.stderr,
                 )
                 status = 1
         return status

@@ -2,6 +2,7 @@
 
 Messages say what happened and what to check. They never hold a credential. Errors raised
 for an HTTP answer carry `backend`, `status_code` and, where one was sent, the raw body.
+Every error pickles with its type, message and fields, so it crosses a process pool intact.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailable",
     "ConfigError",
+    "InvalidArgument",
     "InvalidPayload",
     "InvalidRef",
     "JobAlreadyFinished",
@@ -24,6 +26,7 @@ __all__ = [
     "NotSupported",
     "RateLimited",
     "WaitTimeout",
+    "WrongEventLoop",
 ]
 
 
@@ -50,12 +53,29 @@ class JobHubError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds an error by calling its class with `args` alone, which fails
+        # for a required keyword field (`WaitTimeout.pending`) and drops the others.
+        return _rebuild, (type(self), self.message, dict(vars(self)))
+
+
+def _rebuild(cls: type[JobHubError], message: str, fields: dict[str, Any]) -> JobHubError:
+    error = cls.__new__(cls, message)
+    Exception.__init__(error, message)
+    vars(error).update(fields)
+    return error
+
 
 class ConfigError(JobHubError):
     """Settings are missing or wrong: a config file, a backend entry, an unknown backend name."""
 
 
-class InvalidRef(JobHubError, ValueError):
+class InvalidArgument(JobHubError, ValueError):
+    """A call was given an argument it cannot take (a negative limit, an unknown state word, a
+    negative timeout): fix the call; nothing was sent."""
+
+
+class InvalidRef(InvalidArgument):
     """A job reference or id that cannot address a job (`'<backend>:<id>'` expected)."""
 
 
@@ -100,10 +120,25 @@ class BackendUnavailable(BackendError):
     """5xx, an unreachable host, a dropped connection or a timeout: try again later."""
 
 
-class WaitTimeout(JobHubError):
-    """A wait passed its deadline. `pending` maps the ref of every job that had not ended to the
-    last `Job` seen for it (None if it was never seen)."""
+class WrongEventLoop(JobHubError, RuntimeError):
+    """An `AsyncHub` was used from an event loop other than the one its connections were opened
+    on (e.g. a second `asyncio.run`). Make one `AsyncHub` per event loop, or close it
+    (`await hub.aclose()`) before the first loop ends."""
 
-    def __init__(self, message: str, *, pending: dict[str, Job | None], **kwargs: Any) -> None:
+
+class WaitTimeout(JobHubError, TimeoutError):
+    """A wait passed its deadline. `pending` maps the ref of every job that had not ended to the
+    last `Job` seen for it (None if it was never seen); `backend_errors` maps the name of each
+    backend whose last answer was an error to that error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pending: dict[str, Job | None],
+        backend_errors: dict[str, JobHubError] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.pending = pending
+        self.backend_errors = backend_errors or {}

@@ -2,17 +2,21 @@
 
 A plugin is a module (or object) registered under the `jobhub` entry-point group, with functions
 marked `@jobhub.hookimpl`. Hooks are called with keyword arguments; implement only those you need.
+They are called through pluggy, one plugin at a time (so a plugin whose hook raises is reported
+and the others still register): `tryfirst`/`trylast` order the plugins, and a hookwrapper
+(`wrapper=True`) wraps each plugin's call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     from jobhub.backend import Adapter
+    from jobhub.emulator import EmulatedBackend
 
 hookspec = pluggy.HookspecMarker("jobhub")
 hookimpl = pluggy.HookimplMarker("jobhub")
@@ -25,7 +29,7 @@ def jobhub_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
 
 
 @hookspec
-def jobhub_register_emulators(register: Callable[[Any], None]) -> None:
+def jobhub_register_emulators(register: Callable[[type[EmulatedBackend]], None]) -> None:
     """Register local emulators: call ``register(EmulatorClass)`` for each backend type the
     plugin can emulate, so ``jobhub demo``, ``jobhub emulator`` and the testing kit serve it.
     See ``jobhub.emulator`` for the class contract."""

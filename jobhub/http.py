@@ -10,13 +10,17 @@ credential is ever sent to an origin other than the configured `url`.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 from tenacity import (
     AsyncRetrying,
@@ -36,9 +40,10 @@ from jobhub.errors import (
     InvalidRef,
     JobHubError,
     RateLimited,
+    WrongEventLoop,
 )
 
-__all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
+__all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
 log = logging.getLogger("jobhub.http")
 
@@ -49,10 +54,32 @@ MAX_RETRY_AFTER = 60.0
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # One answer may take this many follow-up requests (`Call.then`), e.g. pages of a job's tasks.
 MAX_FOLLOW_UPS = 1000
+
+
+def _user_agent() -> str:
+    try:
+        return f"jobhub/{version('jobhub')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "jobhub"
+
+
+# Every request says who sends it, so a backend's operators can tell jobhub's calls apart.
+USER_AGENT = _user_agent()
 _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
 )
+
+
+class HubClosed(JobHubError, RuntimeError):
+    """The hub (its runner) was closed: it sends nothing more. Also a `RuntimeError`, what
+    httpx raises for a closed client."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
+            "and close it only once every call on it has returned"
+        )
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -127,10 +154,11 @@ def _transport_error(adapter: Adapter, request: httpx.Request, exc: Exception) -
     if isinstance(exc, httpx.LocalProtocolError):
         # Refused before sending: its message quotes the offending header, which may be a
         # credential with a stray newline, so it is not repeated.
+        credentials = " / ".join(adapter.settings.secret_fields()) or "the credentials"
         return ConfigError(
             f"{adapter.type} backend {adapter.name!r}: {where} could not be sent as HTTP (a "
             "header value holds a line break, a control character or surrounding blanks) — "
-            "check api_key / jwt_secret / token for stray whitespace",
+            f"check {credentials} for stray whitespace",
             backend=adapter.name,
         )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
@@ -201,7 +229,20 @@ def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, sta
         )
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+def is_loopback(host: str) -> bool:
+    """True when `host` can only be this machine: "localhost" or a loopback address
+    (127.0.0.0/8, ::1, ::ffff:127.x.x.x). Decided by address, never by how a name begins:
+    `127.attacker.example` is someone else's host."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 _warned: set[tuple[str, str, str]] = set()
 
 
@@ -218,8 +259,8 @@ def _check_transport(adapter: Adapter) -> None:
     if not settings.verify:
         _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
     host = adapter.base_url.host
-    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
-    has_secret = any(getattr(settings, key) for key in ("api_key", "jwt_secret", "token"))
+    loopback = is_loopback(host)
+    has_secret = bool(settings.secrets())
     if adapter.base_url.scheme == "http" and not loopback and has_secret:
         _warn_once(
             adapter,
@@ -236,6 +277,9 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     hold longer)."""
     timeout = call.timeout or adapter.settings.timeout
     request = call.request
+    # Adapters build requests outside any client, so the client's default headers never
+    # reach them: the User-Agent is set here, on every request sent.
+    request.headers.setdefault("User-Agent", USER_AGENT)
     request.extensions["timeout"] = httpx.Timeout(adapter.settings.timeout, read=timeout).as_dict()
     return request, timeout
 
@@ -253,17 +297,15 @@ def _tls(adapter: Adapter) -> bool | ssl.SSLContext:
         ) from None
 
 
-def _client_options(adapter: Adapter) -> dict[str, Any]:
+def _client_options(adapter: Adapter, connections: int | None = None) -> dict[str, Any]:
     settings = adapter.settings
     _check_transport(adapter)
+    connections = connections or settings.concurrency
     return {
         "timeout": httpx.Timeout(settings.timeout),
         "verify": _tls(adapter),
         "follow_redirects": False,
-        "limits": httpx.Limits(
-            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-        ),
-        "headers": {"User-Agent": "jobhub"},
+        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         "trust_env": False,
     }
 
@@ -282,6 +324,82 @@ def _waiter(adapter: Adapter) -> Any:
     return wait
 
 
+# The whole-answer deadline of the request this thread is sending (monotonic seconds).
+_sending = threading.local()
+
+
+def _time_left(timeout: float | None, late: type[httpcore.TimeoutException]) -> float | None:
+    """`timeout` for one socket operation, shortened to what is left of the request's
+    whole-answer deadline; `late` is raised once the deadline has passed."""
+    deadline: float | None = getattr(_sending, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("response deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, wait))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    """Sockets whose every operation ends by the sending request's whole-answer deadline.
+
+    A sync client's timeouts bound each socket operation, so a server sending its status line
+    a byte at a time could hold a request for ever; asyncio wraps a request in one timeout,
+    and this gives sync requests the same bound."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        wait = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(super().connect_tcp(host, port, wait, local_address, socket_options))
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport over `_DeadlineBackend` sockets."""
+
+    def __init__(self, *, verify: bool | ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits, trust_env=False)
+        # httpx offers no way to give its pool a network backend: the pool is replaced.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+
+
 class SyncRunner:
     """Sends calls with one pooled `httpx.Client` per backend."""
 
@@ -289,12 +407,19 @@ class SyncRunner:
         self._transport = transport
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+        self.closed = False
 
     def client(self, adapter: Adapter) -> httpx.Client:
         with self._lock:
+            if self.closed:
+                raise HubClosed
             client = self._clients.get(adapter.name)
             if client is None:
-                client = httpx.Client(transport=self._transport, **_client_options(adapter))
+                options = _client_options(adapter)
+                transport = self._transport or _DeadlineTransport(
+                    verify=options["verify"], limits=options["limits"]
+                )
+                client = httpx.Client(transport=transport, **options)
                 self._clients[adapter.name] = client
             return client
 
@@ -323,6 +448,7 @@ class SyncRunner:
         request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
+        _sending.deadline = reader.deadline
         try:
             response = self.client(adapter).send(
                 request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
@@ -333,31 +459,67 @@ class SyncRunner:
                     reader.feed(chunk)
             finally:
                 response.close()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:
+            if self.closed:  # closed by another thread meanwhile
+                raise HubClosed from None
+            if isinstance(exc, RuntimeError):
+                raise
             raise _transport_error(adapter, request, exc) from None
+        finally:
+            _sending.deadline = None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
 
     def close(self) -> None:
+        """Close every connection; the runner sends nothing more (`HubClosed`)."""
         with self._lock:
+            self.closed = True
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
 
 
 class AsyncRunner:
-    """The asyncio twin of `SyncRunner`."""
+    """The asyncio twin of `SyncRunner`. `connections(adapter)` sizes each backend's pool
+    (default: its `concurrency`)."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        connections: Callable[[Adapter], int] | None = None,
+    ) -> None:
         self._transport = transport
+        self._connections = connections
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
+        self.closed = False
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        if self.closed:
+            raise HubClosed
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a client made before any loop runs is bound to none yet
+            loop = None
+        if loop is not None and self._loop is not loop:
+            if self._loop is not None and self._clients:  # their connections stay on it
+                raise WrongEventLoop(
+                    f"{adapter.type} backend {adapter.name!r}: this AsyncHub opened its "
+                    "connections on another event loop (an earlier asyncio.run?) — make one "
+                    "AsyncHub per event loop, or close it (async with / await hub.aclose()) "
+                    "before that loop ends",
+                    backend=adapter.name,
+                )
+            self._loop = loop
         client = self._clients.get(adapter.name)
         if client is None:
-            client = httpx.AsyncClient(transport=self._transport, **_client_options(adapter))
-            self._clients[adapter.name] = client
+            size = self._connections(adapter) if self._connections is not None else None
+            options = _client_options(adapter, size)
+            client = self._clients[adapter.name] = httpx.AsyncClient(
+                transport=self._transport, **options
+            )
         return client
 
     async def run(self, adapter: Adapter, call: Call[T]) -> T:
@@ -394,13 +556,19 @@ class AsyncRunner:
                         reader.feed(chunk)
                 finally:
                     await response.aclose()
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except (httpx.HTTPError, TimeoutError, RuntimeError) as exc:
+            if self.closed:
+                raise HubClosed from None
+            if isinstance(exc, RuntimeError):
+                raise
             raise _transport_error(adapter, request, exc) from None
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        """Close every connection; the runner sends nothing more (`HubClosed`)."""
+        self.closed = True
+        clients, self._clients, self._loop = list(self._clients.values()), {}, None
         for client in clients:
             await client.aclose()

@@ -22,15 +22,21 @@ import httpx
 from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
-from jobhub.config import find_config_file, load_config_file, settings_error
-from jobhub.errors import ConfigError, InvalidRef
-from jobhub.http import AsyncRunner, SyncRunner
+from jobhub.config import (
+    check_permissions,
+    load_config_file,
+    locate_config,
+    refuse_redirected_credentials,
+    settings_error,
+)
+from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
+from jobhub.http import AsyncRunner, HubClosed, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
 from jobhub.waiting import Waiter
 from jobhub.waiting.blocking import blocking_call, blocking_iter, threaded_transport
 
-__all__ = ["AsyncHub", "BackendsConfig", "Hub"]
+__all__ = ["AsyncHub", "BackendsConfig", "Hub", "HubClosed"]
 
 BackendsConfig = Mapping[str, Mapping[str, Any]]
 Ref = str | JobRef
@@ -74,7 +80,7 @@ def _state(state: JobState | str | None) -> JobState | None:
         return JobState(state.lower())
     except ValueError:
         known = ", ".join(s.value for s in JobState)
-        raise ConfigError(f"unknown state {state!r}; one of: {known}") from None
+        raise InvalidArgument(f"unknown state {state!r}; one of: {known}") from None
 
 
 class _HubBase:
@@ -108,16 +114,18 @@ class _HubBase:
         type's name (e.g. `SIEVE_API_KEY` → a backend named `sieve`)."""
         registry = registry or get_registry()
         environ = os.environ if env is None else env
-        found = find_config_file(path)
-        if found is None:
+        located = locate_config(path)
+        if located is None:
             return cls(None, registry=registry, env=environ, **kwargs)
-        return cls(
-            load_config_file(found),
-            registry=registry,
-            env=environ,
-            config_source=f"{found}: backends",
-            **kwargs,
+        found, chosen = located
+        backends = load_config_file(found)
+        hub = cls(
+            backends, registry=registry, env=environ, config_source=f"{found}: backends", **kwargs
         )
+        if not chosen:
+            refuse_redirected_credentials(found, backends, hub._adapters, environ)
+        check_permissions(found, backends, hub._adapters)
+        return hub
 
     @property
     def backends(self) -> Mapping[str, Adapter]:
@@ -154,7 +162,7 @@ class _HubBase:
 
     def _watch_targets(self, refs: Iterable[Ref] | None, backend: str | None) -> list[JobRef]:
         if refs is None and backend is None:
-            raise ConfigError("watch needs refs to watch, or backend=NAME to watch a backend")
+            raise InvalidArgument("watch needs refs to watch, or backend=NAME to watch a backend")
         if backend is not None:
             self.adapter(backend)
         return self._wait_targets(refs or [], what="watch")
@@ -163,7 +171,8 @@ class _HubBase:
         self, name: str, state: JobState | str | None, workflow: str | None, limit: int | None
     ) -> tuple[Adapter, _Listing]:
         if limit is not None and limit < 0:
-            raise ConfigError(f"limit must be 0 or more, not {limit}")
+            raise InvalidArgument(f"limit must be 0 or more, not {limit}")
+        limit = limit or None  # 0 is no limit, as in the command (and Kubernetes' lists)
         adapter = self.adapter(name)
         wanted = _state(state)
         call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)
@@ -182,7 +191,7 @@ class _Listing:
     """Paging state shared by both hubs: filters each page and knows the next call."""
 
     def __init__(self, call: Call[Page], wanted: JobState | None, limit: int | None) -> None:
-        self.next: Call[Page] | None = call if limit != 0 else None
+        self.next: Call[Page] | None = call
         self.wanted = wanted
         self.remaining = limit
 
@@ -198,7 +207,21 @@ class _Listing:
 
 
 class Hub(_HubBase):
-    """Get, list and cancel jobs on every configured backend, synchronously."""
+    """Get, list and cancel jobs on every configured backend, synchronously.
+
+    `Hub(backends=None, *, transport=None, registry=None, env=None, config_source=None)`:
+
+    - `backends`: `{name: {"type": ..., "url": ..., setting: value}}`, as the `[backends.*]`
+      tables of a config file (see `Hub.from_config` to read one); None configures every
+      backend type whose credentials are in the environment, named for its type.
+    - `transport`: an `httpx.BaseTransport` every request goes through (tests use
+      `httpx.MockTransport`); default: real connections, pooled per backend.
+    - `registry`: the plugin `Registry` adapter types come from; default: the entry points.
+    - `env`: the mapping environment credentials are read from; default: `os.environ`.
+    - `config_source`: how errors name where the configuration came from (a file's path).
+
+    Use it as a context manager, or call `close()`, to release its connections.
+    """
 
     def __init__(
         self,
@@ -217,7 +240,7 @@ class Hub(_HubBase):
     def get(self, ref: Ref) -> Job:
         """The job's current state. Raises `JobNotFound`, `AuthError`, ... on failure."""
         adapter, job_id = self._target(ref)
-        return self.runner.run(adapter, adapter.get_job(job_id))
+        return self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,
@@ -228,7 +251,7 @@ class Hub(_HubBase):
         limit: int | None = None,
     ) -> Iterator[Job]:
         """Jobs of backend `name`, newest first where the backend orders them; pages are
-        fetched as the iterator advances."""
+        fetched as the iterator advances. `limit` caps how many (0 or None: no limit)."""
         adapter, listing = self._first_page(name, state, workflow, limit)
         return self._iterate(adapter, listing)
 
@@ -323,6 +346,8 @@ class Hub(_HubBase):
         return blocking_iter(lambda: waiter.watch(targets, backend=backend, timeout=timeout))
 
     def _waiter(self) -> Waiter:
+        if self.runner.closed:
+            raise HubClosed
         # No runner: each call opens one on its worker's event loop and closes it at the end.
         return Waiter(self._adapters, transport=threaded_transport(self._transport))
 
@@ -342,7 +367,8 @@ class Hub(_HubBase):
 
 
 class AsyncHub(_HubBase):
-    """The asyncio twin of `Hub`: the same methods, awaited (`list` is an async iterator)."""
+    """The asyncio twin of `Hub`: the same methods, awaited (`list` is an async iterator).
+    The same keyword arguments as `Hub`, `transport` being an `httpx.AsyncBaseTransport`."""
 
     def __init__(
         self,
@@ -360,7 +386,7 @@ class AsyncHub(_HubBase):
 
     async def get(self, ref: Ref) -> Job:
         adapter, job_id = self._target(ref)
-        return await self.runner.run(adapter, adapter.get_job(job_id))
+        return await self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,

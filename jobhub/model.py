@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, NoReturn, TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -100,23 +100,57 @@ def check_models(enabled: bool = True) -> bool:
     return previous
 
 
+# `trusted(...)` assembles a model as pydantic's own `model_construct(_fields_set=...)` does
+# for these models (no aliases, no extra values, no private attributes, no post-init): the field
+# values become its `__dict__`, and its three bookkeeping slots are set to what
+# `model_construct` sets. Each is written straight through its slot's descriptor, a fraction of
+# the cost of `object.__setattr__`. Every field is set, so every trusted model of a class shares
+# one set of them, as models given one `_fields_set` do: shared, that set refuses change, and
+# its copies (`model_copy` takes one) are ordinary sets.
+
+
+class _EveryField(set[str]):
+    """The fields set on a trusted model: all of them, shared by every trusted model of its
+    class, so unchangeable in place."""
+
+    __slots__ = ()
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: object) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[type[set[str]], tuple[list[str]]]:
+        return set, (list(self),)  # a pickled model comes back with a set of its own
+
+    def _refuse(self, *args: object) -> NoReturn:
+        raise TypeError(
+            "the fields set of a Job or Task built by trusted() is shared by every such model; "
+            "change a copy: set(model.model_fields_set)"
+        )
+
+    add = discard = remove = pop = clear = update = _refuse
+    difference_update = intersection_update = symmetric_difference_update = _refuse
+    __ior__ = __iand__ = __isub__ = __ixor__ = _refuse
+
+
 _new = object.__new__
-_set_dict = vars(BaseModel)["__dict__"].__set__  # object.__setattr__(model, "__dict__", ...)
+_set_dict = vars(BaseModel)["__dict__"].__set__
+_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
+_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
+_set_private = vars(BaseModel)["__pydantic_private__"].__set__
 
 
-# `trusted(...)` assembles a model the way validation does, but only its `__dict__`: the field
-# values in field order. pydantic's three bookkeeping slots stay unset (setting them would cost
-# as much as the rest); reading one gives what validation sets for these models: no extra
-# values, no private ones, every field set (a new set each time, so changing it changes
-# nothing else). A model validated or copied by pydantic has them set as usual.
-
-
-def _bookkeeping(model: BaseModel, name: str, fields: frozenset[str]) -> Any:
-    if name == "__pydantic_extra__" or name == "__pydantic_private__":
-        return None
-    if name == "__pydantic_fields_set__":
-        return set(fields)
-    return BaseModel.__getattr__(model, name)  # type: ignore[attr-defined]  # the same error
+def _construct(cls: type[BaseModel], fields: Any, every_field: _EveryField) -> Any:
+    model = _new(cls)
+    _set_dict(model, fields)
+    _set_fields_set(model, every_field)
+    _set_extra(model, None)
+    _set_private(model, None)
+    if _checking:
+        _check(cls, model)
+    return model
 
 
 def _check(cls: type[BaseModel], model: BaseModel) -> None:
@@ -205,21 +239,13 @@ class Task(BaseModel):
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     raw: Any = None
 
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            return _bookkeeping(self, name, _TASK_FIELDS)
-
     @classmethod
     def trusted(cls, fields: TaskFields) -> Task:
         """A Task from values the caller has checked, without validating them (see
         `check_models`): every field, in field order, each already what the field holds
         (`str`, a `JobState`, aware UTC datetimes, a `float` progress within 0–1). `fields`
         becomes the Task's own `__dict__`: pass a new dict (a literal), never one kept."""
-        task = _new(cls)
-        _set_dict(task, fields)
-        if _checking:
-            _check(cls, task)
+        task: Task = _construct(cls, fields, _TASK_FIELDS)
         return task
 
 
@@ -251,11 +277,6 @@ class Job(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     raw: Any = None
 
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            return _bookkeeping(self, name, _JOB_FIELDS)
-
     @property
     def terminal(self) -> bool:
         return self.state.terminal
@@ -274,25 +295,31 @@ class Job(BaseModel):
         field order, each already what the field holds (`str`, a `JobState`, aware UTC
         datetimes, `float` figures, `Task`s); `raw` is the payload itself. `fields` becomes the
         Job's own `__dict__`: pass a new dict (a literal), never one kept."""
-        job = _new(cls)
-        _set_dict(job, fields)
-        if _checking:
-            _check(cls, job)
+        job: Job = _construct(cls, fields, _JOB_FIELDS)
         return job
 
-    def __repr_args__(self) -> Any:
-        # Keep reprs short: raw payloads and task lists are often large.
-        for key, value in super().__repr_args__():
-            if key == "raw":
-                yield key, "..."
-            elif key == "tasks":
-                yield key, f"<{len(value)} tasks>"
-            else:
-                yield key, value
+    def __repr__(self) -> str:
+        """`<Job prunner:52a5cb79… running 3/6 tasks>`: the ref (a long id cut), the state and
+        the tasks ended of all; the payload, which may be large, never."""
+
+        def shown(text: str) -> str:  # control characters as escapes, as in any repr
+            return text.encode("unicode_escape").decode("ascii")
+
+        ref = (
+            shown(self.ref)
+            if len(self.id) <= _REPR_ID
+            else shown(self.ref[: len(self.backend) + 9]) + "…"
+        )
+        parts = [ref, self.state.value]
+        if self.tasks:
+            ended = sum(task.state.terminal for task in self.tasks)
+            parts.append(f"{ended}/{len(self.tasks)} tasks")
+        return f"<Job {' '.join(parts)}>"
 
 
-_TASK_FIELDS = frozenset(Task.model_fields)
-_JOB_FIELDS = frozenset(Job.model_fields)
+_REPR_ID = 16  # longer ids are cut in a repr (UUIDs, Pixxel's workflow/job pairs)
+_TASK_FIELDS = _EveryField(Task.model_fields)
+_JOB_FIELDS = _EveryField(Job.model_fields)
 
 EventKind = Literal["state", "task", "progress", "output"]
 

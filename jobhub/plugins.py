@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from jobhub import hookspecs
+from jobhub.problems import describe
 
 if TYPE_CHECKING:
     from jobhub.backend import Adapter
+    from jobhub.emulator import EmulatedBackend
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Registry", "get_registry", "reset_registry"]
 
@@ -49,7 +51,7 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.adapters: dict[str, type[Adapter]] = {}
-        self._emulators: dict[str, Any] | None = None
+        self._emulators: dict[str, type[EmulatedBackend]] | None = None
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ class Registry:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
             except Exception as exc:  # a broken plugin is reported, never fatal
-                info.error = _describe(exc)
+                info.error = describe(exc)
                 log.warning("jobhub plugin %r failed to load: %s", ep.name, info.error)
                 log.debug("%s", traceback.format_exc())
 
@@ -79,62 +81,69 @@ class Registry:
         self._collect(list(self.plugins))
 
     def _collect(self, names: Iterable[str]) -> None:
-        for name in names:
-            info = self.plugins[name]
-            plugin = self.pm.get_plugin(name)
-            if plugin is None or info.error:
-                continue
-            self._call(info, plugin, "jobhub_register_adapters", self._add_adapter, info.adapters)
-            if self._emulators is not None:
-                self._collect_emulators(info, plugin)
+        for name in self._in_call_order("jobhub_register_adapters", names):
+            self._call(name, "jobhub_register_adapters", self._add_adapter)
+        if self._emulators is not None:
+            for name in self._in_call_order("jobhub_register_emulators", names):
+                self._call(name, "jobhub_register_emulators", self._add_emulator)
 
     @property
-    def emulators(self) -> dict[str, Any]:
+    def emulators(self) -> dict[str, type[EmulatedBackend]]:
         """Emulator classes by backend type, collected on first use (they import servers)."""
         if self._emulators is None:
             self._emulators = {}
-            for name, info in self.plugins.items():
-                plugin = self.pm.get_plugin(name)
-                if plugin is not None and not info.error:
-                    self._collect_emulators(info, plugin)
+            for name in self._in_call_order("jobhub_register_emulators", self.plugins):
+                self._call(name, "jobhub_register_emulators", self._add_emulator)
         return self._emulators
 
-    def _collect_emulators(self, info: PluginInfo, plugin: object) -> None:
-        self._call(info, plugin, "jobhub_register_emulators", self._add_emulator, info.emulators)
-
-    def _call(
-        self,
-        info: PluginInfo,
-        plugin: object,
-        hook_name: str,
-        add: Callable[[PluginInfo, Any, list[str]], None],
-        into: list[str],
-    ) -> None:
+    def _in_call_order(self, hook_name: str, names: Iterable[str]) -> list[str]:
+        """The plugins among `names` that implement the hook (other than by a wrapper), in the
+        order pluggy calls them: `tryfirst`/`trylast` first, then the last registered first."""
+        wanted = {name for name in names if not self.plugins[name].error}
         hook = getattr(self.pm.hook, hook_name)
-        impls = [impl for impl in hook.get_hookimpls() if impl.plugin is plugin]
-        for impl in impls:
-            try:
-                impl.function(register=lambda obj: add(info, obj, into))
-            except Exception as exc:
-                info.error = f"{hook_name} raised {_describe(exc)}"
-                log.warning("jobhub plugin %r: %s", info.name, info.error)
+        order = []
+        for impl in reversed(hook.get_hookimpls()):
+            wraps = impl.wrapper or impl.hookwrapper
+            if not wraps and impl.plugin_name in wanted and impl.plugin_name not in order:
+                order.append(impl.plugin_name)
+        return order
 
-    def _add_adapter(self, info: PluginInfo, cls: Any, into: list[str]) -> None:
-        adapter_type = getattr(cls, "type", None)
-        if not isinstance(adapter_type, str) or not adapter_type:
-            raise TypeError(f"{cls!r} has no `type` name")
+    def _call(self, name: str, hook_name: str, add: Callable[[PluginInfo, Any], None]) -> None:
+        """Call one plugin's implementation through pluggy: the hook's wrappers from every
+        plugin wrap it, and what it registers is credited to it. If it raises, the plugin is
+        reported broken and the others keep working."""
+        info = self.plugins[name]
+        others = [
+            plugin
+            for other, plugin in self.pm.list_name_plugin()
+            if other != name and not self._wraps(plugin, hook_name)
+        ]
+        hook = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+        try:
+            hook(register=lambda obj: add(info, obj))
+        except Exception as exc:
+            info.error = f"{hook_name} raised {describe(exc)}"
+            log.warning("jobhub plugin %r: %s", info.name, info.error)
+
+    def _wraps(self, plugin: object, hook_name: str) -> bool:
+        """Whether the plugin implements the hook only with wrappers (kept around every call)."""
+        impls = [i for i in getattr(self.pm.hook, hook_name).get_hookimpls() if i.plugin is plugin]
+        return bool(impls) and all(impl.wrapper or impl.hookwrapper for impl in impls)
+
+    def _add_adapter(self, info: PluginInfo, cls: Any) -> None:
+        adapter_type = _type_name(cls)
         if adapter_type in self.adapters and self.adapters[adapter_type] is not cls:
             raise ValueError(f"adapter type {adapter_type!r} is already registered")
         self.adapters[adapter_type] = cls
-        into.append(adapter_type)
+        info.adapters.append(adapter_type)
 
-    def _add_emulator(self, info: PluginInfo, cls: Any, into: list[str]) -> None:
-        emulator_type = getattr(cls, "type", None)
-        if not isinstance(emulator_type, str) or not emulator_type:
-            raise TypeError(f"{cls!r} has no `type` name")
+    def _add_emulator(self, info: PluginInfo, cls: Any) -> None:
+        emulator_type = _type_name(cls)
         assert self._emulators is not None
+        if emulator_type in self._emulators and self._emulators[emulator_type] is not cls:
+            raise ValueError(f"emulator type {emulator_type!r} is already registered")
         self._emulators[emulator_type] = cls
-        into.append(emulator_type)
+        info.emulators.append(emulator_type)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -163,8 +172,11 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return found
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def _type_name(cls: Any) -> str:
+    type_name = getattr(cls, "type", None)
+    if not isinstance(type_name, str) or not type_name:
+        raise TypeError(f"{cls!r} has no `type` name")
+    return type_name
 
 
 def _allowed(env: Mapping[str, str]) -> set[str] | None:

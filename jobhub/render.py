@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from jobhub.commands._text import printable
 from jobhub.model import Job, JobEvent, JobState, Task
 
 __all__ = [
@@ -27,16 +28,20 @@ __all__ = [
     "elapsed",
     "event_line",
     "format_age",
+    "format_clock",
     "format_progress",
     "format_seconds",
+    "format_time",
     "job_detail",
     "jobs_table",
     "make_console",
+    "plain",
     "shorten",
     "state_text",
     "summary_line",
     "summary_table",
     "task_forest",
+    "worth_a_line",
 ]
 
 STATE_STYLES: dict[JobState, str] = {
@@ -50,7 +55,6 @@ STATE_STYLES: dict[JobState, str] = {
     JobState.UNKNOWN: "magenta",
 }
 
-SHORT_ID = 13  # characters of an id on a live board
 SHORT_WORKFLOW = 24
 
 STATE_MARKS: dict[JobState, str] = {
@@ -137,6 +141,12 @@ def state_text(state: JobState, *, mark: bool = False) -> Text:
     return Text(label, style=STATE_STYLES[state])
 
 
+def plain(text: object, style: str = "") -> Text:
+    """Backend text as a rich `Text`, control characters escaped (see `printable`) and never
+    read as rich markup: what a server sends is shown, not obeyed."""
+    return Text(printable(text), style=style)
+
+
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
@@ -145,10 +155,38 @@ def _now(now: datetime | None) -> datetime:
 
 
 def shorten(text: str, width: int) -> str:
-    """`text` cut to `width` characters with an ellipsis; of a path-like id
-    (`<workflow_id>/<job_id>`) the last part is kept."""
-    text = text.rsplit("/", 1)[-1] if len(text) > width else text
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """`text` cut to `width` characters, keeping its start and its end around an ellipsis
+    (`prunner:52a5c…6dd6aaf1bc4c8`): a ref keeps its backend and the end of its id."""
+    if len(text) <= width:
+        return text
+    if width < 2:
+        return text[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def format_time(when: datetime | None, tz: tzinfo | None = None) -> str:
+    """`2026-11-22 10:57:28 UTC`: in `tz`, else the local zone, always naming its zone."""
+    if when is None:
+        return ""
+    shown = when.astimezone(tz)
+    return f"{shown:%Y-%m-%d %H:%M:%S} {shown.tzname() or shown.strftime('%z')}"
+
+
+def format_clock(when: datetime, tz: tzinfo | None = None) -> str:
+    """`10:57:28 UTC`: the time of day of an event line, naming its zone."""
+    shown = when.astimezone(tz)
+    return f"{shown:%H:%M:%S} {shown.tzname() or shown.strftime('%z')}"
+
+
+def _tasks_done(job: Job) -> str:
+    if not job.tasks:
+        return ""
+    return f"{sum(task.state.terminal for task in job.tasks)}/{len(job.tasks)}"
+
+
+GAP = 2  # columns between cells
+MIN_REF = 16
 
 
 def jobs_table(
@@ -156,35 +194,77 @@ def jobs_table(
     *,
     now: datetime | None = None,
     age: bool = True,
-    short: bool = False,
+    wide: bool = False,
+    fit: int | None = None,
+    tz: tzinfo | None = None,
     title: str | None = None,
 ) -> Table:
-    """One row per job: backend, id, workflow, state, progress, age, duration. `short` cuts
-    ids and workflows to a glance (for live boards; people copy full ids from `list`)."""
+    """One row per job: its ref (what every command takes: copy it), workflow, state, progress,
+    age, duration; `wide` adds tasks ended/total, user, created and finished times (in `tz`,
+    else local, zone named) and the error. With `fit` (a live board's width) refs and
+    workflows are cut, keeping their ends, only as much as the table needs to fit."""
     now = _now(now)
-    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
-    table.add_column("backend", no_wrap=True)
-    table.add_column("id", overflow="fold")
-    table.add_column("workflow", overflow="fold")
-    table.add_column("state", no_wrap=True)
-    table.add_column("progress", justify="right", no_wrap=True)
-    if age:
-        table.add_column("age", justify="right", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
+    headers = ["ref", "workflow", "state", "progress"]
+    if wide:
+        headers += ["tasks", "user", "created", "finished"]
+    elif age:
+        headers.append("age")
+    headers.append("duration")
+    if wide:
+        headers.append("error")
+    rows: list[list[str]] = []
+    states: list[JobState] = []
     for job in jobs:
-        workflow = job.workflow or ""
-        row: list[RenderableType] = [
-            job.backend,
-            shorten(job.id, SHORT_ID) if short else job.id,
-            shorten(workflow, SHORT_WORKFLOW) if short else workflow,
-            state_text(job.state),
+        row = [
+            printable(job.ref),
+            printable(job.workflow or ""),
+            job.state.value,
             format_progress(job.progress),
         ]
-        if age:
+        if wide:
+            row += [
+                _tasks_done(job),
+                printable(job.user or ""),
+                format_time(job.created_at, tz),
+                format_time(job.finished_at, tz),
+            ]
+        elif age:
             row.append(format_age(job.created_at, now))
         row.append(format_seconds(elapsed(job, now)))
-        table.add_row(*row)
+        if wide:
+            row.append(printable(job.error or ""))
+        rows.append(row)
+        states.append(job.state)
+    if fit is not None and rows:
+        _fit(rows, headers, fit)
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    right = {"progress", "age", "duration", "tasks"}
+    for header in headers:
+        table.add_column(
+            header,
+            justify="right" if header in right else "left",
+            no_wrap=header != "error",
+            overflow="fold",
+        )
+    for row, state in zip(rows, states, strict=True):
+        cells: list[RenderableType] = [Text(cell) for cell in row]
+        cells[2] = state_text(state)
+        table.add_row(*cells)
     return table
+
+
+def _fit(rows: list[list[str]], headers: list[str], width: int) -> None:
+    """Cut the ref and workflow cells (columns 0 and 1) so that every row fits in `width`."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    room = width - sum(widths[2:]) - GAP * (len(headers) - 1)
+    ref, workflow = widths[0], widths[1]
+    if ref + workflow <= room:
+        return
+    cut_workflow = min(workflow, max(len("workflow"), SHORT_WORKFLOW))
+    ref = min(ref, max(MIN_REF, room - cut_workflow))
+    workflow = min(workflow, max(cut_workflow, room - ref))
+    for row in rows:
+        row[0], row[1] = shorten(row[0], ref), shorten(row[1], workflow)
 
 
 # -- one job, its tasks as a tree -----------------------------------------------------------------
@@ -253,12 +333,12 @@ def task_forest(tasks: Sequence[Task]) -> list[TaskNode]:
 def _task_label(task: Task, now: datetime) -> Text:
     label = Text.assemble(
         (f"{STATE_MARKS[task.state]} ", STATE_STYLES[task.state]),
-        (task.name, "bold"),
+        (printable(task.name), "bold"),
         "  ",
         state_text(task.state),
     )
     if task.status and task.status.lower() != task.state.value:
-        label.append(f" ({task.status})", style="dim")
+        label.append(f" ({printable(task.status)})", style="dim")
     duration = format_seconds(elapsed(task, now))
     if duration:
         label.append(f"  {duration}")
@@ -267,7 +347,7 @@ def _task_label(task: Task, now: datetime) -> Text:
     if task.exit_code is not None and task.state is JobState.FAILED and not task.error:
         label.append(f"  exit {task.exit_code}", style="red")
     if task.error:
-        label.append(f"  {' '.join(task.error.split())}", style="red")
+        label.append(f"  {printable(task.error)}", style="red")
     return label
 
 
@@ -275,11 +355,11 @@ def _add_nodes(tree: Tree, nodes: list[TaskNode], now: datetime) -> None:
     for node in nodes:
         label = _task_label(node.task, now)
         if node.after:
-            label.append(f"  (also after {', '.join(node.after)})", style="dim")
+            label.append(f"  (also after {printable(', '.join(node.after))})", style="dim")
         _add_nodes(tree.add(label), node.children, now)
 
 
-def _fields(job: Job, now: datetime) -> Table:
+def _fields(job: Job, now: datetime, tz: tzinfo | None) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -287,37 +367,40 @@ def _fields(job: Job, now: datetime) -> Table:
     def when(value: datetime | None) -> str:
         if value is None:
             return ""
-        return f"{value:%Y-%m-%d %H:%M:%S} UTC ({format_age(value, now)} ago)"
+        return f"{format_time(value, tz)} ({format_age(value, now)} ago)"
 
     state = state_text(job.state)
     if job.status and job.status.lower() != job.state.value:
-        state.append(f" ({job.status})", style="dim")
+        state.append(f" ({printable(job.status)})", style="dim")
     rows: list[tuple[str, RenderableType]] = [
-        ("ref", job.ref),
-        ("workflow", job.workflow or ""),
+        ("ref", plain(job.ref)),
+        ("workflow", plain(job.workflow) if job.workflow else ""),
         ("state", state),
         ("progress", format_progress(job.progress)),
         ("created", when(job.created_at)),
         ("started", when(job.started_at)),
         ("finished", when(job.finished_at)),
         ("duration", format_seconds(elapsed(job, now))),
-        ("user", job.user or ""),
-        ("error", Text(" ".join(job.error.split()), style="red") if job.error else ""),
+        ("user", plain(job.user) if job.user else ""),
+        ("error", plain(job.error, "red") if job.error else ""),
         ("restarts", str(job.restarts) if job.restarts else ""),
         ("cost", f"{job.cost:g}" if job.cost is not None else ""),
-        ("labels", ", ".join(f"{k}={v}" for k, v in job.labels.items())),
-        ("children", ", ".join(job.children)),
+        ("labels", plain(", ".join(f"{k}={v}" for k, v in job.labels.items()))),
+        ("children", plain(", ".join(job.children))),
     ]
     for name, value in rows:
-        if value != "":
+        if value:
             grid.add_row(name, value)
     return grid
 
 
-def job_detail(job: Job, *, now: datetime | None = None) -> RenderableType:
-    """A job's fields, then its tasks as a tree in dependency order."""
+def job_detail(
+    job: Job, *, now: datetime | None = None, tz: tzinfo | None = None
+) -> RenderableType:
+    """A job's fields (times in `tz`, else local, zone named), then its tasks as a tree in
+    dependency order."""
     now = _now(now)
-    parts: list[RenderableType] = [_fields(job, now)]
+    parts: list[RenderableType] = [_fields(job, now, tz)]
     if job.tasks:
         tree = Tree(Text(f"tasks ({len(job.tasks)})", style="bold"), guide_style="dim")
         _add_nodes(tree, task_forest(job.tasks), now)
@@ -333,7 +416,7 @@ def _value(kind: str, value: Any) -> str:
         return "—"
     if kind == "progress" and isinstance(value, int | float):
         return format_progress(float(value))
-    return str(value.value if isinstance(value, JobState) else value)
+    return printable(value.value if isinstance(value, JobState) else value)
 
 
 def _styled(kind: str, value: Any) -> Text:
@@ -344,9 +427,20 @@ def _styled(kind: str, value: Any) -> Text:
         return Text(text)
 
 
-def event_line(event: JobEvent) -> Text:
-    """One line for a change: `12:03:04 sieve:abc  running → succeeded`."""
-    line = Text.assemble((f"{event.at:%H:%M:%S} ", "dim"), (event.ref, "bold"), "  ")
+def worth_a_line(event: JobEvent) -> bool:
+    """Whether a person sees a change in this event: a progress step too small to change the
+    percentage shown (`55% → 55%`) is not one."""
+    if event.kind != "progress":
+        return True
+    return _value("progress", event.old) != _value("progress", event.new)
+
+
+def event_line(event: JobEvent, *, tz: tzinfo | None = None) -> Text:
+    """One line for a change, its time in `tz` (else local) with the zone named:
+    `12:03:04 UTC sieve:abc  running → succeeded  after 4.0s  <the error, if any>`."""
+    line = Text.assemble(
+        (f"{format_clock(event.at, tz)} ", "dim"), (printable(event.ref), "bold"), "  "
+    )
     if event.kind == "state":
         if event.old is None:  # first sight: just the state
             line.append_text(_styled("state", event.new))
@@ -359,9 +453,9 @@ def event_line(event: JobEvent) -> Text:
             if duration:
                 line.append(f"  after {duration}", style="dim")
             if event.job.error:
-                line.append(f"  {' '.join(event.job.error.split())}", style="red")
+                line.append(f"  {printable(event.job.error)}", style="red")
     elif event.kind == "task":
-        line.append(f"task {event.task}: ")
+        line.append(f"task {printable(event.task)}: ")
         if event.old is not None:
             line.append_text(_styled("task", event.old))
             line.append(" → ")
@@ -405,7 +499,7 @@ def summary_table(jobs: Sequence[Job], *, title: str | None = None) -> Table:
         mine = [job for job in jobs if backend is None or job.backend == backend]
         counts = _counts(mine)
         cells = [str(counts.get(state, "")) for state in states]
-        name = Text("all", style="bold") if backend is None else Text(backend)
+        name = Text("all", style="bold") if backend is None else plain(backend)
         table.add_row(
             name, *cells, str(len(mine)), end_section=bool(backends) and backend == backends[-1]
         )
@@ -441,5 +535,12 @@ class JobBoard:
         with self._lock:
             return self._jobs.get(ref)
 
-    def table(self, *, now: datetime | None = None, age: bool = True, short: bool = False) -> Table:
-        return jobs_table(self.jobs(), now=now, age=age, short=short)
+    def table(
+        self,
+        *,
+        now: datetime | None = None,
+        age: bool = True,
+        fit: int | None = None,
+        tz: tzinfo | None = None,
+    ) -> Table:
+        return jobs_table(self.jobs(), now=now, age=age, fit=fit, tz=tz)

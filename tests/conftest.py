@@ -12,6 +12,10 @@ import vcr
 
 from jobhub.model import check_models
 from jobhub.plugins import get_registry, reset_registry
+from tests.postgres import postgres_server, postgres_url
+
+# Fixtures for a throwaway PostgreSQL server (tests/postgres.py).
+__all__ = ["postgres_server", "postgres_url"]
 
 # Adapters build Jobs and Tasks without validation (`trusted`); in tests each one is validated
 # too and must come out the same, so an adapter that builds a wrong one fails here.
@@ -59,6 +63,15 @@ def _no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
                 assert SECRET not in record.exc_text
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store's --db url, once on SQLite and once on PostgreSQL (tests/postgres.py)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'serve.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
 def registry() -> Any:
     return get_registry()
@@ -82,3 +95,12 @@ class SecretWatch:
 def secret_watch(caplog: pytest.LogCaptureFixture) -> SecretWatch:
     caplog.set_level(logging.DEBUG)
     return SecretWatch(caplog)
+
+
+@pytest.fixture(scope="module")
+def real_prunner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real prunner server (tests/realprunner.py), one per module."""
+    from tests.realprunner import running
+
+    with running(tmp_path_factory.mktemp("prunner")) as server:
+        yield server

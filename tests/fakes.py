@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import httpx
 
 from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page, StateTable
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.model import Job, JobState
 
 
 class FakeSettings(BackendSettings):
     url: str = "http://fake.test/api"
+    api_key: Annotated[HeaderSecret, FromEnv("FAKE_TOKEN")] = None
     page_size: int = 2
 
 
@@ -38,7 +39,7 @@ STATES = StateTable(
 class FakeAdapter(Adapter):
     type = "fake"
     Settings = FakeSettings
-    env_defaults: ClassVar[dict[str, str]] = {"api_key": "FAKE_TOKEN"}
+    settings: FakeSettings
     capabilities = frozenset({Capability.CANCEL})
 
     def auth(self) -> httpx.Auth:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import jsonschema
 import pytest
 
 from jobhub.emulator import Emulator, config_toml
+from jobhub.errors import WaitTimeout
 from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
@@ -70,6 +74,7 @@ class Env:
             if key not in CREDENTIAL_VARS and not key.startswith("JOBHUB_") and key != "COLUMNS"
         }
         env["HOME"] = str(self.home)
+        env["TZ"] = "UTC"  # event lines start "HH:MM:SS UTC "
         return env
 
     @contextmanager
@@ -94,14 +99,21 @@ class Env:
                 process.kill()
             process.communicate()
 
-    def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        config: Path | None = None,
+        stdin: str | None = None,
+        tz: str = "UTC",
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [JOBHUB, "--config", str(config or self.config), *args],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
             cwd=self.home,
-            env=self.environ(),
+            env={**self.environ(), "TZ": tz},
         )
         # No command ever shows a credential, whatever it prints.
         assert SECRET not in result.stdout + result.stderr
@@ -169,20 +181,31 @@ def test_get_shows_the_job_and_its_tasks_in_dependency_order(env: Env, succeeded
             assert shown.index(dependency) < shown.index(task.name)
 
 
-def test_get_json_is_the_job_document(env: Env, succeeded: str) -> None:
+def test_get_json_is_an_array_of_job_documents_whatever_the_number_of_refs(
+    env: Env, succeeded: str
+) -> None:
     result = env.run("get", succeeded, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == env.hub.get(succeeded).model_dump(mode="json")
+    assert json.loads(result.stdout) == [env.hub.get(succeeded).model_dump(mode="json")]
+    assert json.loads(env.run("get", succeeded, "-o", "json").stdout) == json.loads(result.stdout)
 
 
 def test_get_json_validates_against_jobhub_schema(env: Env, succeeded: str, failed: str) -> None:
     schema = json.loads(env.run("schema").stdout)
-    result = env.run("get", succeeded, failed, "--json")
+    result = env.run("get", succeeded, failed, "-o", "json")
     assert result.returncode == 0, result.stderr
-    documents = json_lines(result.stdout)
+    documents = json.loads(result.stdout)
     assert [doc["ref"] for doc in documents] == [succeeded, failed]
     for document in documents:
         jsonschema.validate(document, schema)
+
+
+def test_get_jsonl_is_one_job_per_line_and_name_the_refs(
+    env: Env, succeeded: str, failed: str
+) -> None:
+    lines = json_lines(env.run("get", succeeded, failed, "-o", "jsonl").stdout)
+    assert [doc["ref"] for doc in lines] == [succeeded, failed]
+    assert env.run("get", succeeded, failed, "-o", "name").stdout.split() == [succeeded, failed]
 
 
 def test_get_of_a_missing_job_exits_3_in_one_line(env: Env) -> None:
@@ -194,10 +217,30 @@ def test_get_of_a_missing_job_exits_3_in_one_line(env: Env) -> None:
 
 def test_get_of_several_refs_shows_those_found_and_exits_3(env: Env, succeeded: str) -> None:
     missing = "sieve:00000000-0000-4000-8000-000000000000"
-    result = env.run("get", succeeded, missing, "--json")
+    result = env.run("get", succeeded, missing)
+    assert result.returncode == 3
+    assert f"ref       {succeeded}" in result.stdout
+    assert one_line(result.stderr).startswith(f"jobhub: {missing}: sieve backend 'sieve': 404")
+
+
+def test_under_json_an_error_is_a_json_record_on_stderr(env: Env, succeeded: str) -> None:
+    missing = "sieve:00000000-0000-4000-8000-000000000000"
+    result = env.run("get", succeeded, missing, "-o", "jsonl")
     assert result.returncode == 3
     assert [doc["ref"] for doc in json_lines(result.stdout)] == [succeeded]
-    assert one_line(result.stderr).startswith(f"jobhub: {missing}: sieve backend 'sieve': 404")
+    (record,) = json_lines(result.stderr)
+    assert record["error"]["type"] == "JobNotFound"
+    assert record["error"]["ref"] == missing and record["error"]["exit_code"] == 3
+    assert "404" in record["error"]["message"]
+    usage = env.run("get", "nowhere:1", "--json")
+    assert usage.returncode == 2
+    assert json_lines(usage.stderr)[0]["error"]["type"] == "ConfigError"
+
+
+def test_refs_are_trimmed_and_read_from_stdin_with_a_dash(env: Env, succeeded: str) -> None:
+    assert env.run("get", f"  {succeeded}\n", "-o", "name").stdout.split() == [succeeded]
+    result = env.run("get", "-", "-o", "name", stdin=f"{succeeded}\n  {succeeded}  \n")
+    assert result.stdout.split() == [succeeded]
 
 
 def test_get_of_an_unconfigured_backend_is_a_usage_error(env: Env) -> None:
@@ -209,33 +252,85 @@ def test_get_of_an_unconfigured_backend_is_a_usage_error(env: Env) -> None:
 # -- list ----------------------------------------------------------------------------------------
 
 
-def test_list_shows_a_table_of_the_backends_jobs(env: Env, failed: str) -> None:
+def test_list_shows_a_table_of_the_backends_jobs_with_copyable_refs(env: Env, failed: str) -> None:
     result = env.run("list", "sieve")
     assert result.returncode == 0, result.stderr
     header, *rows = [line.split() for line in result.stdout.splitlines()]
-    assert header == ["backend", "id", "workflow", "state", "progress", "age", "duration"]
-    row = next(row for row in rows if row[1] == failed.split(":", 1)[1])
-    assert row[0] == "sieve"
-    assert row[3] == "failed"
+    assert header == ["ref", "workflow", "state", "progress", "age", "duration"]
+    row = next(row for row in rows if row[0] == failed)  # the whole ref, ready to paste
+    assert row[2] == "failed"
+    assert env.run("get", row[0]).returncode == 0
 
 
-def test_list_json_is_an_array_filtered_by_state(env: Env, failed: str) -> None:
-    result = env.run("list", "sieve", "--state", "failed", "--json")
+def test_list_without_a_name_merges_every_backend_newest_first(
+    env: Env, succeeded: str, failed: str, running: str
+) -> None:
+    result = env.run("list", "-o", "json", "--limit", "0")
     assert result.returncode == 0, result.stderr
-    jobs = json.loads(result.stdout)
-    assert failed in [job["ref"] for job in jobs]
-    assert {job["state"] for job in jobs} == {"failed"}
+    jobs = [Job.model_validate(doc) for doc in json.loads(result.stdout)]
+    assert {succeeded, failed} <= {job.ref for job in jobs}
+    assert {job.backend for job in jobs} >= {"sieve", "prunner", "pixxel"}
+    created = [job.created_at for job in jobs if job.created_at is not None]
+    assert created == sorted(created, reverse=True)
 
 
-def test_list_stops_at_the_limit(env: Env, succeeded: str, failed: str) -> None:
-    result = env.run("list", "sieve", "--limit", "1", "--json")
-    assert len(json.loads(result.stdout)) == 1
+def test_list_states_repeat_and_split_on_commas_in_any_case(
+    env: Env, succeeded: str, failed: str
+) -> None:
+    result = env.run("list", "--state", "FAILED", "--state", "Succeeded,cancelled", "-o", "jsonl")
+    assert result.returncode == 0, result.stderr
+    jobs = json_lines(result.stdout)
+    assert {succeeded, failed} <= {job["ref"] for job in jobs}
+    assert {job["state"] for job in jobs} <= {"failed", "succeeded", "cancelled"}
+
+
+def test_list_since_and_user_filter(env: Env, succeeded: str) -> None:
+    user = env.hub.get(succeeded).user
+    assert user
+    recent = env.run("list", "prunner", "--since", "2h", "--user", user, "-o", "name")
+    assert succeeded in recent.stdout.split()
+    later = env.run("list", "prunner", "--since", "2999-01-01", "-o", "name")
+    assert later.returncode == 0 and later.stdout == ""
+    nobody = env.run("list", "prunner", "--user", "nobody-at-all")
+    assert nobody.stdout == "" and "no jobs on 'prunner' match" in nobody.stderr
+    bad = env.run("list", "--since", "yesterday")
+    assert bad.returncode == 2 and "a duration like 2h" in bad.stderr
+
+
+def test_list_sorts_by_duration_and_reverses(env: Env, succeeded: str, failed: str) -> None:
+    def durations(*options: str) -> list[float]:
+        result = env.run("list", "--state", "succeeded,failed", *options, "-o", "json")
+        return [Job.model_validate(doc).duration or 0.0 for doc in json.loads(result.stdout)]
+
+    longest_first = durations("--sort", "duration")
+    assert longest_first == sorted(longest_first, reverse=True)
+    assert durations("--sort", "duration", "--reverse") == sorted(longest_first)
+
+
+def test_list_says_when_the_limit_cut_it(env: Env, succeeded: str, failed: str) -> None:
+    result = env.run("list", "--limit", "1")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2  # the header and one job
+    assert "more available: raise --limit" in one_line(result.stderr)
+    assert len(json.loads(env.run("list", "--limit", "1", "--json").stdout)) == 1
+    everything = env.run("list", "--limit", "0")
+    assert everything.stderr == "" and len(everything.stdout.splitlines()) > 2
+
+
+def test_a_single_valued_option_given_twice_is_a_usage_error(env: Env) -> None:
+    for args in (
+        ("list", "--limit", "1", "--limit", "2"),
+        ("wait", "x:1", "-o", "json", "-o", "name"),
+    ):
+        result = env.run(*args)
+        assert result.returncode == 2
+        assert "given more than once" in result.stderr
 
 
 def test_list_of_an_unknown_state_is_a_usage_error(env: Env) -> None:
-    result = env.run("list", "sieve", "--state", "done")
+    result = env.run("list", "sieve", "--state", "running,done")
     assert result.returncode == 2
-    assert "invalid choice: 'done'" in result.stderr
+    assert "unknown state 'done'" in result.stderr
 
 
 # -- wait ----------------------------------------------------------------------------------------
@@ -247,9 +342,9 @@ def test_wait_exits_0_when_every_job_succeeded(env: Env) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for ref in refs:  # one line per change, the last one the job's end
-        assert any(line.split()[1:3] == [ref, "running"] or ref in line for line in lines)
-    ends = [line for line in lines if "→ succeeded" in line]
-    assert {line.split()[1] for line in ends} == set(refs)
+        assert any(line.split()[2:4] == [ref, "running"] or ref in line for line in lines)
+    ends = [line for line in lines if "succeeded  after" in line]  # seen moving, or ended
+    assert {line.split()[2] for line in ends} == set(refs)
     assert lines[-1] == "2 jobs: 2 succeeded"
 
 
@@ -260,9 +355,27 @@ def test_wait_exits_1_when_a_job_failed(env: Env) -> None:
     assert result.stdout.splitlines()[-1] == "2 jobs: 1 succeeded, 1 failed"
 
 
-def test_wait_json_is_the_event_stream(env: Env) -> None:
-    ref = env.submit("prunner", MOVING)
-    result = env.run("wait", ref, "--json")
+def test_wait_json_is_the_jobs_as_they_ended(env: Env) -> None:
+    refs = [env.submit("prunner", MOVING), env.submit("sieve", MOVING, "failed")]
+    result = env.run("wait", *refs, "--json")
+    assert result.returncode == 1
+    jobs = [Job.model_validate(doc) for doc in json.loads(result.stdout)]
+    assert [(job.ref, job.state) for job in jobs] == [
+        (refs[0], JobState.SUCCEEDED),
+        (refs[1], JobState.FAILED),
+    ]
+
+
+def test_wait_name_prints_each_ref_as_its_job_ends(env: Env) -> None:
+    refs = [env.submit("prunner", MOVING), env.submit("sieve", 2.0)]
+    result = env.run("wait", *refs, "-o", "name")
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.split()) == sorted(refs)
+
+
+def test_wait_jsonl_is_the_event_stream(env: Env) -> None:
+    ref = env.submit("prunner", 3 * MOVING)  # long enough to see its tasks move, under load too
+    result = env.run("wait", ref, "-o", "jsonl")
     assert result.returncode == 0, result.stderr
     events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
     assert {event.ref for event in events} == {ref}
@@ -277,6 +390,20 @@ def test_wait_past_its_timeout_exits_4_naming_the_open_job(env: Env, running: st
     line = one_line(result.stderr)
     assert "waited 0.5 s" in line
     assert running in line
+
+
+def test_wait_timeout_under_json_is_a_record_naming_the_open_jobs(env: Env, running: str) -> None:
+    result = env.run("wait", running, "--timeout", "0.5", "-o", "json")
+    assert result.returncode == 4
+    (record,) = json_lines(result.stderr)
+    assert record["error"]["type"] == "WaitTimeout" and record["error"]["exit_code"] == 4
+    assert record["error"]["pending"] == {running: "running"}
+
+
+def test_wait_timeout_0_is_accepted_and_gives_up_at_once(env: Env, running: str) -> None:
+    result = env.run("wait", running, "--timeout", "0")
+    assert result.returncode == 4
+    assert running in one_line(result.stderr)
 
 
 def test_wait_can_cancel_what_is_open_at_the_timeout(env: Env) -> None:
@@ -298,7 +425,7 @@ def test_wait_names_a_job_it_could_not_cancel(env: Env, running: str) -> None:
 
 def test_watch_json_ends_when_the_jobs_have_ended(env: Env) -> None:
     refs = [env.submit("sieve", MOVING), env.submit("prunner", MOVING, "failed")]
-    result = env.run("watch", *refs, "--json")
+    result = env.run("watch", *refs, "-o", "jsonl")
     assert result.returncode == 0, result.stderr  # watching says nothing of the outcome
     events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
     last = {event.ref: event for event in events}
@@ -309,7 +436,7 @@ def test_watch_json_ends_when_the_jobs_have_ended(env: Env) -> None:
 
 
 def test_watch_a_backend_follows_its_jobs_until_the_timeout(env: Env, running: str) -> None:
-    result = env.run("watch", "--backend", "pixxel", "--timeout", "1", "--json")
+    result = env.run("watch", "--backend", "pixxel", "--timeout", "1", "-o", "jsonl")
     assert result.returncode == 0, result.stderr
     events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
     assert {event.job.backend for event in events} == {"pixxel"}
@@ -325,13 +452,50 @@ def test_watch_without_refs_or_backend_is_a_usage_error(env: Env) -> None:
 @pytest.mark.parametrize("command", ["watch", "wait"])
 def test_ctrl_c_exits_130_without_a_traceback(env: Env, running: str, command: str) -> None:
     with env.background("--config", str(env.config), command, running) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()  # the first change shown: the command is under way
-        assert first.split()[1:] == [running, "running"]
+        first = read_line(process, timeout=30)  # the first change shown: it is under way
+        assert first.split()[2:] == [running, "running"]
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=15)
     assert process.returncode == 130
     assert err.strip() == ""  # no traceback, no message
+
+
+def test_times_are_local_and_name_their_zone_or_utc_on_request(env: Env, succeeded: str) -> None:
+    job = env.hub.get(succeeded)
+    assert job.created_at is not None
+    local = env.run("get", succeeded, tz="JST-9")  # a POSIX zone: 9 hours east of UTC
+    shown = job.created_at.astimezone(timezone(timedelta(hours=9)))
+    assert f"created   {shown:%Y-%m-%d %H:%M:%S} JST" in local.stdout
+    utc = env.run("get", succeeded, "--utc", tz="JST-9")
+    assert f"created   {job.created_at:%Y-%m-%d %H:%M:%S} UTC" in utc.stdout
+    wide = env.run("list", "prunner", "-o", "wide", "--utc", tz="JST-9")
+    assert f"{job.created_at:%Y-%m-%d %H:%M:%S} UTC" in wide.stdout
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.skipif(
+    not hasattr(WaitTimeout("", pending={}), "backend_errors"),
+    reason="needs the waiting engine's report of backends failing during a wait",
+)
+def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
+    down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
+    config = env.write_config(tmp_path / "down.toml", {"down": down})
+    ref = "down:8c1c6a5e-1111-4222-8333-944455556666"
+    result = env.run("wait", ref, "--timeout", "4", config=config)
+    assert result.returncode == 4
+    *warnings, last = result.stderr.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
+    assert "down" in warnings[0]
+    assert "unreachable" in last and ref in last
+    machine = env.run("wait", ref, "--timeout", "4", "-o", "json", config=config)
+    records = json_lines(machine.stderr)
+    assert "warning" in records[0] and "down" in records[-1]["error"]["backend_errors"]
 
 
 # -- cancel --------------------------------------------------------------------------------------
@@ -348,7 +512,25 @@ def test_cancel_asks_the_backend_to_cancel(env: Env) -> None:
 def test_cancel_json(env: Env) -> None:
     ref = env.submit("sieve", LONG)
     result = env.run("cancel", ref, "--json")
-    assert json.loads(result.stdout) == {"ref": ref, "cancel_requested": True}
+    assert json.loads(result.stdout) == [{"ref": ref, "cancel_requested": True}]
+
+
+def test_cancel_takes_several_refs_and_carries_on_past_one_it_cannot(
+    env: Env, running: str
+) -> None:
+    refs = [env.submit("prunner", LONG), env.submit("sieve", LONG)]
+    result = env.run("cancel", refs[0], running, f" {refs[1]} ")
+    assert result.returncode == 3
+    assert result.stdout.splitlines() == [f"cancel requested for {ref}" for ref in refs]
+    assert one_line(result.stderr).startswith(f"jobhub: {running}: ")
+    assert [env.ended(ref).state for ref in refs] == [JobState.CANCELLED] * 2
+
+
+def test_cancel_reads_refs_from_stdin(env: Env) -> None:
+    refs = [env.submit("prunner", LONG), env.submit("sieve", LONG)]
+    result = env.run("cancel", "-", "-o", "name", stdin="\n".join(refs) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == refs
 
 
 def test_cancel_of_an_ended_job_exits_3(env: Env, failed: str) -> None:
@@ -504,19 +686,61 @@ def test_emulator_serves_until_ctrl_c_and_prints_a_working_config(env: Env) -> N
     assert process.returncode == 0
 
 
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The next line `process` prints, waiting at most `timeout` seconds: a command that
+    prints nothing (or ignores the signal it is sent) fails the test instead of hanging it."""
+    assert process.stdout is not None
+    stdout, lines = process.stdout, list[str]()
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines:
+        process.kill()  # ends the read: the pipe closes
+        reader.join(5)
+        pytest.fail(f"no line from {process.args!r} within {timeout:g} s")
+    return lines[0]
+
+
 def served_config(process: subprocess.Popen[str], path: Path) -> Path:
     """The jobhub.toml `jobhub emulator` prints, saved to `path`."""
-    assert process.stdout is not None
     printed: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = read_line(process, timeout=max(0.1, deadline - time.monotonic()))
         if "Ctrl-C" in line or not line:
             break
         printed.append(line)
     path.write_text("".join(printed[printed.index("# jobhub.toml for this emulator\n") + 1 :]))
     path.chmod(0o600)
     return path
+
+
+def test_emulator_serves_the_types_asked_writes_a_private_config_and_submits_jobs(
+    env: Env, tmp_path: Path
+) -> None:
+    config = tmp_path / "emulated.toml"
+    config.write_text("old", encoding="utf-8")
+    config.chmod(0o644)  # an existing file others could read: it must not stay so
+    args = ("--port", "0", "--types", "sieve,prunner", "--jobs", "2", "--write-config", str(config))
+    with env.background("emulator", *args) as process:
+        assert process.stdout is not None
+        printed = []
+        while "Ctrl-C" not in (line := process.stdout.readline()) and line:
+            printed.append(line)
+        submitted = [line.split()[0] for line in printed if line.startswith("  ") and "s, " in line]
+        listed = env.run("list", "-o", "name", config=config)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert sorted(tomllib.loads(config.read_text())["backends"]) == ["prunner", "sieve"]
+    assert len(submitted) == 4 and {ref.split(":")[0] for ref in submitted} == {"sieve", "prunner"}
+    assert sorted(listed.stdout.split()) == sorted(submitted)
+
+
+def test_emulator_of_an_unknown_type_is_a_usage_error(env: Env) -> None:
+    result = env.run("emulator", "--port", "0", "--types", "sieve,nosuch")
+    assert result.returncode == 2
+    assert "no emulator for backend type 'nosuch'" in one_line(result.stderr)
 
 
 def test_emulator_faults_reach_the_client(env: Env) -> None:
@@ -528,3 +752,54 @@ def test_emulator_faults_reach_the_client(env: Env) -> None:
         listed = env.run("list", "sieve", config=config)
     assert listed.returncode == 3, listed.stderr
     assert one_line(listed.stderr).startswith("jobhub: sieve backend 'sieve': ")
+
+
+# -- installs without the emulator extra ---------------------------------------------------------
+
+
+@pytest.fixture
+def without_emulator_extra(tmp_path: Path) -> dict[str, str]:
+    """An environment in which starlette and uvicorn cannot be imported, as after a plain
+    `pip install jobhub`: a sitecustomize marks them missing (what find_spec and import see)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['starlette'] = None\nsys.modules['uvicorn'] = None\n"
+    )
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_without_the_emulator_extra_the_library_and_queries_work(
+    env: Env, succeeded: str, without_emulator_extra: dict[str, str]
+) -> None:
+    environ = {**env.environ(), **without_emulator_extra}
+    probe = [sys.executable, "-c", "import starlette"]
+    assert subprocess.run(probe, env=environ, capture_output=True, timeout=30).returncode == 1
+    listed = subprocess.run(
+        [JOBHUB, "--config", str(env.config), "get", succeeded, "-o", "name"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == [succeeded]
+    plugins = subprocess.run(
+        [JOBHUB, "plugins"], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert plugins.returncode == 0 and "error" not in plugins.stdout
+    assert "jobhub[emulator]" in plugins.stderr
+
+
+@pytest.mark.parametrize("command", ["emulator", "demo"])
+def test_a_command_needing_the_emulator_extra_says_what_to_install(
+    env: Env, without_emulator_extra: dict[str, str], command: str
+) -> None:
+    result = subprocess.run(
+        [JOBHUB, command],
+        env={**env.environ(), **without_emulator_extra},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "pip install 'jobhub[emulator]'" in line and "internal error" not in line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from rich.console import Console
@@ -94,10 +94,10 @@ def test_table_has_one_row_per_job_with_its_figures() -> None:
         job("b", JobState.RUNNING, workflow="deploy", started_at=NOW - timedelta(seconds=42)),
     ]
     lines = text(jobs_table(jobs, now=NOW)).splitlines()
-    assert lines[0].split() == ["backend", "id", "workflow", "state", "progress", "age", "duration"]
-    assert lines[1].split() == ["ci", "a", "build", "succeeded", "100%", "2h", "3m05s"]
+    assert lines[0].split() == ["ref", "workflow", "state", "progress", "age", "duration"]
+    assert lines[1].split() == ["ci:a", "build", "succeeded", "100%", "2h", "3m05s"]
     # a running job's duration is the time since it started
-    assert lines[2].split() == ["ci", "b", "deploy", "running", "42s"]
+    assert lines[2].split() == ["ci:b", "deploy", "running", "42s"]
 
 
 def test_tasks_hang_under_the_dependency_they_wait_for_last() -> None:
@@ -156,19 +156,25 @@ def test_detail_shows_fields_and_the_task_tree_with_states() -> None:
 def test_event_line_says_what_changed() -> None:
     ended = job("a", JobState.FAILED, duration=12.0, error="exit 3")
     event = JobEvent(ref="ci:a", kind="state", old="running", new="failed", job=ended, at=NOW)
-    assert text(event_line(event)).strip() == "12:00:00 ci:a  running → failed  after 12s  exit 3"
+    assert (
+        text(event_line(event, tz=UTC)).strip()
+        == "12:00:00 UTC ci:a  running → failed  after 12s  exit 3"
+    )
 
 
 def test_event_line_for_a_job_first_seen() -> None:
     event = JobEvent(ref="ci:a", kind="state", old=None, new="queued", job=job("a"), at=NOW)
-    assert text(event_line(event)).strip() == "12:00:00 ci:a  queued"
+    assert text(event_line(event, tz=UTC)).strip() == "12:00:00 UTC ci:a  queued"
 
 
 def test_event_line_for_a_task() -> None:
     event = JobEvent(
         ref="ci:a", kind="task", task="build", old="running", new="succeeded", job=job("a"), at=NOW
     )
-    assert text(event_line(event)).strip() == "12:00:00 ci:a  task build: running → succeeded"
+    assert (
+        text(event_line(event, tz=UTC)).strip()
+        == "12:00:00 UTC ci:a  task build: running → succeeded"
+    )
 
 
 def test_summary_counts_jobs_by_state() -> None:
@@ -215,11 +221,11 @@ def events_of_one_job() -> list[JobEvent]:
 def test_piped_output_is_one_line_per_change() -> None:
     out = io.StringIO()
     board = JobBoard(["ci:a"])
-    follow(events_of_one_job(), board, json_output=False, out=Console(file=out, width=100))
+    follow(events_of_one_job(), board, fmt="table", out=Console(file=out, width=100), tz=UTC)
     assert out.getvalue().splitlines() == [
-        "12:00:00 ci:a  queued",
-        "12:00:00 ci:a  progress — → 100%",
-        "12:00:00 ci:a  queued → succeeded  after 3.0s",
+        "12:00:00 UTC ci:a  queued",
+        "12:00:00 UTC ci:a  progress — → 100%",
+        "12:00:00 UTC ci:a  queued → succeeded  after 3.0s",
     ]
     assert board.get("ci:a") == events_of_one_job()[-1].job
 
@@ -227,15 +233,73 @@ def test_piped_output_is_one_line_per_change() -> None:
 def test_a_terminal_gets_a_table_updated_in_place_below_the_changes() -> None:
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=True, color_system=None)
-    follow(events_of_one_job(), JobBoard(), json_output=False, out=console)
+    follow(events_of_one_job(), JobBoard(), fmt="table", out=console, tz=UTC)
     shown = out.getvalue()
     assert "ci:a  queued → succeeded" in shown
     assert "progress —" not in shown  # progress shows in the table, not as a line
-    final_frame = shown.rsplit("backend", 1)[1]
+    final_frame = shown.rsplit("workflow", 1)[1]
     assert "succeeded" in final_frame and "3.0s" in final_frame
 
 
 def test_json_output_is_one_event_per_line(capsys: pytest.CaptureFixture[str]) -> None:
-    follow(events_of_one_job(), JobBoard(), json_output=True, out=Console(file=io.StringIO()))
+    follow(events_of_one_job(), JobBoard(), fmt="jsonl", out=Console(file=io.StringIO()), tz=UTC)
     lines = capsys.readouterr().out.splitlines()
     assert [JobEvent.model_validate_json(line) for line in lines] == events_of_one_job()
+
+
+# -- copyable refs, times with their zone, no empty progress steps --------------------------------
+
+LONG_ID = "58849859-63c4-47d6-8209-738b33ef7bdb/f7c21c84-afef-4b73-ab57-d5c97d5dce6f"
+
+
+def test_a_live_board_shows_whole_refs_when_the_terminal_is_wide_enough() -> None:
+    jobs = [job(LONG_ID, backend="pixxel", workflow="w" * 40)]
+    wide = text(jobs_table(jobs, now=NOW, fit=200), width=200)
+    assert f"pixxel:{LONG_ID}" in wide and "w" * 40 in wide
+    narrow = text(jobs_table(jobs, now=NOW, fit=80), width=80).splitlines()[1]
+    assert len(narrow) <= 80
+    ref = narrow.split()[0]  # cut in the middle: the backend and the end of the id stay
+    assert ref.startswith("pixxel:58") and ref.endswith("d5dce6f") and "…" in ref
+
+
+def test_wide_adds_tasks_user_times_with_their_zone_and_the_error() -> None:
+    ended = job(
+        "a",
+        JobState.FAILED,
+        user="ana",
+        error="exit 3",
+        created_at=NOW - timedelta(minutes=5),
+        finished_at=NOW,
+        tasks=[task("build"), task("test", "build", state=JobState.RUNNING)],
+    )
+    lines = text(jobs_table([ended], now=NOW, wide=True, tz=UTC), width=200).splitlines()
+    assert lines[0].split() == [
+        "ref", "workflow", "state", "progress", "tasks", "user", "created", "finished",
+        "duration", "error",
+    ]  # fmt: skip
+    row = lines[1]
+    assert "1/2" in row and "ana" in row and "exit 3" in row
+    assert "2025-08-15 11:55:00 UTC" in row and "2025-08-15 12:00:00 UTC" in row
+
+
+def test_times_name_their_zone_in_any_zone() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    event = JobEvent(ref="ci:a", kind="state", old=None, new="queued", job=job("a"), at=NOW)
+    assert text(event_line(event, tz=plus_two)).startswith("14:00:00 UTC+02:00 ci:a")
+    detail = text(job_detail(job("a", created_at=NOW), now=NOW, tz=plus_two))
+    assert "created  2025-08-15 14:00:00 UTC+02:00 (0s ago)" in detail
+
+
+def test_a_progress_step_too_small_to_show_is_not_a_line() -> None:
+    def step(old: float, new: float) -> JobEvent:
+        return JobEvent(ref="ci:a", kind="progress", old=old, new=new, job=job("a"), at=NOW)
+
+    out = io.StringIO()
+    follow(
+        [step(0.551, 0.554), step(0.554, 0.61)],
+        JobBoard(),
+        fmt="table",
+        out=Console(file=out, width=100),
+        tz=UTC,
+    )
+    assert out.getvalue().splitlines() == ["12:00:00 UTC ci:a  progress 55% → 61%"]

@@ -141,3 +141,123 @@ def test_a_bad_value_is_not_echoed_back(tmp_path: Path, registry: Registry) -> N
     with pytest.raises(ConfigError) as caught:
         Hub.from_config(config, registry=registry, env={})
     assert "api_key" in str(caught.value) and SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "said"),
+    [
+        ('url = "http://127.0.0.1:abc"', "url", "port"),
+        ('url = "http://[::1"', "url", "not a valid URL"),
+        ('url = "http://x.test:99999"', "url", "port"),
+        ('url = "http://build.test\\n"', "url", "blanks or a line break"),
+        ('url = " http://build.test"', "url", "blanks or a line break"),
+        ('url = "http://a..b/api"', "url", "host"),
+        ('url = "http://exa mple.test"', "url", "host"),
+        ("timeout = inf", "timeout", "finite number"),
+        ("timeout = nan", "timeout", "finite number"),
+        ("timeout = 1e300", "timeout", "less than or equal to 86400"),
+        ("poll_max = 1e300", "poll_max", "less than or equal to 86400"),
+        ("poll_interval = inf", "poll_interval", "finite number"),
+        ("timeout = true", "timeout", "valid number"),
+        ('timeout = "5"', "timeout", "valid number"),
+        ('verify = "no"', "verify", "valid boolean"),
+        ("verify = 0", "verify", "valid boolean"),
+        ("retries = 2.0", "retries", "valid integer"),
+        ("retries = 1000000000", "retries", "less than or equal to"),
+        ("concurrency = 1000000000", "concurrency", "less than or equal to"),
+        ("api_key = 5", "api_key", "valid string"),
+    ],
+)
+def test_a_bad_value_is_a_config_error_naming_the_file_and_key(
+    tmp_path: Path, registry: Registry, line: str, key: str, said: str
+) -> None:
+    config = write(tmp_path / "c.toml", f'[backends.x]\ntype = "fake"\n{line}\n')
+    with pytest.raises(ConfigError) as caught:
+        Hub.from_config(config, registry=registry, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{config}: backends.x: {key}: "), message
+    assert said in message and "\n" not in message
+
+
+def test_whole_numbers_are_taken_where_seconds_are_asked(registry: Registry) -> None:
+    hub = Hub({"f": {"type": "fake", "timeout": 5, "poll_max": 60.5}}, registry=registry, env={})
+    assert (hub.backends["f"].settings.timeout, hub.backends["f"].settings.poll_max) == (5, 60.5)
+
+
+def test_a_file_starting_with_a_byte_order_mark_is_read(tmp_path: Path, registry: Registry) -> None:
+    config = tmp_path / "bom.toml"
+    config.write_bytes(b'\xef\xbb\xbf[backends.ci]\ntype = "fake"\ntimeout = 5\n')
+    hub = Hub.from_config(config, registry=registry, env={})
+    assert hub.backends["ci"].settings.timeout == 5
+
+
+def test_a_directory_given_as_the_config_is_named_as_one(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=rf"config file {tmp_path} is a directory"):
+        Hub.from_config(tmp_path, registry=registry, env={})
+    monkeypatch.setenv("JOBHUB_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigError, match=rf"JOBHUB_CONFIG points to {tmp_path}, a directory"):
+        Hub.from_config(registry=registry, env={})
+
+
+# -- environment credentials and the url they go to ----------------------------------------------
+
+REDIRECTING = '[backends.fake]\nurl = "https://collector.attacker.example/api"\n'
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory and a home of their own, with no $JOBHUB_CONFIG."""
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("JOBHUB_CONFIG", raising=False)
+    return tmp_path / "home"
+
+
+def test_a_local_file_cannot_send_an_environment_credential_to_its_own_url(
+    home: Path, registry: Registry
+) -> None:
+    write(Path("jobhub.toml"), REDIRECTING)
+    with pytest.raises(ConfigError) as caught:
+        Hub.from_config(registry=registry, env={"FAKE_TOKEN": SECRET})
+    message = str(caught.value)
+    assert message.startswith("jobhub.toml: backends.fake: ")
+    assert "current directory" in message and "$FAKE_TOKEN" in message
+    assert "https://collector.attacker.example/api" in message and "--config" in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        REDIRECTING + f'api_key = "{SECRET}"\n',  # the file brings its own credential
+        "[backends.fake]\ntimeout = 5\n",  # the vendor's default url
+        '[backends.fake]\nurl = "http://fake.test/api/"\n',  # the default, spelt with a slash
+    ],
+    ids=["own credential", "default url", "default url with a slash"],
+)
+def test_a_local_file_may_use_the_environment_with_the_default_url_or_bring_its_own(
+    home: Path, registry: Registry, body: str
+) -> None:
+    write(Path("jobhub.toml"), body)
+    Path("jobhub.toml").chmod(0o600)
+    hub = Hub.from_config(registry=registry, env={"FAKE_TOKEN": SECRET})
+    key = hub.backends["fake"].settings.api_key
+    assert key is not None and key.get_secret_value() == SECRET
+
+
+def test_a_file_the_user_chose_may_point_environment_credentials_anywhere(
+    home: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"FAKE_TOKEN": SECRET}
+    named = write(Path("jobhub.toml"), REDIRECTING)
+    assert "fake" in Hub.from_config(named, registry=registry, env=env).backends  # --config
+    monkeypatch.setenv("JOBHUB_CONFIG", str(named))
+    assert "fake" in Hub.from_config(registry=registry, env=env).backends
+    monkeypatch.delenv("JOBHUB_CONFIG")
+    named.unlink()
+    (home / ".config" / "jobhub").mkdir(parents=True)
+    write(home / ".config" / "jobhub" / "config.toml", REDIRECTING)
+    assert "fake" in Hub.from_config(registry=registry, env=env).backends

@@ -11,16 +11,19 @@ import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobState
+from jobhub.backend import MAX_RETRY_AFTER_PAUSE
 from jobhub.errors import (
     AuthError,
     BackendError,
     BackendUnavailable,
     ConfigError,
+    InvalidArgument,
     InvalidPayload,
     InvalidRef,
     JobNotFound,
     RateLimited,
 )
+from jobhub.hub import HubClosed
 from jobhub.plugins import Registry
 from tests.conftest import SECRET
 from tests.fakes import FakePlugin, FakeServer, respond
@@ -68,10 +71,9 @@ def test_list_stops_fetching_once_the_limit_is_reached(
     assert len(server.requests) == 2
 
 
-def test_list_with_limit_zero_sends_nothing(fake_registry: Registry, server: FakeServer) -> None:
+def test_list_with_limit_zero_has_no_limit(fake_registry: Registry, server: FakeServer) -> None:
     with make_hub(fake_registry, server) as hub:
-        assert list(hub.list("f", limit=0)) == []
-    assert server.requests == []
+        assert len(list(hub.list("f", limit=0))) == len(list(hub.list("f")))
 
 
 def test_list_filters_by_canonical_state_given_as_word(
@@ -82,7 +84,7 @@ def test_list_filters_by_canonical_state_given_as_word(
 
 
 def test_list_rejects_an_unknown_state(fake_registry: Registry, server: FakeServer) -> None:
-    with make_hub(fake_registry, server) as hub, pytest.raises(ConfigError, match="done"):
+    with make_hub(fake_registry, server) as hub, pytest.raises(InvalidArgument, match="done"):
         hub.list("f", state="done")
 
 
@@ -179,7 +181,7 @@ def test_rate_limit_past_the_retries_raises_with_retry_after(
     server.script = [respond(429, "", **{"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})]
     with make_hub(fake_registry, server, retries=0) as hub, pytest.raises(RateLimited) as caught:
         hub.get("f:a")
-    assert caught.value.retry_after is not None and caught.value.retry_after > 3600
+    assert caught.value.retry_after == MAX_RETRY_AFTER_PAUSE  # 2099 is capped
 
 
 def test_transient_failures_are_ridden_through(fake_registry: Registry, server: FakeServer) -> None:
@@ -303,3 +305,67 @@ def test_every_request_carries_the_backend_timeout_and_the_calls_read_timeout(
     plain, held = (r.extensions["timeout"] for r in server.requests)
     assert plain == {"connect": 7, "read": 7, "write": 7, "pool": 7}
     assert held == {"connect": 7, "read": 650, "write": 7, "pool": 7}
+
+
+def test_a_closed_hub_stays_closed(fake_registry: Registry, server: FakeServer) -> None:
+    hub = make_hub(fake_registry, server)
+    assert hub.get("f:a").id == "a"
+    hub.close()
+    sent = len(server.requests)
+    for action in (
+        lambda: hub.get("f:a"),
+        lambda: list(hub.list("f")),
+        lambda: hub.cancel("f:a"),
+        lambda: hub.wait("f:a", timeout=5),
+    ):
+        with pytest.raises(HubClosed, match="closed"):
+            action()
+    assert len(server.requests) == sent  # nothing was sent after close
+
+
+@pytest.mark.anyio
+async def test_a_closed_async_hub_stays_closed(fake_registry: Registry, server: FakeServer) -> None:
+    config = {"f": {"type": "fake", "api_key": SECRET, **FAST}}
+    transport = server.async_transport()
+    hub = AsyncHub(config, registry=fake_registry, transport=transport, env={})
+    assert (await hub.get("f:a")).id == "a"
+    await hub.aclose()
+    with pytest.raises(HubClosed):
+        await hub.get("f:a")
+    with pytest.raises(HubClosed):
+        await hub.wait("f:a", timeout=5)
+
+
+def test_closing_a_hub_while_other_threads_use_it_gives_them_a_typed_error(
+    fake_registry: Registry, server: FakeServer
+) -> None:
+    import threading
+    import time
+
+    def slowly(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.002)
+        return server(request)
+
+    config = {"f": {"type": "fake", "api_key": SECRET, **FAST}}
+    hub = Hub(config, registry=fake_registry, transport=httpx.MockTransport(slowly), env={})
+    ended: list[BaseException | None] = []
+
+    def use() -> None:
+        stop_by = time.monotonic() + 5
+        try:
+            while time.monotonic() < stop_by:
+                hub.get("f:a")
+        except BaseException as exc:
+            ended.append(exc)
+        else:
+            ended.append(None)  # never told the hub was closed
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    hub.close()
+    for thread in threads:
+        thread.join(10)
+    assert len(ended) == 8
+    assert all(isinstance(exc, HubClosed) for exc in ended), ended

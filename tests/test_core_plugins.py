@@ -53,7 +53,13 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     yield tmp_path
-    for name in ("thirdparty_plugin", "broken_plugin", "raising_plugin"):
+    for name in (
+        "thirdparty_plugin",
+        "broken_plugin",
+        "raising_plugin",
+        "alpha_plugin",
+        "beta_plugin",
+    ):
         sys.modules.pop(name, None)
     reset_registry()
 
@@ -170,3 +176,33 @@ def test_load_plugins_accepts_distribution_names(
 def test_empty_load_plugins_loads_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBHUB_LOAD_PLUGINS", "")
     assert get_registry().adapters == {}
+
+
+def contender(mark: str) -> str:
+    """A plugin registering its own class under the type `contested`, its hook marked `mark`."""
+    return f"""
+    from jobhub import hookimpl
+    from tests.fakes import FakeAdapter
+
+    class Contender(FakeAdapter):
+        type = "contested"
+
+    @hookimpl({mark})
+    def jobhub_register_adapters(register):
+        register(Contender)
+    """
+
+
+@pytest.mark.parametrize(("first", "last"), [("alpha", "beta"), ("beta", "alpha")])
+def test_tryfirst_and_trylast_decide_which_plugin_holds_a_contested_type(
+    site: Path, first: str, last: str
+) -> None:
+    for name, mark in ((first, "tryfirst=True"), (last, "trylast=True")):
+        modules = {f"{name}_plugin": contender(mark)}
+        install(site, f"jobhub-{name}", "1.0", modules, {name: f"{name}_plugin"})
+    registry = get_registry()
+    assert registry.adapters["contested"] is sys.modules[f"{first}_plugin"].Contender
+    assert registry.plugins[first].adapters == ["contested"]
+    assert registry.plugins[last].error == (
+        "jobhub_register_adapters raised ValueError: adapter type 'contested' is already registered"
+    )

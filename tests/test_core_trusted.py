@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from jobhub.model import Job, JobFields, JobState, ModelCheckError, Task, TaskFields, check_models
 
@@ -101,10 +102,25 @@ def test_every_field_of_a_trusted_job_counts_as_set() -> None:
     assert trusted_job().model_fields_set == set(Job.model_fields)
 
 
-def test_changing_the_fields_set_of_one_trusted_job_changes_no_other() -> None:
+def test_the_shared_fields_set_of_trusted_jobs_refuses_change_so_no_other_changes() -> None:
     first, second = trusted_job(), trusted_job()
-    first.model_fields_set.add("extra")
+    with pytest.raises(TypeError, match="change a copy"):
+        first.model_fields_set.add("extra")
+    with pytest.raises(TypeError, match="change a copy"):
+        first.model_fields_set.update({"extra"})
     assert second.model_fields_set == set(Job.model_fields)
+    assert first.model_copy(update={"outputs": ["a"]}).model_fields_set == set(Job.model_fields)
+
+
+@pytest.mark.parametrize(
+    "slot", ["__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"]
+)
+def test_a_trusted_job_holds_what_model_construct_gives(slot: str) -> None:
+    # Read through pydantic's own slot, which raises when a slot was left unset.
+    read = vars(BaseModel)[slot].__get__
+    fields = job_fields(tasks=[trusted_task()])
+    assert read(trusted_job()) == read(Job.model_construct(**fields))
+    assert read(trusted_task()) == read(Task.model_construct(**task_fields()))
 
 
 def test_a_trusted_job_copies_with_an_update() -> None:

@@ -4,6 +4,8 @@ cancels mid-run is cancelled — shown live, or as a JobEvent stream with --json
 from __future__ import annotations
 
 import io
+import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -117,3 +119,38 @@ def test_the_console_script_prints_the_event_stream() -> None:
     assert final_counts(lines) == planned_counts(plan(types, 2, cancellable=cancellable))
     assert {JobEvent.model_validate_json(line).kind for line in lines} >= {"state", "task"}
     assert JobState.CANCELLED.value in result.stdout
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def test_on_a_short_terminal_failures_show_their_reason_and_the_final_board_every_job() -> None:
+    # A terminal of 12 lines: the live board is cut to fit, the final one is not.
+    result = subprocess.run(
+        [JOBHUB, "demo", "--speed", str(FAST), "--jobs", "4", "--utc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "FORCE_COLOR": "1",
+            "COLUMNS": "120",
+            "LINES": "12",
+            "JOBHUB_LOAD_PLUGINS": "sieve,prunner",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    shown = ANSI.sub("", result.stdout)
+    final = shown.rsplit("by backend and state", 1)[0]
+    board = final.rsplit("ref ", 1)[1]  # the last table: the final board
+    rows = [line.split() for line in board.splitlines()[1:] if ":" in line]
+    assert len(rows) == 8 and {row[0].split(":")[0] for row in rows} == {"sieve", "prunner"}
+    assert "…" not in board  # whole refs: the terminal is wide enough
+    assert "UTC" in final
+    # Each failure's reason, printed above the live board as it happened.
+    failures = [
+        line for line in final.splitlines() if "→ failed" in line or " failed  after" in line
+    ]
+    assert len(failures) == 2 and all("  after " in line for line in failures)
+    assert any("CUDA out of memory" in line for line in failures)
+    assert "mid-run" in final

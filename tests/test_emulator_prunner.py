@@ -74,7 +74,7 @@ def test_token_without_subject_schedules_a_job_without_user(emu: Emulator, secre
         assert detail(anonymous, schedule(anonymous, duration=5))["user"] == ""
 
 
-def test_queued_job_has_null_times_waiting_tasks_and_exit_codes_minus_one(
+def test_queued_job_has_null_times_and_waiting_tasks_with_exit_code_zero(
     api: httpx.Client,
 ) -> None:
     body = detail(api, schedule(api, duration=5))
@@ -85,7 +85,7 @@ def test_queued_job_has_null_times_waiting_tasks_and_exit_codes_minus_one(
         False,
     )
     assert {(t["status"], t["start"], t["exitCode"]) for t in body["tasks"]} == {
-        ("waiting", None, -1)
+        ("waiting", None, 0)
     }
 
 
@@ -116,16 +116,23 @@ def test_failing_task_cancels_the_rest_and_never_run_tasks_stay_waiting(
     emu.clock.advance(30)
     for job_id in ids:
         body = detail(api, job_id)
-        assert (body["completed"], body["canceled"], body["errored"]) == (True, True, True)
         failed = [t for t in body["tasks"] if t["status"] == "error"]
         assert len(failed) == 1 and failed[0]["errored"] and failed[0]["exitCode"] > 0
-        assert body["lastError"] == failed[0]["error"] == f"exit status {failed[0]['exitCode']}"
+        assert failed[0]["error"] == f"exit status {failed[0]['exitCode']}"
+        cancelled = [t for t in body["tasks"] if t["status"] == "canceled"]
+        # prunner: a failure while other tasks run cancels them, and the job with them
+        assert (body["completed"], body["canceled"], body["errored"]) == (
+            True,
+            bool(cancelled),
+            True,
+        )
+        assert body["lastError"] == ("context canceled" if cancelled else failed[0]["error"])
         for task in body["tasks"]:
             assert task["status"] in ("done", "error", "canceled", "waiting")
             if task["status"] == "waiting":
                 assert task["start"] is None and task["end"] is None
-            if task["status"] == "canceled":
-                assert task["end"] == failed[0]["end"]
+            if task["status"] in ("canceled", "error"):
+                assert task["end"] is None and task["start"] is not None
         assert emu.backends["prunner"].final_state(job_id) == "failed"
 
 
@@ -137,11 +144,13 @@ def test_no_task_starts_after_the_failure(emu: Emulator, api: httpx.Client) -> N
     assert all(start <= body["end"] for start in started)
 
 
-def test_dry_run_skips_publish(emu: Emulator, api: httpx.Client) -> None:
-    job_id = schedule(api, duration=6, outcome="succeeded", dry_run="true")
+def test_done_tasks_read_exit_code_minus_one_as_prunner_publishes_them(
+    emu: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, duration=6, outcome="succeeded")
     emu.clock.advance(20)
-    publish = detail(api, job_id)["tasks"][-1]
-    assert (publish["name"], publish["status"], publish["skipped"]) == ("publish", "skipped", True)
+    tasks = detail(api, job_id)["tasks"]
+    assert {(t["status"], t["exitCode"], t["skipped"]) for t in tasks} == {("done", -1, False)}
 
 
 def test_cancel_before_start_leaves_null_times_and_waiting_tasks(
@@ -169,7 +178,7 @@ def test_cancel_while_running_completes_the_job_canceled(emu: Emulator, api: htt
     body = detail(api, job_id)
     assert (body["canceled"], body["completed"], body["errored"]) == (True, True, False)
     assert body["start"] and body["end"] and "canceled" in statuses(body).values()
-    assert "lastError" not in body
+    assert body["lastError"] == "context canceled"
 
 
 def test_cancelling_twice_is_not_an_error(emu: Emulator, api: httpx.Client) -> None:
@@ -189,14 +198,21 @@ def test_cancelling_a_completed_job_is_an_error_and_changes_nothing(
     assert emu.backends["prunner"].final_state(job_id) == "succeeded"
 
 
-def test_cancelling_a_job_that_failed_fast_is_accepted_as_already_canceled(
+def test_cancelling_a_failed_job_answers_as_its_canceled_flag_says(
     emu: Emulator, api: httpx.Client
 ) -> None:
-    """prunner checks its ``canceled`` flag before ``completed``, and fail-fast sets both."""
-    job_id = schedule(api, duration=2, outcome="failed")
-    emu.clock.advance(10)
-    assert api.post("/job/cancel", params={"id": job_id}).status_code == 200
-    assert emu.backends["prunner"].final_state(job_id) == "failed"
+    """prunner checks its ``canceled`` flag before ``completed``: a job whose failure cancelled
+    running tasks is 200, one that failed with nothing else running 500."""
+    ids = [schedule(api, duration=12, outcome="failed") for _ in range(8)]
+    emu.clock.advance(30)
+    answers = set()
+    for job_id in ids:
+        canceled = detail(api, job_id)["canceled"]
+        status = api.post("/job/cancel", params={"id": job_id}).status_code
+        assert status == (200 if canceled else 500)
+        answers.add(status)
+        assert emu.backends["prunner"].final_state(job_id) == "failed"
+    assert answers == {200, 500}
 
 
 def test_pipelines_jobs_lists_every_job_once_newest_first(emu: Emulator, api: httpx.Client) -> None:
@@ -278,3 +294,156 @@ def test_same_seed_gives_the_same_jobs() -> None:
             ids = [emulator.submit("prunner") for _ in range(5)]
             outcomes.append([(i, emulator.backends["prunner"].final_state(i)) for i in ids])
     assert outcomes[0] == outcomes[1]
+
+
+# -- pipelines defined in prunner's own YAML shape ------------------------------------------------
+
+DEFINED = {
+    "pipelines": {
+        "one_at_a_time": {"tasks": {"work": {"script": ["sleep 2"]}}},
+        "limited": {"queue_limit": 1, "tasks": {"work": {"script": ["sleep 2"]}}},
+        "fast_fail": {
+            "concurrency": 5,
+            "tasks": {
+                "bad": {"script": ["sleep 1", "exit 3"]},
+                "slow": {"script": ["sleep 5"]},
+                "after": {"script": ["echo"], "depends_on": ["bad"]},
+            },
+        },
+        "going_on": {
+            "concurrency": 5,
+            "continue_running_tasks_after_failure": True,
+            "tasks": {"bad": {"script": ["sleep 1", "exit 4"]}, "good": {"script": ["sleep 3"]}},
+        },
+        "handled": {
+            "concurrency": 5,
+            "tasks": {"bad": {"script": ["sleep 1", "exit 7"]}},
+            "on_error": {"script": ["sleep 1"]},
+        },
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def defined(emu: Emulator) -> Emulator:
+    emu.backends["prunner"].define(DEFINED)  # type: ignore[attr-defined]
+    return emu
+
+
+def test_a_pipeline_runs_one_job_at_a_time_by_default(defined: Emulator, api: httpx.Client) -> None:
+    defined.clock.advance(10)  # the jobs of other tests have ended
+    first, second = schedule(api, "one_at_a_time"), schedule(api, "one_at_a_time")
+    assert (detail(api, first)["start"] is None, detail(api, second)["start"]) == (False, None)
+    defined.clock.advance(2.5)
+    assert detail(api, first)["completed"] and detail(api, second)["start"] is not None
+
+
+def test_cancelling_the_running_job_starts_the_next_at_once(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    defined.clock.advance(10)  # the jobs of other tests have ended
+    first, second = schedule(api, "one_at_a_time"), schedule(api, "one_at_a_time")
+    defined.clock.advance(0.5)
+    assert api.post("/job/cancel", params={"id": first}).json() is True
+    body = detail(api, first)
+    assert (body["canceled"], body["completed"], body["lastError"]) == (
+        True,
+        True,
+        "context canceled",
+    )
+    assert detail(api, second)["start"] is not None
+
+
+def test_a_full_wait_list_refuses_jobs_and_the_pipeline_is_not_schedulable(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    schedule(api, "limited")
+    schedule(api, "limited")  # waits
+    refused = api.post("/pipelines/schedule", json={"pipeline": "limited"})
+    assert refused.status_code == 400
+    assert refused.text == (
+        '{"error":"Error scheduling pipeline: concurrency exceeded and queue limit reached '
+        'for pipeline"}\n'
+    )
+    limited = next(
+        p for p in api.get("/pipelines/").json()["pipelines"] if p["pipeline"] == "limited"
+    )
+    assert (limited["schedulable"], limited["running"]) == (False, True)
+
+
+def test_a_failure_while_others_run_cancels_them_and_the_job(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "fast_fail")
+    defined.clock.advance(1.5)
+    body = detail(api, job_id)
+    assert (body["completed"], body["canceled"], body["errored"], body["lastError"]) == (
+        True,
+        True,
+        True,
+        "context canceled",
+    )
+    assert [(t["status"], t["exitCode"], t["end"]) for t in body["tasks"]] == [
+        ("error", 3, None),
+        ("waiting", 0, None),
+        ("canceled", -1, None),
+    ]
+
+
+def test_continue_after_failure_runs_the_other_tasks_to_their_end(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "going_on")
+    defined.clock.advance(1.5)
+    running = detail(api, job_id)
+    assert (running["completed"], running["errored"]) == (False, True)
+    defined.clock.advance(2)
+    body = detail(api, job_id)
+    assert (body["completed"], body["canceled"], body["lastError"]) == (
+        True,
+        False,
+        "exit status 4",
+    )
+
+
+def test_on_error_runs_after_the_failure_before_the_job_completes(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    job_id = schedule(api, "handled")
+    defined.clock.advance(1.5)
+    body = detail(api, job_id)
+    assert [(t["name"], t["status"]) for t in body["tasks"]] == [
+        ("bad", "error"),
+        ("on_error", "running"),
+    ]
+    assert not body["completed"]
+    defined.clock.advance(1)
+    body = detail(api, job_id)
+    assert (body["completed"], body["tasks"][-1]["status"], body["lastError"]) == (
+        True,
+        "done",
+        "exit status 7",
+    )
+
+
+def test_a_reserved_variable_keeps_the_job_from_starting(emu: Emulator, api: httpx.Client) -> None:
+    job_id = schedule(api, "deploy", __jobID="x")
+    emu.clock.advance(5)  # past its turn to start
+    body = detail(api, job_id)
+    assert (body["canceled"], body["completed"], body["start"], body["lastError"]) == (
+        True,
+        False,
+        None,
+        "variable name __jobID is reserved for internal use",
+    )
+
+
+def test_unknown_paths_are_plain_404s_before_the_token_is_checked(emu: Emulator) -> None:
+    response = httpx.get(emu.urls["prunner"] + "/pipelines/jobs/")
+    assert (response.status_code, response.text) == (404, "404 page not found\n")
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_a_known_path_with_another_method_is_an_empty_405(api: httpx.Client) -> None:
+    response = api.post("/pipelines/jobs")
+    assert (response.status_code, response.text, response.headers["allow"]) == (405, "", "GET")

@@ -67,7 +67,8 @@ def conformance_fixtures() -> list[str]:
         name
         for kit in (AdapterConformance, EmulatorConformance)
         for name, member in inspect.getmembers(kit)
-        if hasattr(member, "_fixture_function_marker")
+        # how a fixture is marked: pytest 8.4 on, and before
+        if hasattr(member, "_fixture_function_marker") or hasattr(member, "_pytestfixturefunction")
     )
 
 
@@ -142,3 +143,77 @@ def test_hook_jobhub_register_emulators() -> None:
     assert registry.emulators == {"fake": FakeEmulator}
     assert registry.plugins["emu"].emulators == ["fake"]
     assert WithEmulator.collected == 1
+
+
+class OtherFakeEmulator(FakeEmulator):
+    pass
+
+
+class ClashingEmulator:
+    @staticmethod
+    @hookimpl
+    def jobhub_register_emulators(register: Callable[[Any], None]) -> None:
+        register(OtherFakeEmulator)
+
+
+def test_a_second_emulator_for_one_type_is_reported_and_the_first_kept() -> None:
+    registry = Registry()
+    registry.register(ClashingEmulator(), name="clash")
+    registry.register(WithEmulator(), name="emu")  # pluggy calls the last registered first
+    assert registry.emulators == {"fake": FakeEmulator}
+    assert registry.plugins["clash"].error == (
+        "jobhub_register_emulators raised ValueError: emulator type 'fake' is already registered"
+    )
+    assert registry.plugins["emu"].error is None
+
+
+class Watching:
+    """A hookwrapper: sees each plugin's registration before and after it runs."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.seen: list[tuple[set[str], set[str]]] = []
+
+    @hookimpl(wrapper=True)
+    def jobhub_register_adapters(self, register: Callable[[Any], None]) -> Any:
+        before = set(self.registry.adapters)
+        result = yield
+        self.seen.append((before, set(self.registry.adapters)))
+        return result
+
+
+class Failing:
+    @staticmethod
+    @hookimpl
+    def jobhub_register_adapters(register: Callable[[Any], None]) -> None:
+        raise RuntimeError("cannot start")
+
+
+class Forgiving:
+    """A hookwrapper that turns any plugin's failure into no registration."""
+
+    @staticmethod
+    @hookimpl(wrapper=True)
+    def jobhub_register_adapters(register: Callable[[Any], None]) -> Any:
+        try:
+            return (yield)
+        except RuntimeError:
+            return []
+
+
+def test_a_hookwrapper_wraps_each_plugins_registration() -> None:
+    registry = Registry()
+    watching = Watching(registry)
+    registry.register(watching, name="watching")
+    registry.register(TwoAdapters(), name="two")
+    assert watching.seen == [(set(), {"fake", "otherfake"})]
+    assert registry.plugins["watching"].error is None
+
+
+def test_a_hookwrapper_can_handle_another_plugins_failure() -> None:
+    registry = Registry()
+    registry.register(Forgiving(), name="forgiving")
+    registry.register(Failing(), name="failing")
+    registry.register(TwoAdapters(), name="two")
+    assert registry.plugins["failing"].error is None
+    assert set(registry.adapters) == {"fake", "otherfake"}

@@ -232,3 +232,36 @@ def test_json_served_as_text_plain_is_still_read(server: Server) -> None:
     body = json.dumps({"id": "1", "status": "ok"}).encode()
     server.behaviour = lambda h: send(h, 200, body, **{"Content-Type": "text/plain"})
     assert get("fake", server.url).state is JobState.SUCCEEDED
+
+
+def trickle_head(handler: BaseHTTPRequestHandler) -> None:
+    """The status line and headers one byte every 0.3 s: no body is ever reached."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 200
+    for byte in head:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(0.3)
+
+
+def test_a_trickling_status_line_and_headers_hit_the_deadline(
+    server: Server, adapter_type: str
+) -> None:
+    server.behaviour = trickle_head
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailable, match=r"within 1\.5 s"):
+        get(adapter_type, server.url, timeout=1.5)
+    assert time.monotonic() - start < 4
+
+
+@pytest.mark.anyio
+async def test_a_trickling_status_line_hits_the_deadline_in_async_too(
+    server: Server, adapter_type: str
+) -> None:
+    server.behaviour = trickle_head
+    start = time.monotonic()
+    async with AsyncHub(
+        config(adapter_type, server.url, timeout=1.5), registry=registry(), env={}
+    ) as hub:
+        with pytest.raises(BackendUnavailable, match=r"within 1\.5 s"):
+            await hub.get(f"x:{REFS[adapter_type]}")
+    assert time.monotonic() - start < 4

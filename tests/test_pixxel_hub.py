@@ -331,9 +331,9 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def job_echo(request: httpx.Request) -> httpx.Response:
-    """Answers a job GET with a job whose ids are the ones in the path."""
-    parts = request.url.raw_path.split(b"/")
-    workflow_id, job_id = unquote(parts[3].decode()), unquote(parts[5].decode())
+    """Answers a job GET with a job whose ids are the ones in the path (after any prefix)."""
+    parts = request.url.raw_path.split(b"?")[0].split(b"/")
+    workflow_id, job_id = unquote(parts[-3].decode()), unquote(parts[-1].decode())
     return httpx.Response(200, json={"id": job_id, "workflow_id": workflow_id, "status": "running"})
 
 

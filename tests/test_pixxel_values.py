@@ -155,3 +155,38 @@ def test_decode_raw_json_reads_json_scalars_in_bytes() -> None:
 def test_decode_raw_json_survives_deeply_nested_bytes() -> None:
     deep = list(b"[" * 100_000 + b"]" * 100_000)
     assert decode_raw_json(deep) is deep
+
+
+ENCODINGS = [list, lambda data: base64.b64encode(data).decode()]
+
+
+@pytest.mark.parametrize("encode", ENCODINGS, ids=["byte list", "base64"])
+def test_decoded_bytes_lose_lone_surrogates_like_any_answer(encode: Any) -> None:
+    data = b'{"note": "bad \\ud800 byte", "\\udfff": ["\\udc00"]}'
+    decoded = decode_raw_json(encode(data))
+    assert decoded == {"note": "bad \ufffd byte", "\ufffd": ["\ufffd"]}
+    json.dumps(decoded).encode()  # printable: no surrogate left
+
+
+@pytest.mark.parametrize("encode", ENCODINGS, ids=["byte list", "base64"])
+def test_decoded_bytes_nested_past_the_depth_limit_are_kept_as_sent(encode: Any) -> None:
+    data = b"[" * 300 + b"]" * 300  # within json.loads' reach, past every Job's
+    encoded = encode(data)
+    assert decode_raw_json(encoded) == encoded
+
+
+def test_a_pixxel_job_with_surrogates_in_its_bytes_prints_as_json() -> None:
+    from jobhub_pixxel.adapter import PixxelAdapter, PixxelSettings
+
+    adapter = PixxelAdapter("pixxel", PixxelSettings(type="pixxel"))
+    payload = {
+        "id": "j",
+        "workflow_id": "w",
+        "status": "completed",
+        "spec": list(b'{"band": "\\ud800"}'),
+        "tasks": [{"id": "t", "name": "t", "status": "completed", "result": list(b'"\\udfff"')}],
+    }
+    job = adapter.normalize(payload)
+    dumped = json.loads(job.model_dump_json())
+    assert dumped["inputs"] == {"band": "\ufffd"}
+    assert "\ufffd" in json.dumps(dumped["outputs"], ensure_ascii=False)

@@ -201,3 +201,42 @@ def test_settings_default_to_the_local_server_and_user_jobhub() -> None:
 def test_empty_user_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"ci: user"):
         Hub({"ci": {"type": "prunner", "jwt_secret": SECRET, "user": ""}}, env={})
+
+
+# -- secret length ------------------------------------------------------------------------------
+
+SHORT_SECRET = "sixteen-chars-ok-20"  # prunner accepts 16+, HS256 wants 32
+
+
+def test_short_secret_signs_without_a_warning_per_request(make_hub, server, caplog) -> None:
+    import warnings
+
+    hub = make_hub(jwt_secret=SHORT_SECRET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyJWT's InsecureKeyLengthWarning would raise here
+        for _ in range(3):
+            hub.get(f"ci:{JOB_ID}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyJWT's own decode warns about the length
+        decode(server.bearer(), SHORT_SECRET)
+
+
+def test_short_secret_is_warned_about_once_when_configured(make_hub, caplog) -> None:
+    hub = make_hub(jwt_secret=SHORT_SECRET)
+    for _ in range(3):
+        hub.get(f"ci:{JOB_ID}")
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "jwt_secret" in r.message]
+    assert len(warned) == 1
+    assert "19 bytes" in warned[0].message and "32" in warned[0].message
+    assert SHORT_SECRET not in warned[0].message
+
+
+def test_secret_prunner_would_refuse_is_named_in_the_warning(make_hub, caplog) -> None:
+    make_hub(jwt_secret="too-short").get(f"ci:{JOB_ID}")
+    (warned,) = [r for r in caplog.records if "jwt_secret" in r.message]
+    assert "at least 16" in warned.message and "too-short" not in warned.message
+
+
+def test_long_secret_gives_no_warning(make_hub, caplog) -> None:
+    make_hub(jwt_secret=SECRET).get(f"ci:{JOB_ID}")
+    assert not [r for r in caplog.records if "jwt_secret" in r.message]

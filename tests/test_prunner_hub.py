@@ -103,7 +103,7 @@ def test_failed_fast_job_shows_what_failed_and_what_never_ran(hub) -> None:
         "deploy": JobState.CANCELLED,
     }
     failed = job.task("test")
-    assert failed is not None and (job.error, failed.exit_code) == ("exit status 2", 2)
+    assert failed is not None and (job.error, failed.exit_code) == ("task test: exit status 2", 2)
 
 
 def test_job_cancelled_before_start_has_no_times(hub) -> None:
@@ -202,7 +202,7 @@ def test_cancel_running_job_twice_succeeds(hub) -> None:
     with cassettes.use_cassette("prunner/cancel.yaml") as cassette:
         hub.cancel(f"ci:{RUNNING}")
         hub.cancel(f"ci:{RUNNING}")
-        assert cassette.play_count == 2
+        assert cassette.play_count == 4  # each cancel, and the job read back after it
 
 
 @pytest.mark.anyio
@@ -210,7 +210,7 @@ async def test_async_cancel_running_job_twice_succeeds(ahub) -> None:
     with cassettes.use_cassette("prunner/cancel.yaml") as cassette:
         await ahub.cancel(f"ci:{RUNNING}")
         await ahub.cancel(f"ci:{RUNNING}")
-        assert cassette.play_count == 2
+        assert cassette.play_count == 4
 
 
 def test_cancel_finished_job_is_job_already_finished(hub) -> None:
@@ -225,6 +225,20 @@ async def test_async_cancel_finished_job_is_job_already_finished(ahub) -> None:
     error = await async_error(ahub, "prunner/cancel.yaml", "cancel", f"ci:{SUCCEEDED}")
     assert isinstance(error, JobAlreadyFinished)
     assert (error.backend, error.status_code) == ("ci", 500)
+
+
+def test_cancel_failed_fast_job_reads_like_a_completed_failed_one(hub) -> None:
+    """prunner answers 200 for a fail-fast job (it is `canceled`), 500 for a job that failed
+    with nothing else running: both have failed, and both are JobAlreadyFinished."""
+    error = sync_error(hub, "prunner/cancel.yaml", "cancel", f"ci:{FAILED}")
+    assert isinstance(error, JobAlreadyFinished)
+    assert "already failed" in str(error) and error.backend == "ci"
+
+
+@pytest.mark.anyio
+async def test_async_cancel_failed_fast_job_is_job_already_finished(ahub) -> None:
+    error = await async_error(ahub, "prunner/cancel.yaml", "cancel", f"ci:{FAILED}")
+    assert isinstance(error, JobAlreadyFinished)
 
 
 def test_cancel_missing_job_is_job_not_found(hub) -> None:

@@ -16,6 +16,7 @@ from jobhub.backend import Call, Capability, Page
 from jobhub.errors import (
     BackendUnavailable,
     ConfigError,
+    InvalidArgument,
     InvalidPayload,
     InvalidRef,
     JobAlreadyFinished,
@@ -126,7 +127,7 @@ def test_get_with_an_offset_leaves_out_the_first_outputs(sieve: SieveAdapter) ->
 
 @pytest.mark.parametrize("offset", [-1, True, 1.5])
 def test_a_bad_output_offset_is_refused(sieve: SieveAdapter, offset: Any) -> None:
-    with pytest.raises(ConfigError, match="offset"):
+    with pytest.raises(InvalidArgument, match="offset"):
         sieve.get_job(JOB_ID, offset=offset)
 
 
@@ -252,7 +253,7 @@ def test_the_functions_owner_and_name_are_escaped(
 def test_a_workflow_not_of_the_form_owner_slash_function_is_refused(
     sieve: SieveAdapter, workflow: str
 ) -> None:
-    with pytest.raises(ConfigError, match="owner/function"):
+    with pytest.raises(InvalidArgument, match="owner/function"):
         sieve.list_jobs(workflow=workflow)
 
 

@@ -5,15 +5,18 @@ to another host — and none for prunner's default, a server on this machine."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
+from importlib.metadata import version
 from typing import Any
 
 import httpx
 import pytest
 
-from jobhub import Hub
+from jobhub import AsyncHub, Hub
 from jobhub.backend import Adapter
+from jobhub.errors import JobHubError
 from jobhub.http import AsyncRunner, SyncRunner, _warned
 from jobhub.waiting.engine import HoldingRunner
 from tests.conftest import SECRET
@@ -69,10 +72,13 @@ def test_every_client_verifies_tls_follows_no_redirect_and_ignores_the_environme
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     chosen = adapter(backend)
     sync, holding = SyncRunner(), HoldingRunner()
+
+    async def async_clients() -> list[httpx.AsyncClient]:  # they belong to a running loop
+        return [AsyncRunner().client(chosen), holding.client(chosen)]
+
     clients: list[httpx.Client | httpx.AsyncClient] = [
         sync.client(chosen),
-        AsyncRunner().client(chosen),
-        holding.client(chosen),
+        *asyncio.run(async_clients()),
     ]
     for client in clients:
         assert client.follow_redirects is False
@@ -123,3 +129,64 @@ def test_the_vendors_https_default_does_not_warn(
     caplog: pytest.LogCaptureFixture, backend: str
 ) -> None:
     assert warnings_when_used_twice(caplog, adapter(backend)) == []
+
+
+def _user_agents_seen(backend: str) -> list[str]:
+    """The User-Agent of each request a get, a list and a wait send to `backend`, sync and
+    async (the backend answers every request with 404)."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("User-Agent", ""))
+        return httpx.Response(404, json={"detail": "no such job"})
+
+    entry: dict[str, Any] = {"type": backend, CREDENTIAL[backend]: SECRET, "retries": 0}
+    entry["url"] = (
+        "https://backend.example/ga4gh/wes/v1" if backend == "wes" else "https://b.example"
+    )
+    ref = (
+        f"{backend}:{'wf/52a5' if backend == 'pixxel' else '52a5cb79-7556-4c52-8e6f-dd6aaf1bc4c8'}"
+    )
+    with Hub({backend: entry}, env={}, transport=httpx.MockTransport(answer)) as hub:
+        for action in (lambda: hub.get(ref), lambda: hub.wait(ref, timeout=5)):
+            with pytest.raises(JobHubError):
+                action()
+
+    async def asynchronously() -> None:
+        transport = httpx.MockTransport(answer)
+        async with AsyncHub({backend: entry}, env={}, transport=transport) as hub:
+            with pytest.raises(JobHubError):
+                await hub.get(ref)
+
+    asyncio.run(asynchronously())
+    return seen
+
+
+@pytest.mark.parametrize("backend", TYPES)
+def test_every_request_names_jobhub_and_its_version(backend: str) -> None:
+    seen = _user_agents_seen(backend)
+    assert len(seen) >= 3
+    assert set(seen) == {f"jobhub/{version('jobhub')}"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.attacker.example",
+        "http://127.0.0.1.attacker.example:9009",
+        "http://localhost.attacker.example",
+        "http://0x7f000001.example",
+    ],
+)
+def test_a_host_that_only_looks_like_loopback_warns(
+    caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    messages = warnings_when_used_twice(caplog, adapter("prunner", url=url))
+    assert len(messages) == 1 and "plain HTTP to" in messages[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.255.255.254:9009", "http://[::ffff:127.0.0.1]:9009", "http://LOCALHOST"]
+)
+def test_every_loopback_address_is_quiet(caplog: pytest.LogCaptureFixture, url: str) -> None:
+    assert warnings_when_used_twice(caplog, adapter("prunner", url=url)) == []

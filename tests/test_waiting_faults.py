@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from jobhub import AsyncHub, Hub, JobState
-from jobhub.errors import AuthError, InvalidPayload, JobNotFound, WaitTimeout
+from jobhub.errors import AuthError, InvalidPayload, JobNotFound, RateLimited, WaitTimeout
 from tests.conftest import SECRET
 from tests.test_waiting_support import ScriptedServer, config, life, scripted_registry, status
 
@@ -171,3 +171,55 @@ async def test_no_secret_reaches_errors_or_logs(caplog: pytest.LogCaptureFixture
             await h.wait("b:a", timeout=5)
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("asked", ["inf", "-inf", "nan", "1e999", "Infinity"])
+async def test_a_retry_after_that_is_not_a_finite_number_is_not_obeyed(asked: str) -> None:
+    server = ends_soon()
+    server.faults["get"] = [status(429, {"detail": "slow down"}, **{"Retry-After": asked})]
+    async with hub(server, retries=0) as h:
+        job = await h.wait("b:a", timeout=5)
+    assert job.state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize("asked", ["1e9", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_every_retry_after_is_capped(asked: str) -> None:
+    from jobhub.backend import MAX_RETRY_AFTER_PAUSE, parse_retry_after
+
+    assert parse_retry_after(asked) == MAX_RETRY_AFTER_PAUSE
+
+
+async def test_a_long_retry_after_ends_at_the_deadline_naming_the_rate_limit() -> None:
+    server = ends_soon()
+    server.faults["get"] = [status(429, {"detail": "slow down"}, **{"Retry-After": "1e9"})]
+    started = time.monotonic()
+    async with hub(server, retries=0) as h:
+        with pytest.raises(WaitTimeout) as caught:
+            await h.wait("b:a", timeout=0.5)
+    assert time.monotonic() - started < 2.0
+    message = str(caught.value)
+    assert "rate limit" in message and "'b'" in message
+    assert isinstance(caught.value.backend_errors["b"], RateLimited)
+
+
+@pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
+@pytest.mark.parametrize("timeout", [0, 0.001])
+async def test_a_wait_looks_at_least_once_however_short_its_timeout(
+    adapter_type: str, timeout: float
+) -> None:
+    server = ScriptedServer({"a": life((0, "succeeded")), "b": life((0, "running"))})
+    async with hub(server, adapter_type, poll_interval=0.05) as h:
+        assert (await h.wait("b:a", timeout=timeout)).state is JobState.SUCCEEDED
+        with pytest.raises(WaitTimeout) as caught:
+            await h.wait_all(["b:a", "b:b"], timeout=timeout)
+    pending = caught.value.pending
+    assert list(pending) == ["b:b"]  # the one looked at and seen open
+    assert pending["b:b"] is not None and pending["b:b"].state is JobState.RUNNING
+
+
+def test_the_sync_hub_looks_at_least_once_too() -> None:
+    server = ScriptedServer({"a": life((0, "succeeded"))})
+    with Hub(
+        config("plain"), registry=scripted_registry(), transport=server.transport(), env={}
+    ) as h:
+        assert h.wait("b:a", timeout=0).state is JobState.SUCCEEDED

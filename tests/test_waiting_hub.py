@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
-from jobhub.errors import ConfigError, InvalidRef, WaitTimeout
+from jobhub.errors import ConfigError, InvalidArgument, InvalidRef, WaitTimeout
 from tests.test_waiting_support import ScriptedServer, Step, config, life, scripted_registry
 
 
@@ -264,7 +264,7 @@ def test_refs_are_checked_before_any_request() -> None:
 
 
 def test_watch_needs_refs_or_a_backend() -> None:
-    with sync_hub(staggered()) as hub, pytest.raises(ConfigError, match="backend=NAME"):
+    with sync_hub(staggered()) as hub, pytest.raises(InvalidArgument, match="backend=NAME"):
         hub.watch()
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jobhub.errors import ConfigError
+from jobhub.errors import InvalidArgument
 from jobhub.waiting import Backoff, Deadline
 from jobhub.waiting.schedule import SHARED_GROWTH
 
@@ -77,8 +77,8 @@ def test_no_timeout_never_expires() -> None:
 
 
 @pytest.mark.parametrize("timeout", [-1, float("nan"), "60", True])
-def test_a_bad_timeout_is_a_config_error(timeout: object) -> None:
-    with pytest.raises(ConfigError, match="timeout"):
+def test_a_bad_timeout_is_an_invalid_argument(timeout: object) -> None:
+    with pytest.raises(InvalidArgument, match="timeout"):
         Deadline(timeout)  # type: ignore[arg-type]
 
 

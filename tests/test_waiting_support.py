@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import httpx
 
 from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, HeaderSecret
 from jobhub.hookspecs import hookimpl
 from jobhub.model import Job, JobState, Task
 from jobhub.plugins import Registry
@@ -32,6 +32,7 @@ Step = tuple[float, dict[str, Any]]
 
 class ScriptedSettings(BackendSettings):
     url: str = "http://scripted.test/api"
+    api_key: HeaderSecret = None
 
 
 class PlainAdapter(Adapter):

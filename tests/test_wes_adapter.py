@@ -204,7 +204,6 @@ def test_a_listing_summary_normalizes_with_its_times_and_tags() -> None:
         ({"run_id": ""}, "empty run_id"),
         ({"run_id": 7}, "run_id: Input should be a valid string"),
         (run(state=3), "state: Input should be a valid string"),
-        (run(run_log={"start_time": "yesterday"}), "Invalid isoformat string"),
         (run(run_log={"exit_code": "1"}), "run_log.exit_code: Input should be a valid integer"),
         (run(task_logs={"a": 1}), "task_logs must be a list, not an object"),
         (run(task_logs=[{"exit_code": 1.5}]), "a task log does not match"),
@@ -332,7 +331,7 @@ def test_a_task_page_token_that_repeats_is_refused(wes_registry: Registry) -> No
     transport = httpx.MockTransport(answer)
     with (
         Hub({"wes": {"url": SERVICE}}, registry=wes_registry, env={}, transport=transport) as hub,
-        pytest.raises(InvalidPayload, match="next_page_token 'same' repeats the current one"),
+        pytest.raises(InvalidPayload, match="next_page_token 'same' repeats an earlier one"),
     ):
         hub.get("wes:r1")
 
@@ -408,9 +407,46 @@ def test_a_list_token_that_repeats_is_refused(wes_registry: Registry) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
     with (
         Hub({"wes": {"url": SERVICE}}, registry=wes_registry, env={}, transport=transport) as hub,
-        pytest.raises(InvalidPayload, match="repeats the current one"),
+        pytest.raises(InvalidPayload, match="next_page_token 't' repeats an earlier one"),
     ):
         list(hub.list("wes"))
+
+
+def cycling_tokens(path_end: str, first: dict[str, Any]) -> httpx.MockTransport:
+    """Pages whose tokens cycle a → b → a; past 50 requests the transport refuses to answer,
+    so a client that never notices the cycle fails instead of paging for ever."""
+    following = {None: "a", "a": "b", "b": "a"}
+    sent = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal sent
+        sent += 1
+        assert sent <= 50, "the client kept paging through a cycle of tokens"
+        if not request.url.path.endswith(path_end):
+            return httpx.Response(200, json=first)
+        token = request.url.params.get("page_token")
+        items = {"runs": [run()]} if path_end == "/runs" else {"task_logs": []}
+        return httpx.Response(200, json={**items, "next_page_token": following[token]})
+
+    return httpx.MockTransport(answer)
+
+
+def test_list_tokens_that_cycle_end_the_listing(wes_registry: Registry) -> None:
+    transport = cycling_tokens("/runs", {})
+    with (
+        Hub({"wes": {"url": SERVICE}}, registry=wes_registry, env={}, transport=transport) as hub,
+        pytest.raises(InvalidPayload, match="next_page_token 'a' repeats an earlier one"),
+    ):
+        list(hub.list("wes"))
+
+
+def test_task_page_tokens_that_cycle_are_refused(wes_registry: Registry) -> None:
+    transport = cycling_tokens("/tasks", run(task_logs_url="x"))
+    with (
+        Hub({"wes": {"url": SERVICE}}, registry=wes_registry, env={}, transport=transport) as hub,
+        pytest.raises(InvalidPayload, match="next_page_token 'a' repeats an earlier one"),
+    ):
+        hub.get("wes:r1")
 
 
 # -- cancel ----------------------------------------------------------------------------------

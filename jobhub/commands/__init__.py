@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "schema": "schema",
     "emulator": "emulator",
     "demo": "demo",
+    "serve": "serve",
+    "completion": "completion",
 }
 
 # JobState's values, for `--state` choices without importing pydantic for `--help`
@@ -45,11 +47,11 @@ class ExitCode(enum.IntEnum):
 
 def exit_code(exc: BaseException) -> ExitCode:
     """The exit code for an error that ended a command: the one mapping every command uses."""
-    from jobhub.errors import ConfigError, InvalidRef, JobHubError, WaitTimeout
+    from jobhub.errors import ConfigError, InvalidArgument, JobHubError, WaitTimeout
 
     if isinstance(exc, WaitTimeout):
         return ExitCode.TIMEOUT
-    if isinstance(exc, ConfigError | InvalidRef):
+    if isinstance(exc, ConfigError | InvalidArgument):  # InvalidRef is one
         return ExitCode.USAGE
     if isinstance(exc, JobHubError):
         # BackendError (auth, not found, already finished, rate limited, unavailable),
@@ -69,5 +71,7 @@ def error_line(exc: BaseException) -> str:
             f"internal error: {type(exc).__name__}: {exc} — this is a bug in jobhub or a "
             "plugin; rerun with --debug for the traceback and report it"
         )
-    # One line, whatever the message holds.
-    return "jobhub: " + " ".join(text.split())
+    # One line, whatever the message holds; a backend's words are shown, never obeyed.
+    from jobhub.commands._text import printable
+
+    return "jobhub: " + printable(text)

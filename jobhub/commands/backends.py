@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from jobhub.commands import ExitCode
+from jobhub.commands._output import add_output_option
 
 if TYPE_CHECKING:
     from jobhub.backend import Adapter
@@ -17,25 +18,20 @@ List the configured backends (from the config file and the environment): name, a
 type, url, and which credential settings are set. Credential values are never shown.
 """
 
-CREDENTIAL_SETTINGS = ("api_key", "jwt_secret", "token")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_output_option(parser, ("table", "json", "jsonl", "name"))
 
 
 def credentials(adapter: Adapter) -> dict[str, bool]:
-    """Whether each credential setting this backend uses is set: the ones its adapter reads
-    from the environment, plus any other that is set."""
-    wanted = [key for key in adapter.env_defaults if key in CREDENTIAL_SETTINGS]
-    for key in CREDENTIAL_SETTINGS:
-        if key not in wanted and getattr(adapter.settings, key, None) is not None:
-            wanted.append(key)
-    present = {}
-    for key in wanted:
-        value = getattr(adapter.settings, key, None)
-        present[key] = value is not None and bool(value.get_secret_value())
-    return present
+    """Whether each credential setting (each secret of its settings) this backend uses is set:
+    the ones its adapter reads from the environment, plus any other that is set."""
+    present = adapter.settings.secrets()
+    return {
+        key: key in present
+        for key in adapter.settings.secret_fields()
+        if key in adapter.env_defaults or key in present
+    }
 
 
 def describe(name: str, adapter: Adapter) -> dict[str, Any]:
@@ -48,12 +44,17 @@ def describe(name: str, adapter: Adapter) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobhub.commands._common import console, open_hub, print_json
+    from jobhub.commands._common import console, open_hub
+    from jobhub.commands._output import Items, output_format
 
     with open_hub(args) as hub:
         rows = [describe(name, adapter) for name, adapter in hub.backends.items()]
-    if args.json:
-        print_json(rows)
+    fmt = output_format(args)
+    if fmt != "table":
+        items = Items(fmt)
+        for row in rows:
+            items.add(row, name=row["name"])
+        items.close()
         return ExitCode.OK
     if not rows:
         print(
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from jobhub.render import plain
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "type", "url", "credentials"):
         table.add_column(column, overflow="fold")
@@ -74,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
             if index:
                 creds.append(", ")
             creds.append(f"{key} {'set' if present else 'missing'}", "green" if present else "red")
-        table.add_row(row["name"], row["type"], row["url"], creds if row["credentials"] else "-")
+        table.add_row(
+            plain(row["name"]),
+            plain(row["type"]),
+            plain(row["url"]),
+            creds if row["credentials"] else "-",
+        )
     console().print(table)
     return ExitCode.OK

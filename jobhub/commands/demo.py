@@ -25,10 +25,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=count, default=12, metavar="N", help="jobs per backend (default 12)"
     )
+    parser.add_argument(
+        "--serve", action="store_true", help="show the jobs in `jobhub serve`'s page instead"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobhub.commands._common import require_extra, time_zone
+
+    require_extra("emulator", "starlette", "uvicorn")
     from jobhub.demo import run as run_demo
 
     options = {} if args.speed is None else {"speed": args.speed}
-    return run_demo(json_output=args.json, jobs_per_backend=args.jobs, **options)
+    if args.serve:
+        from jobhub.commands import ExitCode
+        from jobhub.commands.serve import serve_extra_missing
+
+        if serve_extra_missing():
+            return ExitCode.USAGE
+        from jobhub.serve.demo import run as serve_demo
+
+        interrupted = serve_demo(jobs_per_backend=args.jobs, **options)
+        return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+    return run_demo(
+        json_output=args.json, jobs_per_backend=args.jobs, tz=time_zone(args), **options
+    )

@@ -6,48 +6,60 @@ import argparse
 import sys
 
 from jobhub.commands import ExitCode, error_line, exit_code
+from jobhub.commands._output import add_output_option
 
 HELP = "show jobs: fields, state and tasks (a tree in dependency order)"
 DESCRIPTION = """\
 Show the current state of one or more jobs. A ref is "<backend name>:<id>"
-(Pixxel ids are "<workflow_id>/<job_id>").
+(Pixxel ids are "<workflow_id>/<job_id>"); REF `-` reads refs from stdin.
 
-With --json each job is printed as its Job document (see `jobhub schema`), one per
-line in the order given (JSON Lines): one ref prints exactly one document.
+Output (-o): table (each job's fields and task tree; the default), wide (the same), json (one
+array of Job documents, see `jobhub schema`, in the order given, whatever the number of refs),
+jsonl (one Job per line), name (the refs found). A ref that cannot be got is named on stderr
+(a JSON record under -o json|jsonl); the others are shown; the exit status is that error's.
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("refs", nargs="+", metavar="REF", help="job ref, e.g. sieve:1234")
+    add_output_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobhub.commands._common import console, open_hub, print_json_line
+    from jobhub.commands._common import console, job_refs, open_hub, time_zone
+    from jobhub.commands._output import MACHINE, Items, error_record, output_format
+    from jobhub.commands._text import printable
     from jobhub.errors import JobHubError
-    from jobhub.model import JobRef
 
-    refs = [JobRef.parse(ref) for ref in args.refs]  # every ref checked before any request
-    out = None if args.json else console()
+    fmt = output_format(args)
+    refs = job_refs(args.refs)  # every ref checked before any request
+    items = Items(fmt) if fmt in (*MACHINE, "name") else None
+    out = console()
     failed: JobHubError | None = None
+    shown = 0
     with open_hub(args) as hub:
-        for index, ref in enumerate(refs):
+        for ref in refs:
             try:
                 job = hub.get(ref)
             except JobHubError as exc:
                 if len(refs) == 1:
-                    raise
-                # Several refs: report this one, naming it, and carry on with the others.
-                print(error_line(exc).replace("jobhub: ", f"jobhub: {ref}: ", 1), file=sys.stderr)
+                    raise  # the error of the command (with --debug, its traceback)
                 failed = failed or exc
+                if fmt in MACHINE:
+                    print(error_record(exc, exit_code(exc), ref=ref), file=sys.stderr)
+                else:
+                    named = error_line(exc).replace("jobhub: ", f"jobhub: {printable(ref)}: ", 1)
+                    print(named, file=sys.stderr)
                 continue
-            if out is None:
-                print_json_line(job)
-            else:
-                from jobhub.render import job_detail
+            if items is not None:
+                items.add_job(job)
+                continue
+            from jobhub.render import job_detail
 
-                if index:
-                    out.print()
-                out.print(job_detail(job))
-    if failed is not None:
-        return exit_code(failed)
-    return ExitCode.OK
+            if shown:
+                out.print()
+            out.print(job_detail(job, tz=time_zone(args)))
+            shown += 1
+    if items is not None:
+        items.close()
+    return ExitCode.OK if failed is None else exit_code(failed)

@@ -1,4 +1,4 @@
-"""`jobhub schema`: the JSON Schema of the Job document `get --json` prints."""
+"""`jobhub schema`: the JSON Schema of a Job document (each item `get -o json` prints)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from jobhub.commands import ExitCode
 
-HELP = "print the JSON Schema of a Job (what `get --json` prints)"
+HELP = "print the JSON Schema of a Job (each item of `get -o json`)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

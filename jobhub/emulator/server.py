@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TextIO
 
@@ -310,10 +310,12 @@ def serve(
     print_config: bool = True,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    ready: Callable[[Emulator], None] | None = None,
 ) -> None:
     """Serve the emulated backends until interrupted (Ctrl-C) or ``stop`` is set, printing each
     backend's URL and, with ``print_config``, a ready ``jobhub.toml`` (the emulator's own,
-    seed-derived credentials: they open nothing but this emulator)."""
+    seed-derived credentials: they open nothing but this emulator). ``ready(emulator)`` runs
+    once it serves, before "Press Ctrl-C" (to write the config, submit jobs...)."""
     stream = out if out is not None else sys.stdout
     emulator = Emulator(
         types, seed=seed, speed=speed, faults=faults, await_hold=await_hold, host=host, port=port
@@ -325,6 +327,8 @@ def serve(
         if print_config:
             stream.write("\n# jobhub.toml for this emulator\n")
             stream.write(config_toml(emulator.hub_config()))
+        if ready is not None:
+            ready(emulator)
         stream.write("\nPress Ctrl-C to stop.\n")
         stream.flush()
         stop = stop if stop is not None else threading.Event()

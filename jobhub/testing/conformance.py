@@ -23,6 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socketserver
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -451,6 +454,37 @@ class AdapterConformance:
         async_requests = [checks.request_shape(r) for r in backend.requests]
         assert sync_requests == async_requests, "Hub and AsyncHub sent different requests"
 
+    def test_sync_and_async_hubs_cut_a_trickling_answer_at_the_same_deadline(
+        self,
+        adapter_class: type[Adapter],
+        backend_settings: Mapping[str, Any],
+        plugin: object | None,
+        job_id: str,
+    ) -> None:
+        """A loopback server sends its status line a byte at a time: both hubs give up at the
+        request's `timeout` with `BackendUnavailable`, before any body."""
+        timeout = 0.5
+        with _TricklingServer() as url:
+            settings = {**backend_settings, "url": url, "timeout": timeout, "retries": 0}
+            config = checks.hub_config(adapter_class, settings)
+            ref = f"{NAME}:{job_id}"
+
+            def sync_get() -> None:
+                with Hub(config, registry=checks.make_registry(adapter_class, plugin), env={}) as h:
+                    h.get(ref)
+
+            async def async_get() -> None:
+                registry = checks.make_registry(adapter_class, plugin)
+                async with AsyncHub(config, registry=registry, env={}) as h:
+                    await h.get(ref)
+
+            for name, get in (("Hub", sync_get), ("AsyncHub", lambda: asyncio.run(async_get()))):
+                started = time.monotonic()
+                with pytest.raises(BackendUnavailable):
+                    get()
+                took = time.monotonic() - started
+                assert took < timeout + 2.0, f"{name}.get took {took:.1f} s for timeout={timeout}"
+
     # -- capabilities -----------------------------------------------------------------------
 
     def test_cancel_is_declared_exactly_when_it_works(
@@ -592,3 +626,28 @@ class EmulatorConformance:
         emulated_hub.cancel(f"{kind}:{job_id}")
         job = emulated_hub.wait(f"{kind}:{job_id}", timeout=30)
         assert job.state == emulator.final_state(kind, job_id) == JobState.CANCELLED
+
+
+class _TricklingServer:
+    """A loopback HTTP server that answers every request with its status line, one byte every
+    0.2 s, and never gets to the body (used as `with _TricklingServer() as url`)."""
+
+    def __enter__(self) -> str:
+        class Trickle(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 4:
+                    try:
+                        self.request.sendall(bytes([byte]))
+                    except OSError:
+                        return  # the client gave up, as it should
+                    time.sleep(0.2)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -13,9 +13,10 @@ It follows each job the cheapest way its backend offers (`Adapter.capabilities`)
 - otherwise — GET each job with its own backoff, at most `settings.concurrency` at once. When
   two or more followed jobs share a workflow, the workflow's listing (`list_jobs(workflow=)`) is
   fetched once per cycle as a cheap change detector: a job whose listed state (or, for a watch,
-  progress) moved is fetched at once; a job listed unchanged needs no GET while waiting.
-  Listings are only a hint: a job a listing does not show is fetched as usual, and a listing
-  that fails for good is no longer asked for.
+  progress) moved is fetched at once; a job listed unchanged is fetched only once per
+  `poll_max`. Listings are only a hint: a lagging listing cannot hold a job back longer than
+  that, a job a listing does not show is fetched as usual, and a listing that fails for good is
+  no longer asked for.
 
 Between polls: `Backoff` from `poll_interval` up to `poll_max`, started over when something
 changed (for a wait: a job's state; for a watch: anything `job_events` reports). A fault that
@@ -28,7 +29,7 @@ the call with their typed error.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
@@ -38,7 +39,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from jobhub.backend import Adapter, Call, Capability
+from jobhub.backend import Adapter, Call, Capability, excerpt
 from jobhub.errors import (
     BackendUnavailable,
     InvalidPayload,
@@ -49,9 +50,9 @@ from jobhub.errors import (
     RateLimited,
     WaitTimeout,
 )
-from jobhub.http import AsyncRunner, _client_options, is_transient
+from jobhub.http import AsyncRunner, is_transient
 from jobhub.model import Job, JobEvent, JobRef
-from jobhub.waiting.events import job_events
+from jobhub.waiting.events import high_water, job_events
 from jobhub.waiting.schedule import GROWTH, SHARED_GROWTH, Backoff, Deadline
 
 __all__ = ["MAX_HOLDS", "Engine", "HoldingRunner", "Mode", "Seen"]
@@ -91,28 +92,45 @@ class _Followed:
 
     __slots__ = (
         "adapter",
+        "asked",
+        "baseline",
         "checked",
         "ended",
+        "fetch_by",
         "got",
         "key",
         "last",
+        "looked_once",
         "poke",
         "ref",
-        "requested",
         "tasks",
     )
 
-    def __init__(self, ref: JobRef, adapter: Adapter, *, requested: bool) -> None:
-        self.ref = ref
+    def __init__(self, ref: JobRef, adapter: Adapter) -> None:
+        self.ref = ref  # with the backend's canonical id
         self.key = str(ref)
         self.adapter = adapter
-        self.requested = requested  # named by the caller (not discovered on a watched backend)
-        self.last: Job | None = None
+        # The refs the caller named it by, as given (empty: discovered on a watched backend).
+        self.asked: list[str] = []
+        self.last: Job | None = None  # as the backend last showed it
+        self.baseline: Job | None = None  # what events were reported up to (`high_water`)
         self.ended = False
         self.got = -math.inf  # loop time of the last full view
+        # Loop time by which it is fetched on its own, whatever a listing says of it.
+        self.fetch_by = math.inf
         self.checked = -math.inf  # loop time its follower last woke to look at it
         self.poke = asyncio.Event()  # a listing saw it move: look now
+        self.looked_once = asyncio.Event()  # set once it was asked for (answered or not)
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.asked)
+
+
+def canonical(adapters: Mapping[str, Adapter], ref: JobRef) -> JobRef:
+    """`ref` with its backend's canonical spelling of the id (see `Adapter.canonical_id`)."""
+    return JobRef(ref.backend, adapters[ref.backend].canonical_id(ref.id))
 
 
 class _Backend:
@@ -124,14 +142,20 @@ class _Backend:
         self.settings = adapter.settings
         self.slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds = 0
-        self.max_holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+        self.max_holds = max_holds(adapter)
         self.paused_until = 0.0  # loop time before which nothing is sent (Retry-After)
+        self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
         self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
         self.listed: set[str] = set()  # workflows listed each cycle (until none of theirs is open)
         self.looked: asyncio.Event | None = None  # set once a first look by listing is done
+
+    @property
+    def longest_pause(self) -> float:
+        """The longest a followed job goes without being fetched on its own (`poll_max`)."""
+        return max(self.settings.poll_interval, self.settings.poll_max)
 
     def backoff(self, *, shared: bool = False) -> Backoff:
         """Pauses for one job's polls, or (`shared`) for a refresh or listing serving many."""
@@ -148,17 +172,12 @@ class HoldingRunner(AsyncRunner):
     from the pool GETs use so that holds never starve them."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(transport)
+        super().__init__(transport, connections=max_holds)
 
-    def client(self, adapter: Adapter) -> httpx.AsyncClient:
-        client = self._clients.get(adapter.name)
-        if client is None:
-            holds = int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
-            options = _client_options(adapter)
-            options["limits"] = httpx.Limits(max_connections=holds, max_keepalive_connections=holds)
-            client = httpx.AsyncClient(transport=self._transport, **options)
-            self._clients[adapter.name] = client
-        return client
+
+def max_holds(adapter: Adapter) -> int:
+    """Long-polls held at once on the backend (each keeps a connection open)."""
+    return int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
 
 
 class Engine:
@@ -196,8 +215,8 @@ class Engine:
 
     def follow(self, refs: Iterable[JobRef]) -> None:
         """Follow these jobs until each ends (refs already checked against the adapters)."""
-        fresh = [self._track(ref, requested=True) for ref in dict.fromkeys(refs)]
-        fresh = [f for f in fresh if f.last is None and not f.ended]
+        tracked = [self._track(canonical(self._adapters, ref), str(ref)) for ref in refs]
+        fresh = [f for f in dict.fromkeys(tracked) if f.last is None and not f.ended]
         if self.mode == "wait":
             self._plan_first_looks(fresh)
         for followed in fresh:
@@ -210,8 +229,9 @@ class Engine:
         self._ensure_loop(backend, kind, discover=True)
 
     def pending(self) -> dict[str, Job | None]:
-        """The last view of every requested job that has not ended (None: never seen)."""
-        return {f.key: f.last for f in self._followed.values() if f.requested and not f.ended}
+        """The last view of every requested job that has not ended (None: never seen), under
+        each ref the caller gave for it."""
+        return {asked: f.last for f in self._followed.values() if not f.ended for asked in f.asked}
 
     # -- results --------------------------------------------------------------------------------
 
@@ -221,32 +241,66 @@ class Engine:
             async with asyncio.timeout(self.deadline.remaining()):
                 item = await self._queue.get()
         except TimeoutError:
-            raise self.timed_out() from None
+            item = await self._after_the_deadline()
         if isinstance(item, _Failed):
             raise item.error
         return item
 
+    async def _after_the_deadline(self) -> Seen | _Failed:
+        """A wait always looks at least once: past the deadline, a job not yet asked for gets
+        that one look (bounded by its backend's request timeout), and what the looks showed is
+        reported before the `WaitTimeout`."""
+        unlooked = [
+            f
+            for f in self._followed.values()
+            if f.requested and not f.ended and not f.looked_once.is_set()
+        ]
+        if unlooked:
+            bound = max(self._backend(f.ref.backend).settings.timeout for f in unlooked)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(bound):
+                    await asyncio.gather(*(f.looked_once.wait() for f in unlooked))
+        if self._queue.empty():
+            raise self.timed_out()
+        return self._queue.get_nowait()
+
     def timed_out(self, note: str = "") -> WaitTimeout:
-        pending = self.pending()
+        open_jobs = [f for f in self._followed.values() if f.requested and not f.ended]
         total = sum(1 for f in self._followed.values() if f.requested)
-        shown = ", ".join(
-            f"{key} ({job.state.value if job is not None else 'never seen'})"
-            for key, job in itertools.islice(pending.items(), 5)
-        )
-        more = f" and {len(pending) - 5} more" if len(pending) > 5 else ""
+        errors = {
+            name: backend.last_error
+            for name, backend in self._backends.items()
+            if backend.last_error is not None
+        }
+        shown = ", ".join(self._describe(f, errors) for f in open_jobs[:5])
+        more = f" and {len(open_jobs) - 5} more" if len(open_jobs) > 5 else ""
         waited = f"{self.deadline.timeout:g} s" if self.deadline.timeout is not None else "long"
         noun = "job" if total == 1 else "jobs"
-        message = (
-            f"waited {waited}; {len(pending)} of {total} {noun} still open: {shown}{more}"
-            f"{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        limited = "".join(
+            f"; {error.backend!r} was rate limited ({excerpt(str(error), 200)})"
+            for error in errors.values()
+            if isinstance(error, RateLimited)
         )
-        return WaitTimeout(message, pending=pending)
+        message = (
+            f"waited {waited}; {len(open_jobs)} of {total} {noun} still open: {shown}{more}"
+            f"{limited}{note} — raise the timeout, or look at the jobs with `jobhub get`"
+        )
+        return WaitTimeout(message, pending=self.pending(), backend_errors=errors)
+
+    @staticmethod
+    def _describe(followed: _Followed, errors: Mapping[str, JobHubError]) -> str:
+        if followed.last is not None:
+            return f"{followed.asked[0]} ({followed.last.state.value})"
+        error = errors.get(followed.ref.backend)
+        if error is None:
+            return f"{followed.asked[0]} (never seen)"
+        return f"{followed.asked[0]} (never seen; unreachable: {excerpt(str(error), 200)})"
 
     async def cancel_open(self) -> str:
         """Stop following and ask each backend to cancel the requested jobs still open.
         Returns a sentence for the timeout message saying what happened."""
         await self.close()
-        pending = [self._followed[key] for key in self.pending()]
+        pending = [f for f in self._followed.values() if f.requested and not f.ended]
         cancelled: list[str] = []
         ended: list[str] = []
         unsupported: list[str] = []
@@ -305,16 +359,20 @@ class Engine:
             backend = self._backends[name] = _Backend(self._adapters[name])
         return backend
 
-    def _track(self, ref: JobRef, *, requested: bool) -> _Followed:
-        known = self._followed.get(str(ref))
-        if known is not None:
-            known.requested = known.requested or requested
-            return known
-        backend = self._backend(ref.backend)
-        followed = _Followed(ref, backend.adapter, requested=requested)
-        self._followed[followed.key] = followed
-        backend.open.add(followed.key)
+    def _track(self, ref: JobRef, asked: str | None = None) -> _Followed:
+        """The job `ref` (canonical) followed; `asked`: a ref the caller named it by."""
+        followed = self._followed.get(str(ref))
+        if followed is None:
+            backend = self._backend(ref.backend)
+            followed = self._followed[str(ref)] = _Followed(ref, backend.adapter)
+            backend.open.add(followed.key)
+        if asked is not None and asked not in followed.asked:
+            followed.asked.append(asked)
         return followed
+
+    def _listed(self, backend: _Backend, job: Job) -> JobRef:
+        """The ref of a job as a listing or refresh shows it."""
+        return JobRef(backend.name, backend.adapter.canonical_id(job.id))
 
     def _start(self, followed: _Followed, *, first_delay: float) -> None:
         backend = self._backend(followed.ref.backend)
@@ -364,12 +422,18 @@ class Engine:
     def _accept(self, followed: _Followed, job: Job, *, full: bool = True) -> bool:
         """Take a view of a job (`full`: from a GET, long-poll or refresh, not a listing
         summary); True when it counts as a change for the backoff."""
+        followed.looked_once.set()
         if followed.ended:
             return False  # an end is final; a slower answer that crossed it is stale
-        events = job_events(followed.last, job, at=datetime.now(UTC))
+        events = job_events(followed.baseline, job, at=datetime.now(UTC))
+        followed.baseline = high_water(followed.baseline, job)
         followed.last = job
+        now = self._loop.time()
         if full:
-            followed.got = self._loop.time()
+            followed.got = now
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
+        elif followed.fetch_by == math.inf:  # first seen in a listing
+            followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
         if job.state.terminal:
             followed.ended = True
             self._backend(followed.ref.backend).open.discard(followed.key)
@@ -414,7 +478,7 @@ class Engine:
                 log.debug("%s: no first look from its listing (%s)", backend.name, why)
                 return
             for job in jobs:
-                followed = self._followed.get(str(JobRef(backend.name, job.id)))
+                followed = self._followed.get(str(self._listed(backend, job)))
                 # An ended job is fetched in full: a listing may show only a summary of it.
                 if followed is not None and followed.last is None and not job.state.terminal:
                     self._accept(followed, job, full=False)
@@ -431,13 +495,19 @@ class Engine:
     async def _send(self, backend: _Backend, call: Call[T], *, hold: bool = False) -> T:
         pause = backend.paused_until - self._loop.time()
         if pause > 0:
-            await asyncio.sleep(pause)
-        if hold:
-            result = await self._holder.run(backend.adapter, call)
-        else:
-            async with backend.slots:
-                result = await self._runner.run(backend.adapter, call)
+            await asyncio.sleep(self.deadline.cap(pause))
+        try:
+            if hold:
+                result = await self._holder.run(backend.adapter, call)
+            else:
+                async with backend.slots:
+                    result = await self._runner.run(backend.adapter, call)
+        except JobHubError as exc:
+            if not (hold and exc.status_code == 408):  # an expired hold is no failure
+                backend.last_error = exc
+            raise
         backend.unreadable = 0
+        backend.last_error = None
         return result
 
     def _retry_in(self, backend: _Backend, exc: Exception, backoff: Backoff) -> float:
@@ -482,7 +552,7 @@ class Engine:
             vouched = not poked and self._vouched(backend, followed)
             followed.checked = self._loop.time()
             if vouched:  # the listing follows it and wakes it when it moves
-                delay = 2 * backend.settings.poll_max
+                delay = max(followed.fetch_by - followed.checked, backend.settings.poll_interval)
                 continue
             delay = await self._get(backend, followed, backoff)
             if poked:  # a listing saw it move, or stopped covering it: start over
@@ -491,15 +561,19 @@ class Engine:
     def _vouched(self, backend: _Backend, followed: _Followed) -> bool:
         """A wait need not GET a job that a listing has seen unchanged since it last looked:
         the listing wakes it when the job moves, or when it stops covering the job."""
-        if self.mode != "wait":
-            return False
+        if self.mode != "wait" or self._loop.time() >= followed.fetch_by:
+            return False  # a listing is a hint: each job is still fetched every poll_max
         return backend.vouched.get(followed.key, -math.inf) > followed.checked
 
     async def _get(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One GET; the pause to take before the next."""
         try:
-            job = await self._send(backend, backend.adapter.get_job(followed.ref.id))
+            call = backend.adapter.expecting(
+                followed.ref.id, backend.adapter.get_job(followed.ref.id)
+            )
+            job = await self._send(backend, call)
         except Exception as exc:
+            followed.looked_once.set()
             return self._retry_in(backend, exc, backoff)
         return backoff.reset() if self._accept(followed, job) else backoff.next()
 
@@ -522,13 +596,15 @@ class Engine:
 
     async def _hold(self, backend: _Backend, followed: _Followed, backoff: Backoff) -> float:
         """One long-poll; the pause to take before the next (0: re-issue at once)."""
-        known = followed.last.outputs if followed.last is not None else None
+        known = followed.baseline.outputs if followed.baseline is not None else None
         offset = len(known) if self.mode == "watch" and isinstance(known, list) else 0
         asked = self._loop.time()
         backend.holds += 1
         try:
             call = backend.adapter.await_job(followed.ref.id, offset=offset)
-            job = await self._send(backend, call, hold=True)
+            job = await self._send(
+                backend, backend.adapter.expecting(followed.ref.id, call), hold=True
+            )
         except BackendUnavailable as exc:
             held = self._loop.time() - asked
             if exc.status_code == 408 and held >= min(MIN_HOLD, backend.settings.poll_interval):
@@ -554,16 +630,18 @@ class Engine:
             try:
                 jobs = await self._send(backend, backend.adapter.refresh_jobs())
             except Exception as exc:
+                for key in backend.open:
+                    self._followed[key].looked_once.set()
                 delay = self._retry_in(backend, exc, backoff)
                 continue
             changed = False
             listed: set[str] = set()
             for job in jobs:
-                ref = JobRef(backend.name, job.id)
-                listed.add(job.id)
+                ref = self._listed(backend, job)
+                listed.add(ref.id)
                 followed = self._followed.get(str(ref))
                 if followed is None and discover:
-                    followed = self._track(ref, requested=False)
+                    followed = self._track(ref)
                 if followed is not None:
                     changed = self._accept(followed, job) or changed
             missing = [
@@ -676,11 +754,12 @@ class Engine:
         changed = False
         now = self._loop.time()
         for job in jobs:
-            key = str(JobRef(backend.name, job.id))
+            ref = self._listed(backend, job)
+            key = str(ref)
             followed = self._followed.get(key)
             if followed is None:
                 if discover:
-                    followed = self._track(JobRef(backend.name, job.id), requested=False)
+                    followed = self._track(ref)
                     self._accept(followed, job)
                     changed = True
                     if not followed.ended:

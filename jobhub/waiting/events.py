@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobhub.model import Job, JobEvent, Task
+from jobhub.model import Job, JobEvent, JobState, Task
 
-__all__ = ["job_events", "new_outputs"]
+__all__ = ["high_water", "job_events", "new_outputs"]
 
 _EMPTY: tuple[Any, ...] = (None, [], {}, "")
 
@@ -25,6 +25,9 @@ def job_events(old: Job | None, new: Job, *, at: datetime) -> list[JobEvent]:
     5. "state" — the job ended: its final state comes last, so a reader who stops at the end
        has seen everything that led to it.
 
+    A job never goes back from running to pending or queued (a backend that flaps shows it in
+    `status` only); diffed against `high_water` views, each output is reported once.
+
     Each event carries the `new` job as seen and the time `at` it was seen. For a job that
     went from running (task "test" running, progress 0.5) to succeeded:
 
@@ -36,7 +39,7 @@ def job_events(old: Job | None, new: Job, *, at: datetime) -> list[JobEvent]:
     if old is None:
         return [JobEvent(ref=ref, kind="state", old=None, new=new.state, job=new, at=at)]
     events: list[JobEvent] = []
-    moved = old.state is not new.state
+    moved = old.state is not new.state and not _went_back(old.state, new.state)
     if moved and not new.state.terminal:
         events.append(JobEvent(ref=ref, kind="state", old=old.state, new=new.state, job=new, at=at))
     if new.tasks:
@@ -65,6 +68,26 @@ def job_events(old: Job | None, new: Job, *, at: datetime) -> list[JobEvent]:
     if moved and new.state.terminal:
         events.append(JobEvent(ref=ref, kind="state", old=old.state, new=new.state, job=new, at=at))
     return events
+
+
+def high_water(old: Job | None, new: Job) -> Job:
+    """What to diff the next view against: `new`, keeping what `old` already reported when a
+    flapping backend takes it back — a started state, and outputs that shrink or vanish."""
+    if old is None:
+        return new
+    update: dict[str, Any] = {}
+    if _went_back(old.state, new.state):
+        update["state"] = old.state
+    if isinstance(old.outputs, dict) and isinstance(new.outputs, dict):
+        if not old.outputs.keys() <= new.outputs.keys():
+            update["outputs"] = {**old.outputs, **new.outputs}
+    elif old.outputs not in _EMPTY and new_outputs(old.outputs, new.outputs) is None:
+        update["outputs"] = old.outputs  # shrank or vanished: nothing new, the old stays reported
+    return new.model_copy(update=update) if update else new
+
+
+def _went_back(old: JobState, new: JobState) -> bool:
+    return old is JobState.RUNNING and new in (JobState.PENDING, JobState.QUEUED)
 
 
 def new_outputs(old: Any, new: Any) -> Any:

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 
-from jobhub.errors import ConfigError
+from jobhub.errors import ConfigError, InvalidArgument
 
 __all__ = ["GROWTH", "SHARED_GROWTH", "Backoff", "Deadline"]
 
@@ -87,7 +87,7 @@ class Deadline:
             or not isinstance(timeout, int | float)
             or not timeout >= 0  # also rejects NaN
         ):
-            raise ConfigError(f"timeout must be None or seconds, 0 or more, not {timeout!r}")
+            raise InvalidArgument(f"timeout must be None or seconds, 0 or more, not {timeout!r}")
         self.timeout = None if timeout is None else float(timeout)
         self._clock = clock
         self.at = None if timeout is None else clock() + float(timeout)

@@ -11,9 +11,9 @@ import httpx
 
 from jobhub.backend import Adapter
 from jobhub.errors import WaitTimeout
-from jobhub.http import AsyncRunner
+from jobhub.http import AsyncRunner, HubClosed
 from jobhub.model import Job, JobEvent, JobRef
-from jobhub.waiting.engine import Engine, HoldingRunner, Mode
+from jobhub.waiting.engine import Engine, HoldingRunner, Mode, canonical
 from jobhub.waiting.schedule import Deadline
 
 __all__ = ["Waiter"]
@@ -44,18 +44,23 @@ class Waiter:
     ) -> list[Job]:
         """Every job once ended, in the order of `refs`."""
         ended: dict[str, Job] = {}
-        async for job in self.as_completed(
-            refs, timeout=timeout, cancel_on_timeout=cancel_on_timeout
-        ):
-            ended[job.ref] = job
-        return [ended[str(ref)] for ref in refs]
+        async for key, job in self._ended(refs, timeout, cancel_on_timeout):
+            ended[key] = job
+        return [ended[str(canonical(self.adapters, ref))] for ref in refs]
 
     async def as_completed(
         self, refs: Sequence[JobRef], *, timeout: float | None, cancel_on_timeout: bool = False
     ) -> AsyncIterator[Job]:
-        """Each job once, as it ends (a ref named twice is yielded once)."""
+        """Each job once, as it ends (a job named twice, or spelled two ways, is yielded once)."""
+        async for _, job in self._ended(refs, timeout, cancel_on_timeout):
+            yield job
+
+    async def _ended(
+        self, refs: Sequence[JobRef], timeout: float | None, cancel_on_timeout: bool
+    ) -> AsyncIterator[tuple[str, Job]]:
+        """Each job once, as it ends, with the key it is followed under."""
         deadline = Deadline(timeout)
-        open_refs = {str(ref) for ref in refs}
+        open_refs = {str(canonical(self.adapters, ref)) for ref in refs}
         if not open_refs:
             return
         async with self._engine("wait", deadline) as engine:
@@ -69,7 +74,7 @@ class Waiter:
                     raise engine.timed_out(await engine.cancel_open()) from exc
                 if seen.job.terminal and seen.ref in open_refs:
                     open_refs.discard(seen.ref)
-                    yield seen.job
+                    yield seen.ref, seen.job
 
     async def watch(
         self, refs: Sequence[JobRef], *, backend: str | None, timeout: float | None
@@ -77,7 +82,7 @@ class Waiter:
         """Events of `refs` until each has ended, or — with `backend` — of every job on it
         until the deadline (then the stream simply ends)."""
         deadline = Deadline(timeout)
-        open_refs = {str(ref) for ref in refs}
+        open_refs = {str(canonical(self.adapters, ref)) for ref in refs}
         if not open_refs and backend is None:
             return
         async with self._engine("watch", deadline) as engine:
@@ -98,6 +103,8 @@ class Waiter:
 
     @asynccontextmanager
     async def _engine(self, mode: Mode, deadline: Deadline) -> AsyncIterator[Engine]:
+        if self.runner is not None and self.runner.closed:
+            raise HubClosed
         own = self.runner is None
         runner = self.runner if self.runner is not None else AsyncRunner(self.transport)
         holder = HoldingRunner(self.transport)

@@ -18,14 +18,13 @@ A Pixxel job is addressed by two ids, so jobhub's id for it is `"<workflow_id>/<
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, ErrorHints, HeaderAuth, Page, excerpt
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, NotSupported
 from jobhub.model import Job, JobState
 from jobhub_pixxel.normalize import to_job, to_jobs
@@ -42,7 +41,10 @@ SERVER_STATUS = {
 
 
 class PixxelSettings(BackendSettings):
+    """Settings of a Pixxel backend; `api_key` defaults to `$PIXXEL_API_KEY`."""
+
     url: str = "https://api.pixxel.space"
+    api_key: Annotated[HeaderSecret, FromEnv("PIXXEL_API_KEY")] = None
 
 
 class PixxelAdapter(Adapter):
@@ -50,7 +52,7 @@ class PixxelAdapter(Adapter):
 
     type = "pixxel"
     Settings = PixxelSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"api_key": "PIXXEL_API_KEY"}
+    settings: PixxelSettings
     hints = ErrorHints(
         auth="check api_key (or PIXXEL_API_KEY): it is sent as the bare key in the "
         "Authorization header, without 'Bearer', and must be allowed to read this workflow",
@@ -131,10 +133,8 @@ class PixxelAdapter(Adapter):
             else:
                 if not isinstance(body, dict):
                     raise self.invalid("a job list must be a JSON object with 'jobs'", body)
-                try:
-                    items = JobList.model_validate(body).jobs or []
-                except ValidationError:
-                    raise self.invalid("'jobs' must be a list of job objects", body) from None
+                what = "'jobs' must be a list of job objects"
+                items = self.validate(JobList, body, what=what).jobs or []
             jobs = to_jobs(self, items, workflow_id=workflow_id)
             return Page(jobs, then() if then is not None else None)
 
@@ -154,10 +154,8 @@ class PixxelAdapter(Adapter):
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid("a workflow list must be a JSON object", body)
-            try:
-                page = WorkflowPage.model_validate(body)
-            except ValidationError:
-                raise self.invalid("'workflows' must be a list of workflow objects", body) from None
+            what = "'workflows' must be a list of workflow objects"
+            page = self.validate(WorkflowPage, body, what=what)
             listed = page.workflows or []
             ids = [w.id for w in listed if w.id and w.id not in seen]
             following = offset + len(listed)

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from jobhub.backend import Adapter, StateTable
 from jobhub.model import Job, JobState, Task
+from jobhub.problems import describe
 from jobhub_pixxel.values import decode_raw_json, number, percent, seconds, timestamp
 from jobhub_pixxel.wire import JobPayload
 
@@ -191,7 +192,7 @@ def _read(adapter: Adapter, payload: Any, workflow_id: str | None) -> Job:
     try:
         fields = JobPayload.model_validate(payload).model_dump(by_alias=True)
     except ValidationError as exc:
-        raise adapter.invalid(f"job {_first_problem(exc)}", payload) from None
+        raise adapter.invalid(f"job {describe(exc)}", payload) from None
     try:
         return _job(adapter, fields, payload, workflow_id)
     except _Unusual:  # the wire model let through a type the reader does not take
@@ -368,13 +369,3 @@ def _job_error(val_errors: list[Any] | None, tasks: list[Task]) -> str | None:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
-
-
-def _first_problem(exc: ValidationError) -> str:
-    problems = exc.errors(include_url=False, include_input=False)
-    if not problems:
-        return "is not readable"
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"])
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"

@@ -8,15 +8,12 @@ original in `raw`. None of them raises.
 from __future__ import annotations
 
 import binascii
-import json
 import math
 import re
 from datetime import datetime
 from typing import Any
 
-from pydantic_core import from_json
-
-from jobhub.backend import parse_time
+from jobhub.backend import UnreadableJson, parse_time, read_json
 
 __all__ = ["decode_raw_json", "number", "percent", "seconds", "timestamp"]
 
@@ -24,10 +21,7 @@ __all__ = ["decode_raw_json", "number", "percent", "seconds", "timestamp"]
 def timestamp(value: Any) -> datetime | None:
     """An RFC 3339 time as an aware UTC datetime. "", null, Go's zero time
     (`0001-01-01T00:00:00Z`, what an unset Go time marshals to) and unreadable values are None."""
-    try:
-        parsed = parse_time(value)
-    except (ValueError, OverflowError):
-        return None
+    parsed = parse_time(value)
     if parsed is None or parsed.year <= 1:
         return None
     return parsed
@@ -123,24 +117,13 @@ def seconds(value: Any) -> float | None:
     return total
 
 
-def _json(data: bytes) -> tuple[bool, Any]:
-    try:  # pydantic-core's parser: the same values as json.loads, for less
-        return True, from_json(data)
-    except ValueError:  # json.loads says what is JSON and what is not
-        pass
-    try:
-        return True, json.loads(data.decode())  # JSON text is UTF-8 (RFC 8259)
-    except (ValueError, RecursionError):
-        return False, None
-
-
 def decode_raw_json(value: Any) -> Any:
     """A Pixxel "raw JSON" field (`spec`, `inputs`, `result`, `info_logs`) as a JSON value.
 
     The field may arrive as the JSON value itself, as a list of byte values (how the vendor's
     spec renders it) or as a base64 string (how Go marshals bytes). Bytes that hold JSON are
     decoded; anything else — a list of numbers that is not JSON text, a string that is not
-    base64 of JSON — is returned as given.
+    base64 of JSON, JSON nested past the depth every Job is held to — is returned as given.
     """
     if isinstance(value, list):
         if not value:
@@ -158,5 +141,7 @@ def decode_raw_json(value: Any) -> Any:
             return value
     else:
         return value
-    ok, decoded = _json(data)
-    return decoded if ok else value
+    try:  # the same reading, and the same clean-up, as every answer's body
+        return read_json(data)
+    except UnreadableJson:
+        return value

@@ -2,7 +2,8 @@
 
     GET  /job/detail?id=<uuid>    one job
     GET  /pipelines/jobs          every job the server holds, newest first, no paging
-    POST /job/cancel?id=<uuid>    200 `true`; 500 "Error canceling job" once the job has ended
+    POST /job/cancel?id=<uuid>    200 `true`; 500 "Error canceling job" once the job completed
+                                  without being cancelled; 200 `true` for a cancelled one
 
 Job ids travel in the query string (httpx encodes them), never in the path. Requests carry a
 freshly signed JWT (`jobhub_prunner.auth`). prunner's own error bodies are `{"error": "..."}`;
@@ -13,16 +14,18 @@ its JWT middleware answers 401 in plain text (`no token found`, `token is unauth
 from __future__ import annotations
 
 import json
+import uuid
 from types import NoneType
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from jobhub.backend import Adapter, Call, Capability, ErrorHints, Page, excerpt
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
+from jobhub.problems import describe
 from jobhub_prunner.auth import JwtAuth
 from jobhub_prunner.normalize import to_job
 from jobhub_prunner.wire import WireJobList
@@ -38,6 +41,8 @@ class PrunnerSettings(BackendSettings):
     `token`."""
 
     url: str = "http://localhost:9009"
+    jwt_secret: Annotated[SecretStr | None, FromEnv("PRUNNER_JWT_SECRET")] = None
+    token: HeaderSecret = None
     # `/pipelines/jobs` answers with every job the server holds in one body: 10,000 jobs of
     # 50 tasks are about 80 MiB, past the 64 MiB every other backend is capped at.
     max_response_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
@@ -53,7 +58,6 @@ class PrunnerAdapter(Adapter):
 
     type = "prunner"
     Settings = PrunnerSettings
-    env_defaults: ClassVar[dict[str, str]] = {"jwt_secret": "PRUNNER_JWT_SECRET"}
     capabilities = frozenset({Capability.CANCEL, Capability.BATCH_REFRESH})
     hints = ErrorHints(
         auth="check jwt_secret / token and the clock",
@@ -83,9 +87,17 @@ class PrunnerAdapter(Adapter):
         try:
             return to_job(payload, backend=self.name)
         except ValidationError as exc:
-            raise self.invalid(f"unreadable job ({_first_problem(exc)})", payload) from None
+            raise self.invalid(f"unreadable job ({describe(exc)})", payload) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise self.invalid(f"unreadable job ({exc})", payload) from None
+
+    def canonical_id(self, job_id: str) -> str:
+        """prunner reads ids as UUIDs (upper-case, `{braced}`, ...) and answers with the
+        lower-case hyphenated form."""
+        try:
+            return str(uuid.UUID(job_id))
+        except ValueError:
+            return job_id
 
     def get_job(self, job_id: str) -> Call[Job]:
         return Call(
@@ -124,10 +136,7 @@ class PrunnerAdapter(Adapter):
         """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`."""
         items = body.get("jobs") if isinstance(body, dict) else None
         if type(items) is not list or type(body.get("pipelines", [])) not in (list, NoneType):
-            try:
-                items = WireJobList.model_validate(body).jobs
-            except ValidationError as exc:
-                raise self.invalid(f"not a job listing ({_first_problem(exc)})", body) from None
+            items = self.validate(WireJobList, body, what="not a job listing").jobs
         jobs: list[Job] = []
         for item in items or ():
             # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
@@ -144,28 +153,47 @@ class PrunnerAdapter(Adapter):
     # -- cancelling -----------------------------------------------------------------------------
 
     def cancel_job(self, job_id: str) -> Call[None]:
+        """prunner answers 200 for a job that has already been cancelled, fail-fast's failed
+        jobs included, and 500 for one that failed without cancelling anything: the job is
+        read once the cancel is accepted, and a failed one is `JobAlreadyFinished` either way.
+        (A cancel only ever makes a job `canceled`, never `errored`, so that read is safe.)"""
+
         def parse(response: httpx.Response) -> None:
             self.json(response)  # `true`; anything that is not JSON means a wrong url
+
+        def check(response: httpx.Response) -> None:
+            job = self.normalize(self.json(response))
+            if job.state is JobState.FAILED:
+                raise self._already_finished(response, "the job has already failed")
+
+        def read_back(_: None) -> Call[None]:
+            return Call(
+                self.request("GET", "job", "detail", params={"id": job_id}),
+                parse=check,
+                on_error=lambda response: self._bad_id(response, job_id),
+            )
 
         return Call(
             self.request("POST", "job", "cancel", params={"id": job_id}),
             parse=parse,
             on_error=lambda response: self._cancel_refused(response, job_id),
+            then=read_back,
         )
 
     def _cancel_refused(self, response: httpx.Response, job_id: str) -> JobHubError | None:
         if response.status_code == 500:
             detail = self.error_detail(response)
             if detail is not None and detail.strip().lower() == CANCEL_REFUSED:
-                return JobAlreadyFinished(
-                    f"{self.type} backend {self.name!r}: 500 {detail} — job has already "
-                    "finished, so there is nothing to cancel (older prunner versions also "
-                    "refuse to cancel a job that has not started yet)",
-                    backend=self.name,
-                    status_code=500,
-                    raw=self.error(response).raw,
-                )
+                return self._already_finished(response, f"500 {detail} — job has already finished")
         return self._bad_id(response, job_id)
+
+    def _already_finished(self, response: httpx.Response, what: str) -> JobAlreadyFinished:
+        return JobAlreadyFinished(
+            f"{self.type} backend {self.name!r}: {what}, so there is nothing to cancel",
+            backend=self.name,
+            status_code=response.status_code,
+            raw=self.error(response).raw if response.is_error else self.json(response),
+        )
 
     # -- errors ---------------------------------------------------------------------------------
 
@@ -194,13 +222,3 @@ class PrunnerAdapter(Adapter):
             if isinstance(error, str) and error.strip():
                 return excerpt(error.strip(), 160)
         return super().error_detail(response)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    if not errors:
-        return "no details"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the payload"
-    more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"

@@ -1,10 +1,12 @@
-"""A local prunner: its pipelines and job endpoints, in prunner's own JSON and error bodies.
+"""A local prunner: its pipelines and job endpoints, in prunner's own JSON, status codes and
+error bodies, agreeing with the real server (b692da9) on everything the differential test
+compares (`tests/test_prunner_differential.py`; what it leaves out is in docs/emulator.md).
 
-Jobs are runs of a few pipelines whose tasks run through their dependency graph. The first failing
-task cancels the rest (fail-fast: the job ends errored and canceled, tasks that never ran stay
-``waiting``). Requests need an HS256 JWT signed with the shared secret (``jwt_secret``); its
-``sub`` becomes the job's user. Steer a job with ``duration`` and ``outcome`` variables; in the
-``release`` pipeline a truthy ``dry_run`` variable skips ``publish``.
+Jobs are runs of pipelines: the built-in ``release``, ``nightly`` and ``deploy``, steered with
+``duration`` and ``outcome`` variables, or pipelines given in prunner's own YAML shape with
+`PrunnerEmulator.define` (their task scripts are read for ``sleep`` and ``exit``). When each
+task runs follows prunner's rules (`jobhub_prunner.emulated_runs`). Requests need an HS256 JWT
+signed with the shared secret (``jwt_secret``); its ``sub`` becomes the job's user.
 Writes prunner's JSON itself; it shares no code with the adapter.
 """
 
@@ -18,8 +20,10 @@ from typing import Any
 
 import httpx
 import jwt
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from jobhub.emulator import (
@@ -28,19 +32,32 @@ from jobhub.emulator import (
     Run,
     SteeringError,
     Step,
-    TaskSpan,
-    json_response,
     parse_steering,
-    schedule,
 )
 from jobhub.emulator.formats import rfc3339_seconds
+from jobhub_prunner.emulated_answers import (
+    json_answer,
+    plain_answer,
+    task_json,
+    task_logs,
+    token_of,
+)
+from jobhub_prunner.emulated_runs import (
+    JobPlan,
+    PipelineDef,
+    TaskDef,
+    TaskRun,
+    Timeline,
+    WaitLists,
+    pipelines_from_yaml,
+)
 
 __all__ = ["PrunnerEmulator"]
 
-PIPELINES = {
-    graph.name: graph
-    for graph in (
-        Graph(
+STEERED = tuple(
+    Graph(name, steps)
+    for name, steps in (
+        (
             "release",
             (
                 Step("checkout"),
@@ -51,7 +68,7 @@ PIPELINES = {
                 Step("publish", ("build",)),
             ),
         ),
-        Graph(
+        (
             "nightly",
             (
                 Step("fetch_data", weight=2),
@@ -60,7 +77,7 @@ PIPELINES = {
                 Step("report", ("cleanup", "reindex")),
             ),
         ),
-        Graph(
+        (
             "deploy",
             (
                 Step("build_assets", weight=2),
@@ -70,11 +87,20 @@ PIPELINES = {
             ),
         ),
     )
-}
+)
 DEFAULT_PIPELINE = "release"
-# (pipeline, task) -> the variable that, when truthy, makes the task skip itself.
-SKIP_WHEN = {("release", "publish"): "dry_run"}
+# The built-in pipelines run any number of jobs at once, each after a seeded wait.
+STEERED_CONCURRENCY = 1_000_000
 _EXIT_CODES = (1, 2, 127)
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "/pipelines": ("GET",),
+    "/pipelines/": ("GET",),
+    "/pipelines/jobs": ("GET",),
+    "/pipelines/schedule": ("POST",),
+    "/job/detail": ("GET",),
+    "/job/cancel": ("POST",),
+    "/job/logs": ("GET",),
+}
 
 
 class PrunnerEmulator(EmulatedBackend):
@@ -85,12 +111,30 @@ class PrunnerEmulator(EmulatedBackend):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipelines = PIPELINES
-        self._order: list[str] = []  # job ids, oldest first
+        self.pipelines: dict[str, PipelineDef] = {
+            graph.name: PipelineDef(
+                graph.name,
+                tuple(TaskDef(step.name, depends_on=step.depends_on) for step in graph.steps),
+                concurrency=STEERED_CONCURRENCY,
+                steps=graph,
+            )
+            for graph in STEERED
+        }
+        self._plans: dict[str, JobPlan] = {}  # by id, oldest first
+        self._lists: dict[str, WaitLists] = {}
         # Seconds this server's wall clock runs ahead of the client's (negative: behind). Token
         # expiry is checked against it, so clients can be tried against a skewed server:
         # ``emu.backends["prunner"].clock_offset = 30``. Job times use the emulated clock.
         self.clock_offset = 0.0
+
+    def define(self, pipelines: Mapping[str, Any], *, replace: bool = False) -> None:
+        """Add pipelines given as prunner's pipelines file holds them, parsed:
+        ``{"pipelines": {"build": {"concurrency": 2, "tasks": {"test": {"script": [...]}}}}}``
+        (with ``replace``, they are the only ones). Jobs already scheduled keep the
+        definition they were scheduled with."""
+        if replace:
+            self.pipelines.clear()
+        self.pipelines.update(pipelines_from_yaml(pipelines))
 
     def wall_time(self) -> float:
         """This server's wall clock (Unix seconds), ``clock_offset`` included."""
@@ -99,22 +143,48 @@ class PrunnerEmulator(EmulatedBackend):
     # -- the contract -------------------------------------------------------------------------
 
     def routes(self) -> Sequence[BaseRoute]:
-        return [
-            self.route("/pipelines", self.list_pipelines),
-            self.route("/pipelines/", self.list_pipelines),
-            self.route("/pipelines/jobs", self.pipelines_jobs),
-            self.route("/pipelines/schedule", self.schedule_job, methods=["POST"]),
-            self.route("/job/detail", self.job_detail),
-            self.route("/job/cancel", self.cancel_job, methods=["POST"]),
-            self.route("/job/logs", self.job_logs),
-        ]
+        endpoints = {
+            "/pipelines": self.list_pipelines,
+            "/pipelines/": self.list_pipelines,
+            "/pipelines/jobs": self.pipelines_jobs,
+            "/pipelines/schedule": self.schedule_job,
+            "/job/detail": self.job_detail,
+            "/job/cancel": self.cancel_job,
+            "/job/logs": self.job_logs,
+        }
+        routes = [self.route(path, endpoints[path], methods) for path, methods in _ROUTES.items()]
+        for route in routes:  # starlette answers HEAD wherever GET is allowed; chi does not
+            route.methods.discard("HEAD")  # type: ignore[union-attr]
+        return routes
+
+    def app(self) -> Starlette:
+        """prunner's router: no redirect for a trailing slash; an unknown path is Go's plain
+        `404 page not found` (before any token check); a known path with another method is
+        an empty 405 naming the allowed one, once the token has passed."""
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            if exc.status_code == 405:
+                refusal = self.authenticate(request)
+                if refusal is not None:
+                    return refusal
+                allowed = ", ".join(_ROUTES.get(request.url.path.removeprefix(_mount(request)), ()))
+                return Response(status_code=405, headers={"Allow": allowed})
+            if exc.status_code == 404:
+                return plain_answer(404, "404 page not found")
+            return self.error_response(exc.status_code, str(exc.detail))
+
+        app = Starlette(routes=list(self.routes()), exception_handlers={HTTPException: not_found})
+        app.router.redirect_slashes = False
+        return app
 
     def authenticate(self, request: Request) -> Response | None:
-        """jwtauth's checks: a token in ``Authorization: Bearer`` (or the ``jwt`` cookie),
-        HS256 with the shared secret, not expired, not issued or valid only in the future."""
-        token = _token(request)
+        """jwtauth's checks: a token in ``Authorization: Bearer`` (the prefix in any case,
+        then one space) or else the ``jwt`` cookie, HS256 with the shared secret, not expired,
+        not issued or valid only in the future (no clock skew allowed)."""
+        token = token_of(request)
         if not token:
-            return _unauthorized("no token found")
+            return plain_answer(401, "no token found")
         try:
             claims = jwt.decode(
                 token,
@@ -123,23 +193,23 @@ class PrunnerEmulator(EmulatedBackend):
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.PyJWTError:
-            return _unauthorized("token is unauthorized")
+            return plain_answer(401, "token is unauthorized")
         now = self.wall_time()
         try:
             if "exp" in claims and now >= float(claims["exp"]):
-                return _unauthorized("token is expired")
+                return plain_answer(401, "token is expired")
             if "iat" in claims and float(claims["iat"]) > now:
-                return _unauthorized("token iat validation failed")
+                return plain_answer(401, "token iat validation failed")
             if "nbf" in claims and float(claims["nbf"]) > now:
-                return _unauthorized("token nbf validation failed")
+                return plain_answer(401, "token nbf validation failed")
         except (TypeError, ValueError):
-            return _unauthorized("token is unauthorized")
+            return plain_answer(401, "token is unauthorized")
         sub = claims.get("sub")
         request.state.user = sub if isinstance(sub, str) else ""
         return None
 
     def error_response(self, status: int, message: str) -> Response:
-        return json_response({"error": message}, status)
+        return json_answer({"error": message}, status)
 
     def submit(
         self,
@@ -169,236 +239,211 @@ class PrunnerEmulator(EmulatedBackend):
         claims = {"sub": user, "iat": now, "exp": now + int(lifetime)}
         return jwt.encode(claims, self.credentials["jwt_secret"], algorithm="HS256")
 
+    def final_state(self, job_id: str) -> str:
+        plan = self._plans.get(job_id)
+        if plan is None:
+            raise LookupError(f"{self.type} emulator has no job {job_id!r}")
+        line = self._timeline(plan)
+        if line.start is None:
+            return "failed" if line.last_error else "cancelled"
+        errored = any(run.outcome == "error" for run in _runs(line))
+        return "failed" if errored else "cancelled" if line.canceled else "succeeded"
+
     # -- endpoints ----------------------------------------------------------------------------
 
     async def list_pipelines(self, request: Request) -> Response:
-        return json_response({"pipelines": self.pipelines_json(self.now())})
+        return json_answer({"pipelines": self.pipelinesjson_answer(self.now())})
 
     async def pipelines_jobs(self, request: Request) -> Response:
         now = self.now()
-        jobs = [self.job_json(self.runs[job_id], now) for job_id in reversed(self._order)]
-        return json_response({"pipelines": self.pipelines_json(now), "jobs": jobs})
+        # prunner sorts by creation time, newest first; jobs created in one instant keep no
+        # particular order there, and here the later one comes first.
+        jobs = [self.jobjson_answer(plan, now) for plan in reversed(self._plans.values())]
+        return json_answer({"pipelines": self.pipelinesjson_answer(now), "jobs": jobs})
 
     async def schedule_job(self, request: Request) -> Response:
+        raw = await request.body()
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw) if raw.strip() else _EOF
+            if body is _EOF:
+                raise ValueError("EOF")
+            if body is None:
+                body = {}
             if not isinstance(body, dict):
-                raise ValueError("expected an object")
-        except ValueError as exc:
+                raise ValueError(f"expect {{ or n, but found {raw.strip()[:1].decode()!r}")
+        except (ValueError, UnicodeDecodeError) as exc:
             return self.error_response(400, f"Error decoding JSON: {exc}")
-        pipeline = body.get("pipeline") or ""  # Go decodes a missing string as ""
-        variables = body.get("variables") or {}
-        if not isinstance(pipeline, str) or not isinstance(variables, dict):
+        pipeline = body.get("pipeline")
+        variables = body.get("variables")
+        if pipeline is not None and not isinstance(pipeline, str):
+            return self.error_response(400, "Error decoding JSON: Pipeline: expects a string")
+        if variables is not None and not isinstance(variables, dict):
+            return self.error_response(400, "Error decoding JSON: Variables: expects an object")
+        definition = self.pipelines.get(pipeline or "")
+        if definition is None:
             return self.error_response(
-                400, "Error decoding JSON: pipeline must be a string, variables an object"
+                400, f'Error scheduling pipeline: pipeline "{pipeline or ""}" is not defined'
             )
-        graph = self.pipelines.get(pipeline)
-        if graph is None:
-            return self.error_response(
-                400, f'Error scheduling pipeline: pipeline "{pipeline}" is not defined'
-            )
+        now = self.now()
+        lists = self._lists.setdefault(definition.name, WaitLists())
+        if definition.queue_limit is not None and (
+            definition.queue_limit == 0 or lists.waiting(now) >= definition.queue_limit
+        ):
+            return self.error_response(400, f"Error scheduling pipeline: {_queue_full(definition)}")
         try:
-            duration, outcome = parse_steering(variables.get("duration"), variables.get("outcome"))
+            plan = self._plan(definition, variables or {}, getattr(request.state, "user", ""))
         except SteeringError as exc:
             return self.error_response(400, f"Error scheduling pipeline: {exc}")
-        run = self.new_run(
-            graph.name,
-            duration=duration,
-            outcome=outcome,
-            graph=graph,
-            fail_fast=True,
-            skipped=_skipped(graph.name, variables),
-            user=getattr(request.state, "user", ""),
-            inputs=variables,
-        )
-        self._order.append(run.id)
-        return json_response({"jobId": run.id}, 202)
+        self._plans[plan.id] = plan
+        lists.add(plan)
+        return json_answer({"jobId": plan.id}, 202)
 
     async def job_detail(self, request: Request) -> Response:
-        run = self._job(request)
-        if isinstance(run, Response):
-            return run
-        return json_response(self.job_json(run, self.now()))
+        plan = self._job(request)
+        if isinstance(plan, Response):
+            return plan
+        return json_answer(self.jobjson_answer(plan, self.now()))
 
     async def cancel_job(self, request: Request) -> Response:
-        run = self._job(request)
-        if isinstance(run, Response):
-            return run
+        plan = self._job(request)
+        if isinstance(plan, Response):
+            return plan
         now = self.now()
-        # prunner checks its `canceled` flag first: cancelling a canceled job (which includes a
-        # job that failed fast) is not an error; any other ended job is "already completed".
-        if run.cancelled_at is not None or run.phase(now) == "failed":
-            return json_response(True)
-        if not run.cancel(now):
+        line = self._timeline(plan)
+        # prunner checks its `canceled` flag first (set on a job that failed fast, one
+        # cancelled before, one that could not start), then `completed`.
+        if line.ended(now) and (line.canceled or line.start is None):
+            return json_answer(True)
+        if line.ended(now):
             return self.error_response(500, "Error canceling job")
-        self.notify()
-        return json_response(True)
+        if plan.cancel_at is None:
+            plan.cancel_at = now
+            self._lists[plan.pipeline.name].changed()
+            self.notify()
+        return json_answer(True)
 
     async def job_logs(self, request: Request) -> Response:
-        run = self._job(request, check_task=True)
-        if isinstance(run, Response):
-            return run
-        task = request.query_params["task"]
-        spans = {span.name: span for span in self.spans(run)}
-        if task not in spans:
+        plan = self._job(request, check_task=True)
+        if isinstance(plan, Response):
+            return plan
+        name = request.query_params["task"]
+        runs = {run.task.name: run for run in _runs(self._timeline(plan))}
+        if name not in runs:
             return self.error_response(404, "Task not found")
-        stdout, stderr = _logs(run, spans[task], self.now())
-        return json_response({"stdout": stdout, "stderr": stderr})
+        stdout, stderr = task_logs(runs[name], self.now())
+        return json_answer({"stdout": stdout, "stderr": stderr})
 
     # -- prunner's JSON -------------------------------------------------------------------------
 
-    def spans(self, run: Run) -> list[TaskSpan]:
-        spans, _ = schedule(
-            self.pipelines[run.workflow],
-            started=run.started,
-            duration=run.duration,
-            failing=run.failing,
-            fail_fast=True,
-            skipped=_skipped(run.workflow, run.inputs),
-            cancelled_at=run.cancelled_at,
-        )
-        return spans
+    def pipelinesjson_answer(self, now: float) -> list[dict[str, Any]]:
+        answer = []
+        for name in sorted(self.pipelines):
+            definition = self.pipelines[name]
+            lists = self._lists.get(name)
+            running = schedulable = False
+            if lists is not None:
+                running = any(_running(lists.timeline(plan), now) for plan in lists.plans)
+            schedulable = definition.queue_limit is None or (
+                definition.queue_limit > 0
+                and (lists is None or lists.waiting(now) < definition.queue_limit)
+            )
+            answer.append({"pipeline": name, "schedulable": schedulable, "running": running})
+        return answer
 
-    def pipelines_json(self, now: float) -> list[dict[str, Any]]:
-        running = {
-            self.runs[job_id].workflow
-            for job_id in self._order
-            if self.runs[job_id].phase(now) == "running"
-        }
-        return [
-            {"pipeline": name, "schedulable": True, "running": name in running}
-            for name in sorted(self.pipelines)
-        ]
-
-    def job_json(self, run: Run, now: float) -> dict[str, Any]:
-        """The job as prunner's ``pipelineJobResult`` at emulated time ``now``: ``start``/``end``
-        null until set, ``lastError`` and ``variables`` left out when empty."""
-        graph = self.pipelines[run.workflow]
-        tasks = [self.task_json(run, graph, span, now) for span in self.spans(run)]
-        phase = run.phase(now)
-        ended = phase in ("succeeded", "failed", "cancelled")
-        before_start = run.cancelled_before_start and ended
-        started = not before_start and now >= run.started
+    def jobjson_answer(self, plan: JobPlan, now: float) -> dict[str, Any]:
+        """The job as prunner's ``pipelineJobResult`` at emulated time ``now``."""
+        line = self._timeline(plan)
         at = self.clock.at
+        started = line.start is not None and now >= line.start
+        ended = line.ended(now)
+        runs = list(line.tasks)
+        if line.on_error is not None and line.tasks_end is not None and now >= line.tasks_end:
+            runs.append(line.on_error)
+        tasks = [task_json(run, now if started else None, at) for run in runs]
         job: dict[str, Any] = {
-            "id": run.id,
-            "pipeline": run.workflow,
+            "id": plan.id,
+            "pipeline": plan.pipeline.name,
             "tasks": tasks,
-            "completed": ended and not before_start,
-            "canceled": phase in ("cancelled", "failed"),
+            "completed": ended and started,
+            "canceled": ended and line.canceled,
             "errored": any(task["errored"] for task in tasks),
-            "created": rfc3339_seconds(at(run.created)),
-            "start": rfc3339_seconds(at(run.started)) if started else None,
-            "end": rfc3339_seconds(at(run.ends)) if ended and not before_start else None,
+            "created": rfc3339_seconds(at(plan.created)),
+            "start": rfc3339_seconds(at(line.start))
+            if started and line.start is not None
+            else None,
+            "end": rfc3339_seconds(at(line.end)) if ended and line.end is not None else None,
         }
-        if phase == "failed":
-            job["lastError"] = _task_error(run)
-        if run.inputs:
-            job["variables"] = run.inputs
-        job["user"] = run.user
+        if ended and line.last_error:
+            job["lastError"] = line.last_error
+        if plan.variables:
+            job["variables"] = plan.variables
+        job["user"] = plan.user
         return job
-
-    def task_json(self, run: Run, graph: Graph, span: TaskSpan, now: float) -> dict[str, Any]:
-        phase = span.phase(now)
-        at = self.clock.at
-        task: dict[str, Any] = {"name": span.name}
-        depends_on = graph.step[span.name].depends_on
-        if depends_on:
-            task["dependsOn"] = list(depends_on)
-        began = phase != "waiting"
-        ended = phase not in ("waiting", "running")
-        exit_code = -1
-        if phase == "done":
-            exit_code = -1 if run.bits % 5 == 0 else 0  # prunner may leave -1 on a done task
-        elif phase == "failed":
-            exit_code = _EXIT_CODES[run.bits % len(_EXIT_CODES)]
-        task.update(
-            {
-                "status": _TASK_STATUS[phase],
-                "start": rfc3339_seconds(at(span.start))
-                if began and span.start is not None
-                else None,
-                "end": rfc3339_seconds(at(span.end)) if ended and span.end is not None else None,
-                "skipped": phase == "skipped",
-                "exitCode": exit_code,
-                "errored": phase == "failed",
-            }
-        )
-        if phase == "failed":
-            task["error"] = _task_error(run)
-        return task
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _job(self, request: Request, *, check_task: bool = False) -> Run | Response:
+    def _plan(self, definition: PipelineDef, variables: dict[str, Any], user: str) -> JobPlan:
+        now = self.now()
+        graph = definition.steps
+        if graph is None:
+            job_id = self.planner.new_id()
+            eligible = now + definition.start_delay
+            self.add(Run(job_id, definition.name, now, eligible, 0.0, eligible, ""))
+            return JobPlan(job_id, definition, definition.tasks, now, eligible, variables, user)
+        duration, outcome = parse_steering(variables.get("duration"), variables.get("outcome"))
+        run = self.new_run(
+            definition.name,
+            duration=duration,
+            outcome=outcome,
+            graph=graph,
+            user=user,
+            inputs=variables,
+        )
+        code = _EXIT_CODES[run.bits % len(_EXIT_CODES)]
+        tasks = tuple(
+            TaskDef(
+                step.name,
+                (graph.window[step.name][1] - graph.window[step.name][0]) * run.duration,
+                code if step.name == run.failing else 0,
+                step.depends_on,
+            )
+            for step in graph.steps
+        )
+        return JobPlan(run.id, definition, tasks, now, run.started, variables, user)
+
+    def _timeline(self, plan: JobPlan) -> Timeline:
+        return self._lists[plan.pipeline.name].timeline(plan)
+
+    def _job(self, request: Request, *, check_task: bool = False) -> JobPlan | Response:
         raw = request.query_params.get("id", "")
         try:
-            job_id = str(uuid.UUID(raw))
+            job_id = str(uuid.UUID(raw))  # upper case and {braces} too, as Go's uuid reads them
         except ValueError:
             return self.error_response(400, "Invalid job id")
         if check_task and not request.query_params.get("task"):
             return self.error_response(400, "Invalid task name")
-        run = self.runs.get(job_id)
-        if run is None:
+        plan = self._plans.get(job_id)
+        if plan is None:
             return self.error_response(404, "Job not found")
-        return run
+        return plan
 
 
-_TASK_STATUS = {
-    "waiting": "waiting",
-    "running": "running",
-    "skipped": "skipped",
-    "done": "done",
-    "failed": "error",
-    "cancelled": "canceled",
-}
+_EOF = object()
 
 
-def _token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    if len(header) > 7 and header[:6].upper() == "BEARER":
-        return header[7:]
-    return request.cookies.get("jwt", "")
+def _mount(request: Request) -> str:
+    return str(request.scope.get("root_path", ""))
 
 
-def _unauthorized(reason: str) -> Response:
-    """jwtauth's refusal: Go's ``http.Error``, plain text with a newline."""
-    return PlainTextResponse(
-        reason + "\n", status_code=401, headers={"X-Content-Type-Options": "nosniff"}
-    )
+def _queue_full(definition: PipelineDef) -> str:
+    if definition.queue_limit == 0:
+        return "concurrency exceeded and queueing disabled for pipeline"
+    return "concurrency exceeded and queue limit reached for pipeline"
 
 
-def _skipped(pipeline: str, variables: Any) -> frozenset[str]:
-    if not isinstance(variables, Mapping):
-        return frozenset()
-    return frozenset(
-        task
-        for (name, task), variable in SKIP_WHEN.items()
-        if name == pipeline and _truthy(variables.get(variable))
-    )
+def _runs(line: Timeline) -> list[TaskRun]:
+    return [*line.tasks, *([line.on_error] if line.on_error is not None else [])]
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no")
-    return bool(value)
-
-
-def _task_error(run: Run) -> str:
-    return f"exit status {_EXIT_CODES[run.bits % len(_EXIT_CODES)]}"
-
-
-def _logs(run: Run, span: TaskSpan, now: float) -> tuple[str, str]:
-    """What a task printed so far."""
-    phase = span.phase(now)
-    if phase in ("waiting", "skipped"):
-        return "", ""
-    stdout = f"+ make {span.name}\n{span.name}: working\n"
-    stderr = ""
-    if phase == "done":
-        stdout += f"{span.name}: ok\n"
-    elif phase == "failed":
-        stderr = f"{span.name}: {_task_error(run)}\n"
-    elif phase == "cancelled":
-        stderr = "signal: killed\n"
-    return stdout, stderr
+def _running(line: Timeline, now: float) -> bool:
+    return line.start is not None and now >= line.start and not line.ended(now)

@@ -3,7 +3,10 @@
 prunner has no job status word; a job's state follows from its flags (Go `PipelineJob`):
 
     ended (completed or canceled) and errored     → failed     (errored wins over canceled)
-    ended and canceled                            → cancelled  (also cancelled before start)
+    canceled, never started, with a `lastError`    → failed     (it could not start: a reserved
+      that is not a cancellation                                 variable name, say)
+    ended and canceled                            → cancelled  (also cancelled before start, and
+                                                                 jobs a restart found running)
     ended (completed)                             → succeeded
     not ended, start null                         → queued     (on the wait list)
     not ended, started                            → running    (even once a task errored:
@@ -13,6 +16,23 @@ prunner has no job status word; a job's state follows from its flags (Go `Pipeli
 "Ended" is prunner's own test (`isRunning` is `start != nil && !completed && !canceled`).
 Task words map through `TASK_STATES`; a task still `waiting` inside an ended job is
 `cancelled`, because prunner's fail-fast and cancel leave never-run tasks `waiting`.
+
+What prunner's fields mean, read against the server (b692da9):
+
+- `error`: the failing tasks, each with its own error (`task test: exit status 3`). prunner's
+  `lastError` reads `context canceled` whenever a failure cancelled the tasks still running
+  (fail-fast) and also when a user cancelled the job: it is never the error of a job whose task
+  failed, and a job cancelled by its user has no error. Any other `lastError` (why a job could
+  not start) is the error.
+- `exit_code`: null for a task that never ran or still runs (prunner says 0 or -1); 0 for a
+  task that succeeded (prunner says -1: its 0 is set after the last change is published); the
+  real code otherwise, an `allow_failure` task that failed (`done`) included.
+- `finished_at` of a task that failed or was cancelled: prunner records no end for those, so
+  it is the job's end (the moment prunner saw the job over: no later than that the task had
+  stopped), null while the job runs.
+- progress counts tasks that ran and ended; tasks that never ran (left `waiting`, or marked
+  `canceled` by a restart without having started) do not count, so a job a restart found
+  running reads like one cancelled live.
 
 Reading is the hot path of a batch refresh (one `/pipelines/jobs` answer can hold thousands of
 jobs), so a payload whose values have JSON's own types is read straight from its dicts. Any
@@ -31,7 +51,7 @@ from jobhub.backend import StateTable, parse_time
 from jobhub.model import Job, JobState, Task
 from jobhub_prunner.wire import WireJob
 
-__all__ = ["TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
+__all__ = ["CANCELLATION", "TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
 
 TYPE = "prunner"
 
@@ -49,8 +69,13 @@ TASK_STATES = StateTable(
 
 # Go's exec.Cmd reports -1 until a process has exited (and when a signal killed it): no code.
 NO_EXIT_CODE = -1
+# The `lastError` of a job whose tasks were cancelled: by its user, or by fail-fast.
+CANCELLATION = "context canceled"
 
 _PENDING = JobState.PENDING
+_RUNNING = JobState.RUNNING
+_SUCCEEDED = JobState.SUCCEEDED
+_FAILED = JobState.FAILED
 _CANCELLED = JobState.CANCELLED
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
 _TASK_WORDS = TASK_STATES.known
@@ -65,11 +90,15 @@ def job_ended(completed: bool | None, canceled: bool | None) -> bool:
 
 
 def job_state(
-    completed: bool | None, canceled: bool | None, errored: bool | None, started: bool
+    completed: bool | None,
+    canceled: bool | None,
+    errored: bool | None,
+    started: bool,
+    last_error: str | None = None,
 ) -> JobState:
     """The canonical state of a job from prunner's flags (see the module's table)."""
     if job_ended(completed, canceled):
-        if errored:
+        if errored or (not started and last_error and last_error != CANCELLATION):
             return JobState.FAILED
         if canceled:
             return JobState.CANCELLED
@@ -102,10 +131,7 @@ def _time(value: Any, field: str) -> datetime | None:
         return None
     if type(value) is not str:
         raise _Unusual
-    try:
-        parsed = parse_time(value)
-    except ValueError:
-        raise ValueError(f"{field} {value!r} is not an RFC 3339 time") from None
+    parsed = parse_time(value)  # None when unreadable: that one field, not the job, is lost
     if len(_TIMES) >= _TIMES_KEPT:
         _TIMES.clear()
     _TIMES[value] = parsed
@@ -172,8 +198,12 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     created_at = _job_time(fields.get("created"), "created")
     started_at = _job_time(fields.get("start"), "start")
     finished_at = _job_time(fields.get("end"), "end")
-    tasks, terminal, task_error = _tasks(fields.get("tasks"), payload.get("tasks"), ended)
-    state = job_state(completed, canceled, errored, started_at is not None)
+    tasks, terminal, failures = _tasks(
+        fields.get("tasks"), payload.get("tasks"), ended, finished_at
+    )
+    # Started is what prunner says, even when its time cannot be read.
+    started = fields.get("start") not in (None, "")
+    state = job_state(completed, canceled, errored, started, last_error)
     if state is JobState.SUCCEEDED:
         progress: float | None = 1.0
     elif tasks:
@@ -197,7 +227,7 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
             "finished_at": finished_at,
             "duration": duration,
             "progress": progress,
-            "error": last_error or task_error,
+            "error": failures or (None if last_error == CANCELLATION else last_error),
             "user": user,
             "tasks": tasks,
             "inputs": variables if variables is not None else {},
@@ -211,9 +241,12 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     )
 
 
-def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | None]:
+def _tasks(
+    fields: Any, raws: Any, ended: bool, job_end: datetime | None
+) -> tuple[list[Task], int, str | None]:
     """The tasks from `fields` (the payload's list, or its coerced copy), each keeping its own
-    dict of `raws` (the payload's list) as raw; how many are terminal; the first task error."""
+    dict of `raws` (the payload's list) as raw; how many ran and ended; the failing tasks and
+    their errors (`task test: exit status 3; task lint: ...`), or None."""
     tasks: list[Task] = []
     if fields is None:
         return tasks, 0, None
@@ -224,7 +257,7 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
     terminal_states = _TERMINAL
     trusted = Task.trusted
     terminal = 0
-    first_error = None
+    failures: list[str] = []
     for task, raw in zip(fields, raws, strict=True):
         if type(task) is not dict:
             raise _Unusual
@@ -263,12 +296,22 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
                 raise _Unusual
             if not error:
                 error = None
-            elif first_error is None:
-                first_error = error
-        # Progress counts tasks that really ended, not those an ended job left waiting.
-        if state in terminal_states and not (
-            ended and state is _CANCELLED and TASK_STATES(status) is _PENDING
+        if state is _PENDING or state is _RUNNING or (started_at is None and state is _CANCELLED):
+            exit_code = None  # it never ran, or runs still: prunner's 0 or -1 mean nothing
+        elif exit_code == NO_EXIT_CODE:
+            exit_code = 0 if state is _SUCCEEDED else None
+        if state is _FAILED:
+            failures.append(f"task {name}: {error or _failed_how(exit_code)}")
+        if (
+            finished_at is None
+            and started_at is not None
+            and (state is _FAILED or state is _CANCELLED)
+            and job_end is not None
+            and job_end >= started_at
         ):
+            finished_at = job_end  # prunner records no end for these; the job's is the bound
+        # Progress counts tasks that ran and ended, not those that never started.
+        if state in terminal_states and not (state is _CANCELLED and started_at is None):
             terminal += 1
         tasks.append(
             trusted(
@@ -280,14 +323,18 @@ def _tasks(fields: Any, raws: Any, ended: bool) -> tuple[list[Task], int, str | 
                     "started_at": started_at,
                     "finished_at": finished_at,
                     "depends_on": [] if depends_on is None else depends_on,
-                    "exit_code": None if exit_code == NO_EXIT_CODE else exit_code,
+                    "exit_code": exit_code,
                     "error": error,
                     "progress": None,
                     "raw": raw,
                 }
             )
         )
-    return tasks, terminal, first_error
+    return tasks, terminal, "; ".join(failures) or None
+
+
+def _failed_how(exit_code: int | None) -> str:
+    return "failed" if exit_code is None else f"exit status {exit_code}"
 
 
 def _task_state(status: Any, ended: bool) -> JobState:

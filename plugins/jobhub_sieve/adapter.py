@@ -27,9 +27,8 @@ How a Sieve job becomes a `Job`:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, ValidationError
@@ -45,9 +44,10 @@ from jobhub.backend import (
     excerpt,
     parse_time,
 )
-from jobhub.config import BackendSettings
-from jobhub.errors import BackendUnavailable, ConfigError, JobAlreadyFinished, JobHubError
+from jobhub.config import MAX_SECONDS, BackendSettings, FromEnv, HeaderSecret
+from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
+from jobhub.problems import describe
 from jobhub_sieve.wire import (
     WireList,
     child_ids,
@@ -86,9 +86,11 @@ class SieveSettings(BackendSettings):
 
     type: str = "sieve"
     url: str = "https://mango.sievedata.com"
+    api_key: Annotated[HeaderSecret, FromEnv("SIEVE_API_KEY")] = None
     await_timeout: float = Field(
         default=AWAIT_TIMEOUT,
         gt=0,
+        le=MAX_SECONDS,
         description="seconds one long-poll (/await) may take; the server holds it ~10 minutes",
     )
 
@@ -98,7 +100,7 @@ class SieveAdapter(Adapter):
 
     type = "sieve"
     Settings = SieveSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"api_key": "SIEVE_API_KEY"}
+    settings: SieveSettings
     capabilities = frozenset({Capability.CANCEL, Capability.LONG_POLL})
     hints = ErrorHints(
         auth="check api_key (or the SIEVE_API_KEY environment variable)",
@@ -121,7 +123,7 @@ class SieveAdapter(Adapter):
             fields = job_fields(payload)
         except ValidationError as exc:
             raise self.invalid(
-                f"job does not match Sieve's Job schema: {_problem(exc)}", payload
+                f"job does not match Sieve's Job schema: {describe(exc)}", payload
             ) from None
         job_id: str = fields["id"]
         if not job_id:
@@ -288,12 +290,7 @@ class SieveAdapter(Adapter):
             full = len(items) >= (params["limit"] or MAX_PAGE)
             next_offset = offset + len(items) if items and full else -1
         elif isinstance(body, dict):
-            try:
-                page = WireList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"job list does not match Sieve's: {_problem(exc)}", body
-                ) from None
+            page = self.validate(WireList, body, what="job list does not match Sieve's")
             items, next_offset = page.data, page.next_offset
             if next_offset != -1 and next_offset <= offset:
                 raise self.invalid(
@@ -312,7 +309,7 @@ class SieveAdapter(Adapter):
     def _function(self, workflow: str) -> tuple[str, str]:
         owner, _, function = workflow.partition("/")
         if not owner or not function or "/" in function:
-            raise ConfigError(
+            raise InvalidArgument(
                 f"{self.type} backend {self.name!r}: workflow {workflow!r} is not a Sieve "
                 "function — give it as 'owner/function', e.g. 'sieve/retalker'",
                 backend=self.name,
@@ -321,7 +318,7 @@ class SieveAdapter(Adapter):
 
     def _offset(self, offset: int) -> int | None:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ConfigError(
+            raise InvalidArgument(
                 f"{self.type} backend {self.name!r}: offset must be a whole number, 0 or more, "
                 f"not {offset!r}",
                 backend=self.name,
@@ -329,8 +326,7 @@ class SieveAdapter(Adapter):
         return offset or None
 
     def _await_timeout(self) -> float:
-        settings = self.settings
-        return settings.await_timeout if isinstance(settings, SieveSettings) else AWAIT_TIMEOUT
+        return self.settings.await_timeout
 
 
 def _ignore(response: httpx.Response) -> None:
@@ -364,14 +360,3 @@ def _validation_line(item: Any) -> str:
     message = item.get("msg")
     text = message if isinstance(message, str) and message else excerpt(item, 120)
     return f"{where}: {text}" if where else text
-
-
-def _problem(exc: ValidationError) -> str:
-    """The first validation problem, short: `status: Input should be a valid string`."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(job)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"

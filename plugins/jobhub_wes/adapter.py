@@ -37,7 +37,7 @@ import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, ValidationError
@@ -53,9 +53,10 @@ from jobhub.backend import (
     excerpt,
     parse_time,
 )
-from jobhub.config import BackendSettings
+from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import NotSupported
 from jobhub.model import Job, JobState, Task
+from jobhub.problems import describe
 from jobhub_wes.wire import WireLog, WireRun, WireRunList, WireTaskList
 
 __all__ = ["WES_STATES", "WesAdapter", "WesSettings", "task_state"]
@@ -93,7 +94,10 @@ class WesSettings(BackendSettings):
     `/ga4gh/wes/v1` (`$WES_URL`); `token` is an optional bearer token (`$WES_TOKEN`)."""
 
     type: str = "wes"
-    url: str = Field(description="the service base, including /ga4gh/wes/v1")
+    url: Annotated[str, FromEnv("WES_URL")] = Field(
+        description="the service base, including /ga4gh/wes/v1"
+    )
+    token: Annotated[HeaderSecret, FromEnv("WES_TOKEN")] = None
     page_size: int | None = Field(
         default=None, gt=0, description="runs (or tasks) asked for per page; unset: server's"
     )
@@ -104,7 +108,7 @@ class WesAdapter(Adapter):
 
     type = "wes"
     Settings = WesSettings
-    env_defaults: ClassVar[Mapping[str, str]] = {"url": "WES_URL", "token": "WES_TOKEN"}
+    settings: WesSettings
     capabilities = frozenset({Capability.CANCEL})
     hints = ErrorHints(
         auth="check token (or the WES_TOKEN environment variable)",
@@ -138,7 +142,7 @@ class WesAdapter(Adapter):
             wire = _read_run(payload)
         except ValidationError as exc:
             raise self.invalid(
-                f"run does not match WES's RunLog: {_problem(exc)}", payload
+                f"run does not match WES's RunLog: {describe(exc)}", payload
             ) from None
         if not wire.run_id:
             raise self.invalid("run has an empty run_id", payload)
@@ -150,7 +154,7 @@ class WesAdapter(Adapter):
             tasks = self._tasks(payload.get("task_logs") if task_logs is None else task_logs, state)
         except ValidationError as exc:
             raise self.invalid(
-                f"run {wire.run_id!r}: a task log does not match WES's: {_problem(exc)}", payload
+                f"run {wire.run_id!r}: a task log does not match WES's: {describe(exc)}", payload
             ) from None
         except (ValueError, OverflowError) as exc:
             raise self.invalid(f"run {wire.run_id!r}: {exc}", payload) from None
@@ -176,7 +180,7 @@ class WesAdapter(Adapter):
                 raw=payload,
             )
         except ValidationError as exc:  # a safety net: the fields above are already checked
-            raise self.invalid(f"run {wire.run_id!r}: {_problem(exc)}", payload) from None
+            raise self.invalid(f"run {wire.run_id!r}: {describe(exc)}", payload) from None
 
     def _tasks(self, logs: Any, run_state: JobState) -> list[Task]:
         if logs is None:
@@ -216,15 +220,21 @@ class WesAdapter(Adapter):
         def then(job: Job) -> Call[Job] | None:
             raw = job.raw
             if raw.get("task_logs") is None and raw.get("task_logs_url"):
-                return self._task_page(raw, run_id, [], None)
+                return self._task_page(raw, run_id, [], None, frozenset())
             return None
 
         return Call(self.request("GET", "runs", run_id), parse, then=then)
 
     def _task_page(
-        self, payload: dict[str, Any], run_id: str, collected: list[Any], token: str | None
+        self,
+        payload: dict[str, Any],
+        run_id: str,
+        collected: list[Any],
+        token: str | None,
+        seen: frozenset[str],
     ) -> Call[Job]:
-        """One page of `GET /runs/{id}/tasks`; its result is the run with every task so far."""
+        """One page of `GET /runs/{id}/tasks`; its result is the run with every task so far.
+        `seen` holds the tokens already followed."""
         request = self.request(
             "GET",
             "runs",
@@ -238,25 +248,17 @@ class WesAdapter(Adapter):
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid(f"a task list must be an object, not {_kind(body)}", body)
-            try:
-                page = WireTaskList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"task list does not match WES's: {_problem(exc)}", body
-                ) from None
+            page = self.validate(WireTaskList, body, what="task list does not match WES's")
             collected.extend(page.task_logs or [])
             if page.next_page_token:
-                if page.next_page_token == token:
-                    raise self.invalid(
-                        f"next_page_token {page.next_page_token!r} repeats the current one", body
-                    )
-                following.append(page.next_page_token)
+                following.append(self._next_token(page.next_page_token, seen, token, body))
             return self._job(payload, task_logs=list(collected))
 
         def then(job: Job) -> Call[Job] | None:
             if not following:
                 return None
-            return self._task_page(payload, run_id, collected, following[-1])
+            next_token = following[-1]
+            return self._task_page(payload, run_id, collected, next_token, seen | {next_token})
 
         return Call(request, parse, then=then)
 
@@ -277,31 +279,36 @@ class WesAdapter(Adapter):
         size = self._page_size()
         if limit:
             size = min(size, limit) if size else limit
-        return self._run_page(size, None)
+        return self._run_page(size, None, frozenset())
 
-    def _run_page(self, size: int | None, token: str | None) -> Call[Page]:
+    def _run_page(self, size: int | None, token: str | None, seen: frozenset[str]) -> Call[Page]:
         request = self.request("GET", "runs", params={"page_size": size, "page_token": token})
 
         def parse(response: httpx.Response) -> Page:
             body = self.json(response)
             if not isinstance(body, dict):
                 raise self.invalid(f"a run list must be an object, not {_kind(body)}", body)
-            try:
-                listing = WireRunList.model_validate(body)
-            except ValidationError as exc:
-                raise self.invalid(
-                    f"run list does not match WES's: {_problem(exc)}", body
-                ) from None
+            listing = self.validate(WireRunList, body, what="run list does not match WES's")
             items = listing.runs if listing.runs is not None else listing.workflows
             jobs = [self.normalize(item) for item in items or ()]
             next_token = listing.next_page_token
             if not next_token:
                 return Page(jobs)
-            if next_token == token:
-                raise self.invalid(f"next_page_token {next_token!r} repeats the current one", body)
-            return Page(jobs, self._run_page(size, next_token))
+            self._next_token(next_token, seen, token, body)
+            return Page(jobs, self._run_page(size, next_token, seen | {next_token}))
 
         return Call(request, parse)
+
+    def _next_token(self, token: str, seen: frozenset[str], current: str | None, body: Any) -> str:
+        """The page token to follow, or `InvalidPayload` when it was followed before: paging
+        that comes back to an earlier page (a → b → a) would never end."""
+        if token in seen or token == current:
+            raise self.invalid(
+                f"next_page_token {excerpt(token, 60)!r} repeats an earlier one, so the paging "
+                "would never end",
+                body,
+            )
+        return token
 
     def cancel_job(self, job_id: str) -> Call[None]:
         """Ask the service to cancel the run; it answers `{run_id}` and moves the run through
@@ -329,8 +336,7 @@ class WesAdapter(Adapter):
     # -- pieces ---------------------------------------------------------------------------------
 
     def _page_size(self) -> int | None:
-        settings = self.settings
-        return settings.page_size if isinstance(settings, WesSettings) else None
+        return self.settings.page_size
 
 
 _NO_LOG = WireLog()
@@ -415,14 +421,3 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), "a number"
     )
-
-
-def _problem(exc: ValidationError) -> str:
-    """The first validation problem, short: `state: Input should be a valid string`."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(run)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"

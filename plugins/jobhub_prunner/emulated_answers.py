@@ -1,0 +1,90 @@
+"""prunner's answers as the emulator writes them: Go's JSON encoding and plain-text errors,
+tasks in `taskResult` shape, the bearer token as jwtauth finds it, synthetic task output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from jobhub.emulator.formats import rfc3339_seconds
+from jobhub_prunner.emulated_runs import TaskRun
+
+__all__ = ["json_answer", "plain_answer", "task_json", "task_logs", "token_of"]
+
+
+def json_answer(data: Any, status: int = 200) -> Response:
+    """JSON as Go's encoder writes it: compact, UTF-8, `<>&` escaped, ending in a newline."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Response(text + "\n", status_code=status, media_type="application/json")
+
+
+def plain_answer(status: int, text: str) -> Response:
+    """Go's ``http.Error``: plain text with a newline."""
+    return PlainTextResponse(
+        text + "\n", status_code=status, headers={"X-Content-Type-Options": "nosniff"}
+    )
+
+
+def token_of(request: Request) -> str:
+    header = request.headers.get("authorization", "").strip()
+    if len(header) > 7 and header[:7].upper() == "BEARER ":
+        return header[7:].strip()
+    return request.cookies.get("jwt", "")
+
+
+def task_json(run: TaskRun, now: float | None, at: Callable[[float], datetime]) -> dict[str, Any]:
+    """A task as prunner's ``taskResult`` at ``now`` (None: its job has not started): a task
+    that fails or is cancelled keeps ``end`` null; a done one reads exit code -1 (its 0 is set
+    after the change is published); one that never ran keeps Go's zero values."""
+    task = run.task
+    answer: dict[str, Any] = {"name": task.name}
+    if task.depends_on:
+        answer["dependsOn"] = list(task.depends_on)
+    status, start, end, exit_code, error = "waiting", None, None, 0, None
+    if now is not None and run.start is not None and now >= run.start:
+        assert run.end is not None
+        start = run.start
+        if now < run.end:
+            status, exit_code = "running", -1
+        elif run.outcome == "done":
+            status, end, exit_code = "done", run.end, task.exit_code or -1
+        elif run.outcome == "error":
+            status, exit_code, error = "error", task.exit_code, f"exit status {task.exit_code}"
+        else:
+            status, exit_code = "canceled", -1
+    answer.update(
+        {
+            "status": status,
+            "start": None if start is None else rfc3339_seconds(at(start)),
+            "end": None if end is None else rfc3339_seconds(at(end)),
+            "skipped": False,
+            "exitCode": exit_code,
+            "errored": status == "error",
+        }
+    )
+    if error is not None:
+        answer["error"] = error
+    return answer
+
+
+def task_logs(run: TaskRun, now: float) -> tuple[str, str]:
+    """What a task printed so far."""
+    if run.start is None or now < run.start:
+        return "", ""
+    name = run.task.name
+    stdout, stderr = f"+ make {name}\n{name}: working\n", ""
+    assert run.end is not None
+    if now >= run.end:
+        if run.outcome == "done":
+            stdout += f"{name}: ok\n"
+        elif run.outcome == "error":
+            stderr = f"{name}: exit status {run.task.exit_code}\n"
+        else:
+            stderr = "signal: interrupt\n"
+    return stdout, stderr
