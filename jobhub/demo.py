@@ -65,8 +65,8 @@ def plan(
 ) -> list[Submission]:
     """The jobs to submit, repeatable for a seed. One in `FAIL_EVERY` jobs of each backend
     fails (the 2nd, 6th, ...); the first job on the first backend in `cancellable` runs longest
-    and is cancelled. `limits` caps the jobs of some backends (by type); by default each
-    registered emulator's `demo_jobs`."""
+    (three times the longest of the others) and is cancelled. `limits` caps the jobs of some
+    backends (by type); by default each registered emulator's `demo_jobs`."""
     if limits is None:
         limits = demo_limits(types)
     rng = random.Random(seed)
@@ -79,7 +79,9 @@ def plan(
             jobs.append(Submission(backend_type, duration, "failed" if failing else "succeeded"))
     if cancellable:
         target = next(i for i, job in enumerate(jobs) if job.type == cancellable[0])
-        jobs[target] = Submission(cancellable[0], high, "succeeded", cancel=True)
+        # Three times the longest run: the cancel at 30% has a wide window to land in, even
+        # when a busy machine delays the events it waits for; it still ends with the others.
+        jobs[target] = Submission(cancellable[0], 3 * high, "succeeded", cancel=True)
     return jobs
 
 

@@ -397,7 +397,8 @@ def test_wait_timeout_under_json_is_a_record_naming_the_open_jobs(env: Env, runn
     assert result.returncode == 4
     (record,) = json_lines(result.stderr)
     assert record["error"]["type"] == "WaitTimeout" and record["error"]["exit_code"] == 4
-    assert record["error"]["pending"] == {running: "running"}
+    # Its last state seen; on a busy machine the half second may pass before the first look.
+    assert record["error"]["pending"] in ({running: "running"}, {running: None})
 
 
 def test_wait_timeout_0_is_accepted_and_gives_up_at_once(env: Env, running: str) -> None:
