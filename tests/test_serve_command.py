@@ -4,6 +4,7 @@ restart on the same store that records no event twice, refusing to listen openly
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,15 +115,13 @@ def test_listening_beyond_loopback_without_a_token_is_refused(config: Path, tmp_
 
 
 def test_a_port_in_use_is_a_one_line_error(config: Path, tmp_path: Path) -> None:
-    process, url = start(config, tmp_path / "a.db")
-    try:
-        port = url.rsplit(":", 1)[1]
-        other = serve_command(
-            "--config", str(config), "--db", f"sqlite:///{tmp_path / 'b.db'}", "--port", port
-        )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        db = f"sqlite:///{tmp_path / 'serve.db'}"
+        other = serve_command("--config", str(config), "--db", db, "--port", port)
         _, err = other.communicate(timeout=60)
-        assert other.returncode == 2
-        assert err.startswith(f"jobhub: cannot listen on 127.0.0.1:{port}")
-        assert len(err.strip().splitlines()) == 1
-    finally:
-        stop(process, signal.SIGTERM)
+    assert other.returncode == 2
+    assert err.startswith(f"jobhub: cannot listen on 127.0.0.1:{port}")
+    assert len(err.strip().splitlines()) == 1

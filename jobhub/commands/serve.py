@@ -7,7 +7,7 @@ import os
 import sys
 
 from jobhub.commands import ExitCode
-from jobhub.commands._args import port, seconds
+from jobhub.commands._args import port, positive, seconds
 
 HELP = "serve every backend's jobs: a live page, a JSON API, an event stream, metrics"
 DESCRIPTION = """\
@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=port, default=8765, help="port (8765; 0 picks a free one)")
-    parser.add_argument("--token", help="read token (default $JOBHUB_SERVE_TOKEN)")
+    parser.add_argument(
+        "--token", help="read token (default $JOBHUB_SERVE_TOKEN, which ps does not show)"
+    )
     parser.add_argument(
         "--write-token", help="token that may also cancel (default $JOBHUB_SERVE_WRITE_TOKEN)"
     )
@@ -40,11 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-auth", action="store_true", help="serve without a read token on any address"
     )
     parser.add_argument(
-        "--keep-days", type=seconds, default=30, metavar="D", help="keep ended jobs D days (30)"
+        "--keep-days", type=positive, default=30, metavar="D", help="keep ended jobs D days (30)"
     )
     parser.add_argument(
         "--keep-failed-days",
-        type=seconds,
+        type=positive,
         default=90,
         metavar="D",
         help="keep failed jobs D days (90)",
