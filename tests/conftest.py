@@ -12,7 +12,7 @@ import vcr
 
 from jobhub.model import check_models
 from jobhub.plugins import get_registry, reset_registry
-from tests.postgres import postgres_server, postgres_url
+from tests.postgres import postgres_server, postgres_url, store_url_for
 
 # Fixtures for a throwaway PostgreSQL server (tests/postgres.py).
 __all__ = ["postgres_server", "postgres_url"]
@@ -64,12 +64,17 @@ def _no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store's --db url, once on SQLite and once on PostgreSQL (tests/postgres.py)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'serve.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    yield from store_url_for(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`store_url` for a module's one live server: its tests run on both stores."""
+    yield from store_url_for(request, tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture

@@ -107,6 +107,21 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
+    def create_database(self) -> str:
+        """A new empty database's name."""
+        import psycopg
+
+        name = f"test_{os.getpid()}_{next(_databases)}"
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     def _run(self, *args: str, timeout: float = START_TIMEOUT) -> None:
         command = [*_as_server_account(), *args]
         result = subprocess.run(
@@ -217,11 +232,18 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A new empty database on the session's server, dropped after the test."""
-    import psycopg
-
-    name = f"test_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    name = postgres_server.create_database()
     yield postgres_server.url(name)
-    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_server.drop_database(name)
+
+
+def store_url_for(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
+    """A fresh store's --db url for `request.param`: "sqlite" (a file in `tmp`) or
+    "postgresql" (a new database on the session's server, dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp / 'serve.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)

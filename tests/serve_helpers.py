@@ -36,10 +36,12 @@ class Live:
 @contextmanager
 def live_server(
     backends: Mapping[str, Mapping[str, Any]],
-    db: Path,
+    db: Path | str,
     options: Options | None = None,
 ) -> Iterator[Live]:
-    service = Service(backends, open_store(f"sqlite:///{db}"), options)
+    """`db`: an SQLite file, or any --db url."""
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    service = Service(backends, open_store(url), options)
     server = Server(service, "127.0.0.1", 0)
     announced = threading.Event()
     failure: list[BaseException] = []

@@ -28,14 +28,16 @@ WRITE = "write-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
+def emu(module_store_url: str) -> Iterator[Emulator]:
+    """One emulator per store under test, so each server sees only its own jobs."""
     with Emulator(TYPES, seed=7, speed=0, await_hold=0.2) as emulator:
         yield emulator
 
 
 @pytest.fixture(scope="module")
-def live(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    db = tmp_path_factory.mktemp("serve") / "serve.db"
+def live(emu: Emulator, module_store_url: str) -> Iterator[Live]:
+    """The server under test, once over SQLite and once over PostgreSQL."""
+    db = module_store_url
     options = Options(tokens=Tokens(write=WRITE))
     with live_server(emu.hub_config(), db, options) as server:
         yield server

@@ -65,14 +65,16 @@ def read_events(
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
+def emu(module_store_url: str) -> Iterator[Emulator]:
+    """One emulator per store under test, so each server sees only its own jobs."""
     with Emulator(["sieve", "prunner"], seed=11, speed=0, await_hold=0.2) as emulator:
         yield emulator
 
 
 @pytest.fixture(scope="module")
-def live(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    db = tmp_path_factory.mktemp("stream") / "serve.db"
+def live(emu: Emulator, module_store_url: str) -> Iterator[Live]:
+    """The server under test, once over SQLite and once over PostgreSQL."""
+    db = module_store_url
     with live_server(emu.hub_config(), db, Options(keep_alive=0.2)) as server:
         yield server
 

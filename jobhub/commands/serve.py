@@ -7,7 +7,7 @@ import os
 import sys
 
 from jobhub.commands import ExitCode
-from jobhub.commands._args import port, positive
+from jobhub.commands._args import port, positive, seconds
 
 HELP = "serve every backend's jobs: a live page, a JSON API, an event stream, metrics"
 DESCRIPTION = """\
@@ -25,7 +25,10 @@ cancelling needs a write token (--write-token or JOBHUB_SERVE_WRITE_TOKEN). Clie
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="URL", help="store, sqlite:///PATH (default: a file in the data directory)"
+        "--db",
+        metavar="URL",
+        help="store: sqlite:///PATH (default: a file in the data directory) or "
+        "postgresql://USER@HOST:PORT/DB",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=port, default=8765, help="port (8765; 0 picks a free one)")
@@ -47,6 +50,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=90,
         metavar="D",
         help="keep failed jobs D days (90)",
+    )
+    nodes = parser.add_argument_group(
+        "several nodes", "over one --db postgresql://… (docs/deploy.md); needs jobhub[postgres]"
+    )
+    nodes.add_argument(
+        "--role",
+        choices=("all", "api", "watcher"),
+        default="all",
+        help="all (default) and watcher follow backends, sharing them by lease; api follows "
+        "none (every role answers HTTP: the API, metrics, probes)",
+    )
+    nodes.add_argument("--node", metavar="NAME", help="this node's name (default: host and pid)")
+    nodes.add_argument(
+        "--lease-ttl",
+        type=seconds,
+        default=15.0,
+        metavar="S",
+        help="a backend whose node stops renewing for S seconds is taken over (15)",
     )
 
 
@@ -89,7 +110,13 @@ def run(args: argparse.Namespace) -> int:
     service = Service(
         backends,
         open_store(args.db),
-        Options(tokens=tokens, retention=retention),
+        Options(
+            tokens=tokens,
+            retention=retention,
+            node=args.node,
+            role=args.role,
+            lease_ttl=args.lease_ttl,
+        ),
         config_source=source,
     )
     server = Server(service, args.host, args.port)

@@ -248,7 +248,11 @@ def _health_signature(service: Service) -> tuple[tuple[object, ...], ...]:
 async def backends(request: Request) -> Response:
     service = _service(request)
     jobs = _jobs_by_backend(await service.store.counts())
-    answer = [health.as_json(jobs.get(name, {})) for name, health in sorted(service.health.items())]
+    holders = await service.node.holders()
+    answer = [
+        {**health.as_json(jobs.get(name, {})), "node": holders.get(name)}
+        for name, health in sorted(service.health.items())
+    ]
     return JSONResponse({"backends": answer})
 
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from jobhub.errors import JobHubError
@@ -55,18 +55,45 @@ class Recorder:
         self.metrics = metrics
         self._queue: asyncio.Queue[JobEvent] = asyncio.Queue(QUEUE)
         self._known: OrderedDict[str, Job] = OrderedDict()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._watches: dict[str, asyncio.Task[None]] = {}
         self._writer: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    def start(self, backends: Iterable[str] | None = None) -> None:
+        """Start writing, and follow `backends` (default: every one; `()`: none yet)."""
         self._writer = asyncio.ensure_future(self._write_loop())
-        self._tasks = [asyncio.ensure_future(self._follow(name)) for name in self.hubs]
+        for name in self.hubs if backends is None else backends:
+            self.follow(name)
+
+    @property
+    def following(self) -> frozenset[str]:
+        return frozenset(self._watches)
+
+    def follow(self, name: str) -> None:
+        """Start following one backend (when this node gains its lease)."""
+        if name in self._watches:
+            return
+        # Snapshots cached while another node held it are stale: diff against the store.
+        for ref in [ref for ref, job in self._known.items() if job.backend == name]:
+            del self._known[ref]
+        self._watches[name] = asyncio.ensure_future(self._follow(name))
+
+    async def unfollow(self, name: str) -> None:
+        """Stop following one backend and commit what it reported (when its lease goes), so
+        the node that follows it next diffs against everything this one saw."""
+        task = self._watches.pop(name, None)
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self.health[name].following = False
+        await self._queue.join()
 
     async def stop(self) -> None:
         """Stop the watches, then write every event already received."""
-        for task in self._tasks:
+        watches, self._watches = list(self._watches.values()), {}
+        for task in watches:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*watches, return_exceptions=True)
         if self._writer is not None:
             await self._queue.join()
             self._writer.cancel()

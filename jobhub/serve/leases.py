@@ -7,17 +7,17 @@ database's row locks and clock decide. One tick, in one transaction:
 
 1. the node's own heartbeat, and the renewal of every lease it holds (a lease it thought it held
    but that another node took after it expired is reported lost);
-2. its share: ⌈backends / live watcher nodes⌉ — it releases what it holds beyond that, so a new
-   node finds leases to take;
+2. its share: ⌈backends / live watcher nodes⌉ — what it holds beyond that is reported lost at
+   once (so the node stops following it) and released in the database at the next tick, so a
+   new node finds leases to take and never follows a backend the old holder still polls;
 3. it acquires free or expired leases up to its share with `FOR UPDATE SKIP LOCKED`, so two nodes
    never pick the same row and neither waits for the other.
 
 A node that stops (kill -9, a lost network) stops renewing: its leases expire `ttl` after its last
 tick and the next tick of another node takes them over, so a backend is unwatched for at most
 `ttl` plus one tick interval. A node that cannot reach the database gives up its leases by itself
-once `ttl` has passed since its last renewal (it stops polling before anyone can take over), so
-two nodes never poll one backend for longer than a tick. Every time is the database's `now()`: the
-nodes' own clocks never matter.
+one tick interval before they expire (it stops polling before anyone can take over). Every
+expiry is the database's `now()`: the nodes' own clocks never matter.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["ROLES", "WATCHING_ROLES", "Holding", "LeaseChange", "Leases", "ensure_lease_schema"]
+from jobhub.serve.cluster import ROLES, WATCHING_ROLES
+
+__all__ = ["LeaseChange", "Leases", "ensure_lease_schema"]
 
 log = logging.getLogger("jobhub.serve.leases")
 
-ROLES = ("all", "api", "watcher")
-WATCHING_ROLES = ("all", "watcher")  # the roles that follow backends (and so share the leases)
 DEFAULT_TTL = 15.0
 # Serializes the creation of the lease tables between nodes starting at once.
 _SCHEMA_LOCK = 0x6A6F62687562  # "jobhub"
@@ -123,14 +123,6 @@ class LeaseChange:
         return bool(self.gained or self.lost)
 
 
-@dataclass(frozen=True, slots=True)
-class Holding:
-    """Who holds one backend, as the database says now."""
-
-    backend: str
-    node: str | None  # None: nobody (free, or expired and not yet taken over)
-
-
 @dataclass
 class Leases:
     """One node's leases over `backends` (the same configured list on every node)."""
@@ -143,6 +135,8 @@ class Leases:
     held: frozenset[str] = frozenset()
     takeovers: int = 0  # leases taken over from another node since start
     _renewed_at: float | None = field(default=None, repr=False)
+    # Reported lost (no longer followed) but still ours in the database until the next tick.
+    _releasing: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -186,24 +180,26 @@ class Leases:
             if not self.watching:
                 return LeaseChange()
             await connection.execute(_ENSURE_ROWS, params)
+            if self._releasing:
+                await connection.execute(_RELEASE, {**params, "backends": list(self._releasing)})
             cursor = await connection.execute(_RENEW, params)
             renewed = frozenset(row[0] for row in await cursor.fetchall())
             cursor = await connection.execute(_LIVE_WATCHERS, params)
             row = await cursor.fetchone()
             live = max(1, row[0] if row else 1)
             share = math.ceil(len(self.backends) / live)
-            excess = sorted(renewed)[share:]
-            if excess:
-                await connection.execute(_RELEASE, {**params, "backends": excess})
-            kept = renewed - frozenset(excess)
+            excess = frozenset(sorted(renewed)[share:])
+            kept = renewed - excess
             gained: set[str] = set()
             taken_over: set[str] = set()
-            if len(kept) < share:
-                cursor = await connection.execute(_ACQUIRE, {**params, "wanted": share - len(kept)})
+            if len(renewed) < share:
+                wanted = share - len(renewed)
+                cursor = await connection.execute(_ACQUIRE, {**params, "wanted": wanted})
                 for backend, previous in await cursor.fetchall():
                     gained.add(backend)
                     if previous is not None and previous != self.node:
                         taken_over.add(backend)
+        self._releasing = excess
         now_held = kept | gained
         change = LeaseChange(
             gained=frozenset(now_held - self.held),
@@ -227,7 +223,7 @@ class Leases:
     def _expire_by_own_clock(self) -> LeaseChange:
         if not self.held or self._renewed_at is None:
             return LeaseChange()
-        if time.monotonic() - self._renewed_at < self.ttl:
+        if time.monotonic() - self._renewed_at < self.ttl - self.interval:
             return LeaseChange()
         lost, self.held = self.held, frozenset()
         log.warning("leases: %s gives up %d leases it could not renew", self.node, len(lost))
@@ -236,7 +232,7 @@ class Leases:
     async def release(self) -> LeaseChange:
         """Give every lease back and leave the live nodes (a clean stop): the others take the
         backends over at their next tick instead of waiting for the ttl."""
-        lost, self.held = self.held, frozenset()
+        lost, self.held, self._releasing = self.held, frozenset(), frozenset()
         try:
             async with self.pool.connection() as connection, connection.transaction():
                 params = {"node": self.node, "backends": list(self.backends)}

@@ -63,6 +63,14 @@ class Metrics:
         self.stream_clients = Gauge(
             "jobhub_stream_clients", "Clients connected to the event stream", registry=r
         )
+        self.leases_held = Gauge(
+            "jobhub_leases_held", "Backends this node follows (holds the lease of)", registry=r
+        )
+        self.lease_takeovers = Counter(
+            "jobhub_lease_takeovers",
+            "Backends this node took over from a node whose lease had expired",
+            registry=r,
+        )
 
     def request(self, backend: str, outcome: str, seconds: float) -> None:
         self.requests.labels(backend, outcome).inc()

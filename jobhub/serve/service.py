@@ -15,6 +15,7 @@ from typing import Any
 from jobhub.hub import AsyncHub, BackendsConfig
 from jobhub.plugins import Registry, get_registry
 from jobhub.serve.auth import Tokens
+from jobhub.serve.cluster import Node
 from jobhub.serve.health import BackendHealth, ObservingTransport
 from jobhub.serve.ingest import Recorder
 from jobhub.serve.metrics import Metrics
@@ -32,6 +33,11 @@ class Options:
     retention: Retention = field(default_factory=Retention)
     prune_every: float = 3600.0  # seconds
     keep_alive: float = 15.0  # seconds between comments on an idle event stream
+    # Several nodes over one PostgreSQL store (jobhub.serve.cluster): this node's name
+    # (default: host and pid), whether it follows backends, how long its leases last.
+    node: str | None = None
+    role: str = "all"
+    lease_ttl: float = 15.0
 
 
 class Service:
@@ -69,13 +75,22 @@ class Service:
             self._transports.append(transport)
         self.recorder = Recorder(store, self.hubs, self.health, self.metrics)
         self.broadcaster = Broadcaster(store)
+        self.node = Node(
+            store,
+            self.recorder,
+            self.metrics,
+            list(backends),
+            name=self.options.node,
+            role=self.options.role,
+            lease_ttl=self.options.lease_ttl,
+        )
         self.ready = False
         self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.open()
         await self.broadcaster.start()
-        self.recorder.start()
+        await self.node.start()
         self._pruner = asyncio.ensure_future(self._prune_loop())
         self.ready = True
 
@@ -85,6 +100,7 @@ class Service:
         if self._pruner is not None:
             self._pruner.cancel()
             await asyncio.gather(self._pruner, return_exceptions=True)
+        await self.node.stop()
         await self.recorder.stop()
         await self.broadcaster.stop()
         for hub in self.hubs.values():
@@ -105,4 +121,9 @@ class Service:
             await asyncio.sleep(self.options.prune_every)
 
     def describe(self) -> dict[str, Any]:
-        return {"store": self.store.url, "backends": sorted(self.hubs)}
+        return {
+            "store": self.store.url,
+            "backends": sorted(self.hubs),
+            "node": self.node.name,
+            "role": self.node.role,
+        }
