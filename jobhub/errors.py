@@ -17,6 +17,7 @@ __all__ = [
     "BackendError",
     "BackendUnavailable",
     "ConfigError",
+    "HubClosed",
     "InvalidArgument",
     "InvalidPayload",
     "InvalidRef",
@@ -124,6 +125,21 @@ class WrongEventLoop(JobHubError, RuntimeError):
     """An `AsyncHub` was used from an event loop other than the one its connections were opened
     on (e.g. a second `asyncio.run`). Make one `AsyncHub` per event loop, or close it
     (`await hub.aclose()`) before the first loop ends."""
+
+
+class HubClosed(JobHubError, RuntimeError):
+    """The hub was closed: it sends nothing more. Also a `RuntimeError`, what httpx raises for
+    a closed client."""
+
+    def __init__(
+        self,
+        message: str = (
+            "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
+            "and close it only once every call on it has returned"
+        ),
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, **fields)
 
 
 class WaitTimeout(JobHubError, TimeoutError):

@@ -27,6 +27,7 @@ from jobhub.errors import (
     BackendError,
     BackendUnavailable,
     ConfigError,
+    HubClosed,
     InvalidPayload,
     InvalidRef,
     JobHubError,
@@ -35,7 +36,7 @@ from jobhub.errors import (
 from jobhub.retry import Backoff, is_transient, pause_before_retry
 from jobhub.sync_deadline import DeadlineTransport, sending_until
 
-__all__ = ["AsyncRunner", "HubClosed", "SyncRunner", "follow_up", "interpret", "is_transient"]
+__all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
 _pause = time.sleep  # the pause between the tries of a sync call
 
@@ -60,17 +61,6 @@ _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
 )
-
-
-class HubClosed(JobHubError, RuntimeError):
-    """The hub (its runner) was closed: it sends nothing more. Also a `RuntimeError`, what
-    httpx raises for a closed client."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this hub is closed and sends no more requests — use a new Hub (or AsyncHub), "
-            "and close it only once every call on it has returned"
-        )
 
 
 def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:

@@ -29,8 +29,8 @@ from jobhub.config import (
     refuse_redirected_credentials,
     settings_error,
 )
-from jobhub.errors import ConfigError, InvalidArgument, InvalidRef
-from jobhub.http import AsyncRunner, HubClosed, SyncRunner
+from jobhub.errors import ConfigError, HubClosed, InvalidArgument, InvalidRef
+from jobhub.http import AsyncRunner, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
 from jobhub.plugins import Registry, get_registry
 from jobhub.waiting import Waiter

@@ -26,10 +26,10 @@ import jsonschema
 import pytest
 
 from jobhub.emulator import Emulator, config_toml
-from jobhub.errors import WaitTimeout
 from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
+from jobhub.waiting.engine import FAILING_WARNED_AFTER
 from tests.conftest import SECRET
 
 JOBHUB = str(Path(sys.executable).parent / "jobhub")
@@ -181,13 +181,15 @@ def test_get_shows_the_job_and_its_tasks_in_dependency_order(env: Env, succeeded
             assert shown.index(dependency) < shown.index(task.name)
 
 
-def test_get_json_is_an_array_of_job_documents_whatever_the_number_of_refs(
-    env: Env, succeeded: str
+def test_get_json_of_one_ref_is_its_job_document_and_of_several_an_array(
+    env: Env, succeeded: str, failed: str
 ) -> None:
     result = env.run("get", succeeded, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [env.hub.get(succeeded).model_dump(mode="json")]
+    assert json.loads(result.stdout) == env.hub.get(succeeded).model_dump(mode="json")
     assert json.loads(env.run("get", succeeded, "-o", "json").stdout) == json.loads(result.stdout)
+    several = json.loads(env.run("get", failed, succeeded, "--json").stdout)
+    assert several == [env.hub.get(ref).model_dump(mode="json") for ref in (failed, succeeded)]
 
 
 def test_get_json_validates_against_jobhub_schema(env: Env, succeeded: str, failed: str) -> None:
@@ -480,21 +482,19 @@ def closed_port() -> int:
     return port
 
 
-@pytest.mark.skipif(
-    not hasattr(WaitTimeout("", pending={}), "backend_errors"),
-    reason="needs the waiting engine's report of backends failing during a wait",
-)
 def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
     down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
     config = env.write_config(tmp_path / "down.toml", {"down": down})
     ref = "down:8c1c6a5e-1111-4222-8333-944455556666"
-    result = env.run("wait", ref, "--timeout", "4", config=config)
+    # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds
+    timeout = str(FAILING_WARNED_AFTER + 3)
+    result = env.run("wait", ref, "--timeout", timeout, config=config)
     assert result.returncode == 4
     *warnings, last = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
     assert "down" in warnings[0]
     assert "unreachable" in last and ref in last
-    machine = env.run("wait", ref, "--timeout", "4", "-o", "json", config=config)
+    machine = env.run("wait", ref, "--timeout", timeout, "-o", "json", config=config)
     records = json_lines(machine.stderr)
     assert "warning" in records[0] and "down" in records[-1]["error"]["backend_errors"]
 

@@ -52,8 +52,10 @@ class Items:
     """Items printed as they come, in a machine format: `json` one array (one item per line
     inside it, so a long listing streams), `jsonl` one item per line, `name` one name a line."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, *, single: bool = False) -> None:
+        """`single`: one item asked for, so `json` prints the document itself, not an array."""
         self.fmt = fmt
+        self.array = fmt == "json" and not single
         self.count = 0
 
     def add(self, item: Any, *, name: str) -> None:
@@ -64,9 +66,9 @@ class Items:
             line = printable(name)
         else:
             line = item.model_dump_json() if hasattr(item, "model_dump_json") else _dumps(item)
-            if self.fmt == "json":
+            if self.array:
                 line = ("[\n" if self.count == 0 else ",\n") + line
-        sys.stdout.write(line if self.fmt == "json" else line + "\n")
+        sys.stdout.write(line if self.array else line + "\n")
         sys.stdout.flush()
         self.count += 1
 
@@ -74,7 +76,7 @@ class Items:
         self.add(job, name=job.ref)
 
     def close(self) -> None:
-        if self.fmt == "json":
+        if self.array:
             sys.stdout.write("\n]\n" if self.count else "[]\n")
             sys.stdout.flush()
 

@@ -13,8 +13,8 @@ DESCRIPTION = """\
 Show the current state of one or more jobs. A ref is "<backend name>:<id>"
 (Pixxel ids are "<workflow_id>/<job_id>"); REF `-` reads refs from stdin.
 
-Output (-o): table (each job's fields and task tree; the default), wide (the same), json (one
-array of Job documents, see `jobhub schema`, in the order given, whatever the number of refs),
+Output (-o): table (each job's fields and task tree; the default), wide (the same), json (the
+Job document, see `jobhub schema`; for several refs an array of them in the order given),
 jsonl (one Job per line), name (the refs found). A ref that cannot be got is named on stderr
 (a JSON record under -o json|jsonl); the others are shown; the exit status is that error's.
 """
@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = output_format(args)
     refs = job_refs(args.refs)  # every ref checked before any request
-    items = Items(fmt) if fmt in (*MACHINE, "name") else None
+    # One ref under -o json prints the Job document itself (`job.model_dump(mode="json")`),
+    # several an array in the order given, as `kubectl get` prints an object or a List.
+    items = Items(fmt, single=len(refs) == 1) if fmt in (*MACHINE, "name") else None
     out = console()
     failed: JobHubError | None = None
     shown = 0

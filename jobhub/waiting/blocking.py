@@ -22,7 +22,8 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from jobhub.backend import Adapter, Call
-from jobhub.http import AsyncRunner, HubClosed, SyncRunner
+from jobhub.errors import HubClosed
+from jobhub.http import AsyncRunner, SyncRunner
 
 __all__ = ["ThreadedRunner", "blocking_call", "blocking_iter", "sync_only"]
 

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 import httpx
 
 from jobhub.backend import Adapter
-from jobhub.errors import WaitTimeout
-from jobhub.http import AsyncRunner, HubClosed
+from jobhub.errors import HubClosed, WaitTimeout
+from jobhub.http import AsyncRunner
 from jobhub.model import Job, JobEvent, JobRef
 from jobhub.waiting.engine import Engine, HoldingRunner, Mode, canonical
 from jobhub.waiting.schedule import Deadline
