@@ -1,7 +1,8 @@
 """bulk refresh: one large answer → a list of `Job`s, against `json.loads` of the same bytes.
 
 - prunner `GET /pipelines/jobs` holding 10,000 jobs of 50 tasks each, read as the answer to
-  `refresh_jobs()` (the one request that refreshes every watched prunner job);
+  `refresh_jobs()` (the one request that refreshes every watched prunner job), and as a wait
+  following 10 of them reads it (`refresh_jobs(wanted=...)`: the others are passed over);
 - a Sieve list page of 500 jobs (`GET /v2/jobs`), the answer to `list_jobs()`;
 - a Pixxel workflow's job list of 500 items, the answer to `list_jobs(workflow=...)`.
 
@@ -10,6 +11,7 @@ Each is read by `interpret`, as the runners read an answer (`benchmarks.normaliz
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -23,6 +25,7 @@ __all__ = ["main", "prunner_body"]
 
 PRUNNER_JOBS = 10_000
 PRUNNER_TASKS = 50
+FOLLOWED = 10  # of the jobs a prunner refresh holds, the ones a wait follows
 
 
 @lru_cache(maxsize=2)
@@ -50,7 +53,19 @@ def cases(small: bool) -> list[tuple[str, Callable[[], Any], bytes]]:
             parser(on["prunner"], on["prunner"].refresh_jobs(), prunner),
             prunner,
         ),
+        (
+            f"prunner /pipelines/jobs, {prunner_jobs:,} jobs held, {FOLLOWED} followed",
+            parser(on["prunner"], on["prunner"].refresh_jobs(wanted=_followed(prunner)), prunner),
+            prunner,
+        ),
     ]
+
+
+def _followed(body: bytes) -> Callable[[str], bool]:
+    """A wait's view of a refresh: the ids of `FOLLOWED` jobs spread over the answer."""
+    jobs = json.loads(body)["jobs"]
+    step = max(1, len(jobs) // FOLLOWED)
+    return {job["id"] for job in jobs[::step][:FOLLOWED]}.__contains__
 
 
 def _jobs(parse: Callable[[], Any]) -> Callable[[], Any]:

@@ -339,8 +339,11 @@ class Adapter(ABC):
         the waiter re-issues the call. Long-poll calls set `retry=False` and a long `timeout`."""
         raise NotSupported(f"{self.type} backend {self.name!r}: no long-poll", backend=self.name)
 
-    def refresh_jobs(self) -> Call[list[Job]]:
-        """Batch refresh (`Capability.BATCH_REFRESH`): every job the server holds, at once."""
+    def refresh_jobs(self, *, wanted: Callable[[str], bool] | None = None) -> Call[list[Job]]:
+        """Batch refresh (`Capability.BATCH_REFRESH`): every job the server holds, at once.
+        `wanted`, when given, says which jobs the caller needs, by id as the backend answers
+        it: the others need not be read (compare the raw id before building a Job); an adapter
+        may return them anyway."""
         raise NotSupported(
             f"{self.type} backend {self.name!r}: no batch refresh", backend=self.name
         )

@@ -242,3 +242,14 @@ def test_invalid_job_id_is_invalid_ref(adapter, build) -> None:
 )
 def test_error_detail_reads_prunner_bodies(adapter, response, detail) -> None:
     assert adapter.error_detail(response) == detail
+
+
+def test_a_refresh_reads_only_the_jobs_wanted(adapter) -> None:
+    unreadable = {"id": "x1", "pipeline": "release", "tasks": "not a list"}
+    body = {**LISTING, "jobs": [*LISTING["jobs"], unreadable]}
+    with pytest.raises(InvalidPayload):
+        interpret(adapter, adapter.refresh_jobs(), answer(200, body))
+    jobs = interpret(
+        adapter, adapter.refresh_jobs(wanted={"r1", "d1"}.__contains__), answer(200, body)
+    )
+    assert [job.id for job in jobs] == ["d1", "r1"]  # in the answer's order; x1 never read

@@ -75,6 +75,17 @@ async def test_a_job_missing_from_the_batch_refresh_is_fetched_on_its_own() -> N
     assert server.routes("get")
 
 
+async def test_a_batch_refresh_reads_only_the_jobs_followed() -> None:
+    server = ScriptedServer({"a": life((0, "running"), (0.1, "succeeded"))})
+    views = server._all
+    # The server also holds a job nobody waits for, which cannot be read as a Job.
+    server._all = lambda: [*views(), {"id": "unreadable", "state": "no such state"}]  # type: ignore[method-assign]
+    async with hub(server, "batch") as h:
+        job = await h.wait("b:a", timeout=5)
+    assert job.state is JobState.SUCCEEDED
+    assert {seen.route for seen in server.requests} == {"refresh"}
+
+
 async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:
     timelines = {f"j{i}": life((0, "running"), (0.3, "succeeded")) for i in range(20)}
     server = ScriptedServer(timelines, latency=0.02)

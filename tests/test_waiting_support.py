@@ -97,9 +97,10 @@ class BatchAdapter(PlainAdapter):
     type = "batch"
     capabilities = frozenset({Capability.BATCH_REFRESH, Capability.CANCEL})
 
-    def refresh_jobs(self) -> Call[list[Job]]:
+    def refresh_jobs(self, *, wanted: Callable[[str], bool] | None = None) -> Call[list[Job]]:
         def parse(response: httpx.Response) -> list[Job]:
-            return [self.normalize(item) for item in self.json(response)["jobs"]]
+            items = self.json(response)["jobs"]
+            return [self.normalize(item) for item in items if wanted is None or wanted(item["id"])]
 
         return Call(self.request("GET", "refresh"), parse)
 

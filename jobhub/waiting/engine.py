@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -666,7 +666,8 @@ class Engine:
         while discover or backend.open:
             await asyncio.sleep(delay)
             try:
-                jobs = await self._send(backend, backend.adapter.refresh_jobs())
+                call = backend.adapter.refresh_jobs(wanted=self._wanted(backend, discover))
+                jobs = await self._send(backend, call)
             except Exception as exc:
                 for key in backend.open:
                     self._followed[key].looked_once.set()
@@ -690,6 +691,16 @@ class Engine:
             if missing:  # not (or no longer) in the refresh: ask for each
                 changed = await self._get_missing(backend, missing, backoff) or changed
             delay = backoff.reset() if changed else backoff.next()
+
+    def _wanted(self, backend: _Backend, discover: bool) -> Callable[[str], bool]:
+        """The jobs of a refresh worth reading, by id: those followed and open; when
+        discovering, every one not already seen to end."""
+        if not discover:
+            return {self._followed[key].ref.id for key in backend.open}.__contains__
+        ended = {
+            f.ref.id for f in self._followed.values() if f.ended and f.ref.backend == backend.name
+        }
+        return lambda job_id: job_id not in ended
 
     async def _get_missing(
         self, backend: _Backend, missing: list[_Followed], backoff: Backoff

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from types import NoneType
 from typing import Annotated, Any
 
@@ -118,10 +119,10 @@ class PrunnerAdapter(Adapter):
 
         return Call(self.request("GET", "pipelines", "jobs"), parse=parse)
 
-    def refresh_jobs(self) -> Call[list[Job]]:
+    def refresh_jobs(self, *, wanted: Callable[[str], bool] | None = None) -> Call[list[Job]]:
         return Call(
             self.request("GET", "pipelines", "jobs"),
-            parse=lambda response: self._jobs(self.json(response)),
+            parse=lambda response: self._jobs(self.json(response), wanted=wanted),
         )
 
     def _jobs(
@@ -131,8 +132,10 @@ class PrunnerAdapter(Adapter):
         workflow: str | None = None,
         state: JobState | None = None,
         limit: int | None = None,
+        wanted: Callable[[str], bool] | None = None,
     ) -> list[Job]:
-        """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`."""
+        """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`.
+        With `wanted`, a job whose id it refuses is passed over before it is read."""
         items = body.get("jobs") if isinstance(body, dict) else None
         if type(items) is not list or type(body.get("pipelines", [])) not in (list, NoneType):
             items = self.validate(WireJobList, body, what="not a job listing").jobs
@@ -141,6 +144,10 @@ class PrunnerAdapter(Adapter):
             # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
             if workflow is not None and isinstance(item, dict) and item.get("pipeline") != workflow:
                 continue
+            if wanted is not None and type(item) is dict:  # so is the id: a refresh holds
+                job_id = item.get("id")  # every job the server remembers, few of them followed
+                if type(job_id) is str and not wanted(job_id):
+                    continue
             job = self.normalize(item)
             if state is not None and job.state is not state:
                 continue
