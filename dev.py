@@ -76,8 +76,9 @@ FOCUSED = [
     "tests/test_emulator_hub.py",
     "tests/test_hooks_documented.py",
 ]
-# The test tools those tests need, with the bounds the `test` extra gives them.
-FOCUSED_TOOLS = {"pytest", "anyio", "vcrpy", "pyyaml"}
+# The extras those tests need, and the test tools, with the bounds the `test` extra gives them.
+FOCUSED_EXTRAS = ("emulator",)
+FOCUSED_TOOLS = {"pytest", "pytest-timeout", "anyio", "vcrpy", "pyyaml"}
 LOWER_BOUND = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^]]*\])?\s*>=\s*([0-9][0-9.]*)")
 
 
@@ -94,12 +95,14 @@ def _release(version: str) -> tuple[int, ...]:
 
 
 def focused_requirements() -> list[str]:
-    """Every declared dependency of the library, and the test tools the focused tests use."""
+    """Every declared dependency of the library and of the extras the focused tests use (the
+    emulator), and the test tools they use."""
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    tools = [r for r in project["optional-dependencies"]["test"] if _name(r) in FOCUSED_TOOLS]
-    return [*project["dependencies"], *tools]
+    extras = project["optional-dependencies"]
+    tools = [r for r in extras["test"] if _name(r) in FOCUSED_TOOLS]
+    return [*project["dependencies"], *(r for e in FOCUSED_EXTRAS for r in extras[e]), *tools]
 
 
 def test_at(resolution: str, extra: list[str]) -> None:
