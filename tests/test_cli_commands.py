@@ -7,6 +7,7 @@ checks what a user sees: stdout, stderr and the exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -480,23 +481,60 @@ def closed_port() -> int:
     return port
 
 
+def down_backend(env: Env, path: Path) -> tuple[Path, str]:
+    """A config whose one backend, `down`, listens nowhere (a closed loopback port)."""
+    down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
+    return env.write_config(path, {"down": down}), "down:8c1c6a5e-1111-4222-8333-944455556666"
+
+
+def engine_warns_of_a_failing_backend() -> bool:
+    """Whether the waiting engine logs a warning for a backend that keeps failing (a feature of
+    the waiting engine; the command only shows it)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("jobhub")
+    logger.addHandler(handler)
+    try:
+        port = closed_port()
+        config = {"down": {"type": "sieve", "url": f"http://127.0.0.1:{port}", "api_key": "k"}}
+        hub = Hub({name: {**entry, **POLL} for name, entry in config.items()})
+        with hub, contextlib.suppress(WaitTimeout):
+            hub.wait("down:8c1c6a5e-1111-4222-8333-944455556666", timeout=3)
+    finally:
+        logger.removeHandler(handler)
+    return any("down" in record.getMessage() for record in records)
+
+
 @pytest.mark.skipif(
     not hasattr(WaitTimeout("", pending={}), "backend_errors"),
-    reason="needs the waiting engine's report of backends failing during a wait",
+    reason="needs the waiting engine's last error per backend (WaitTimeout.backend_errors)",
 )
+def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
+    env: Env, tmp_path: Path
+) -> None:
+    config, ref = down_backend(env, tmp_path / "down.toml")
+    result = env.run("wait", ref, "--timeout", "3", config=config)
+    assert result.returncode == 4
+    last = result.stderr.splitlines()[-1]
+    assert "unreachable" in last and ref in last
+    machine = env.run("wait", ref, "--timeout", "3", "-o", "json", config=config)
+    assert "down" in json_lines(machine.stderr)[-1]["error"]["backend_errors"]
+
+
 def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
-    down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
-    config = env.write_config(tmp_path / "down.toml", {"down": down})
-    ref = "down:8c1c6a5e-1111-4222-8333-944455556666"
+    if not engine_warns_of_a_failing_backend():
+        pytest.skip("the waiting engine logs no warning for a backend that keeps failing")
+    config, ref = down_backend(env, tmp_path / "down.toml")
     result = env.run("wait", ref, "--timeout", "4", config=config)
     assert result.returncode == 4
-    *warnings, last = result.stderr.splitlines()
+    *warnings, _ = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
     assert "down" in warnings[0]
-    assert "unreachable" in last and ref in last
     machine = env.run("wait", ref, "--timeout", "4", "-o", "json", config=config)
-    records = json_lines(machine.stderr)
-    assert "warning" in records[0] and "down" in records[-1]["error"]["backend_errors"]
+    assert "warning" in json_lines(machine.stderr)[0]
 
 
 # -- cancel --------------------------------------------------------------------------------------
