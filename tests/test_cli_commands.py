@@ -482,21 +482,35 @@ def closed_port() -> int:
     return port
 
 
-def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
+def down_backend(env: Env, path: Path) -> tuple[Path, str]:
+    """A config whose one backend, `down`, listens nowhere (a closed loopback port)."""
     down = {"type": "sieve", "url": f"http://127.0.0.1:{closed_port()}", "api_key": "k"}
-    config = env.write_config(tmp_path / "down.toml", {"down": down})
-    ref = "down:8c1c6a5e-1111-4222-8333-944455556666"
+    return env.write_config(path, {"down": down}), "down:8c1c6a5e-1111-4222-8333-944455556666"
+
+
+def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
+    env: Env, tmp_path: Path
+) -> None:
+    config, ref = down_backend(env, tmp_path / "down.toml")
+    result = env.run("wait", ref, "--timeout", "3", config=config)
+    assert result.returncode == 4
+    last = result.stderr.splitlines()[-1]
+    assert "unreachable" in last and ref in last
+    machine = env.run("wait", ref, "--timeout", "3", "-o", "json", config=config)
+    assert "down" in json_lines(machine.stderr)[-1]["error"]["backend_errors"]
+
+
+def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
+    config, ref = down_backend(env, tmp_path / "down.toml")
     # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds
     timeout = str(FAILING_WARNED_AFTER + 3)
     result = env.run("wait", ref, "--timeout", timeout, config=config)
     assert result.returncode == 4
-    *warnings, last = result.stderr.splitlines()
+    *warnings, _ = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
     assert "down" in warnings[0]
-    assert "unreachable" in last and ref in last
     machine = env.run("wait", ref, "--timeout", timeout, "-o", "json", config=config)
-    records = json_lines(machine.stderr)
-    assert "warning" in records[0] and "down" in records[-1]["error"]["backend_errors"]
+    assert "warning" in json_lines(machine.stderr)[0]
 
 
 # -- cancel --------------------------------------------------------------------------------------
