@@ -22,7 +22,17 @@ from collections.abc import Sequence
 from benchmarks import format_seconds
 
 # In the order they run; a benchmark module that is not there is skipped.
-BENCHMARKS = ("normalize", "bulk", "startup", "memory", "waiting", "scale", "soak", "serve")
+BENCHMARKS = (
+    "normalize",
+    "bulk",
+    "startup",
+    "memory",
+    "waiting",
+    "scale",
+    "soak",
+    "serve",
+    "nodes",
+)
 
 # What `--quick` means to each benchmark, in its own options.
 QUICK = {"waiting": ["--jobs", "200", "--speed", "10"]}

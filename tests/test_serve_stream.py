@@ -154,8 +154,13 @@ def test_metrics_have_bounded_labels_only(emu: Emulator, live: Live) -> None:
     emu.submit("sieve", duration=5, outcome="failed")
     emu.clock.advance(30)
     with live.client() as client:
-        eventually(lambda: "jobhub_job_transitions_total" in client.get("/metrics").text)
-        text = client.get("/metrics").text
+
+        def recorded_the_failure() -> str | None:
+            text = client.get("/metrics").text
+            none_yet = 'jobhub_jobs{backend="sieve",state="failed"} 0.0' in text
+            return None if none_yet or "jobhub_job_transitions_total" not in text else text
+
+        text = eventually(recorded_the_failure)
     families = {family.name: family for family in text_string_to_metric_families(text)}
     for name in (
         "jobhub_jobs",
