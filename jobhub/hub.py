@@ -233,16 +233,16 @@ class Hub(_HubBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(backends, **kwargs)
-        self.runner = SyncRunner(transport)
+        self._runner = SyncRunner(transport)
         self._transport = transport
 
-    def run(self, adapter: Adapter, call: Call[Any]) -> Any:
-        return self.runner.run(adapter, call)
+    def _run(self, adapter: Adapter, call: Call[Any]) -> Any:
+        return self._runner.run(adapter, call)
 
     def get(self, ref: Ref) -> Job:
         """The job's current state. Raises `JobNotFound`, `AuthError`, ... on failure."""
         adapter, job_id = self._target(ref)
-        return self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
+        return self._runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,
@@ -259,13 +259,13 @@ class Hub(_HubBase):
 
     def _iterate(self, adapter: Adapter, listing: _Listing) -> Iterator[Job]:
         while listing.next is not None:
-            yield from listing.take(self.runner.run(adapter, listing.next))
+            yield from listing.take(self._runner.run(adapter, listing.next))
 
     def cancel(self, ref: Ref) -> None:
         """Ask the backend to cancel the job. `NotSupported` where its API cannot;
         `JobAlreadyFinished` when the job has ended."""
         adapter, job_id = self._target(ref)
-        self.runner.run(adapter, adapter.cancel_job(job_id))
+        self._runner.run(adapter, adapter.cancel_job(job_id))
 
     def wait(self, ref: Ref, timeout: float | None = None, cancel_on_timeout: bool = False) -> Job:
         """Block until the job ends; return it as last seen (succeeded, failed, cancelled or
@@ -348,7 +348,7 @@ class Hub(_HubBase):
         return blocking_iter(lambda: waiter.watch(targets, backend=backend, timeout=timeout))
 
     def _waiter(self) -> Waiter:
-        if self.runner.closed:
+        if self._runner.closed:
             raise HubClosed
         if sync_only(self._transport):
             return Waiter(self._adapters, runners=self._threaded_runners)
@@ -359,12 +359,12 @@ class Hub(_HubBase):
         """Runners sending through this hub's own connections, from threads: GETs as many at
         once as each backend's `concurrency`, and up to `THREADED_HOLDS` held long-polls."""
         return (
-            ThreadedRunner(self.runner, lambda adapter: adapter.settings.concurrency),
-            ThreadedRunner(self.runner, lambda adapter: THREADED_HOLDS),
+            ThreadedRunner(self._runner, lambda adapter: adapter.settings.concurrency),
+            ThreadedRunner(self._runner, lambda adapter: THREADED_HOLDS),
         )
 
     def close(self) -> None:
-        self.runner.close()
+        self._runner.close()
 
     def __enter__(self) -> Self:
         return self
@@ -390,15 +390,15 @@ class AsyncHub(_HubBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(backends, **kwargs)
-        self.runner = AsyncRunner(transport)
-        self._waiter = Waiter(self._adapters, runner=self.runner, transport=transport)
+        self._runner = AsyncRunner(transport)
+        self._waiter = Waiter(self._adapters, runner=self._runner, transport=transport)
 
-    async def run(self, adapter: Adapter, call: Call[Any]) -> Any:
-        return await self.runner.run(adapter, call)
+    async def _run(self, adapter: Adapter, call: Call[Any]) -> Any:
+        return await self._runner.run(adapter, call)
 
     async def get(self, ref: Ref) -> Job:
         adapter, job_id = self._target(ref)
-        return await self.runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
+        return await self._runner.run(adapter, adapter.expecting(job_id, adapter.get_job(job_id)))
 
     def list(
         self,
@@ -413,12 +413,12 @@ class AsyncHub(_HubBase):
 
     async def _iterate(self, adapter: Adapter, listing: _Listing) -> AsyncIterator[Job]:
         while listing.next is not None:
-            for job in listing.take(await self.runner.run(adapter, listing.next)):
+            for job in listing.take(await self._runner.run(adapter, listing.next)):
                 yield job
 
     async def cancel(self, ref: Ref) -> None:
         adapter, job_id = self._target(ref)
-        await self.runner.run(adapter, adapter.cancel_job(job_id))
+        await self._runner.run(adapter, adapter.cancel_job(job_id))
 
     async def wait(
         self, ref: Ref, timeout: float | None = None, cancel_on_timeout: bool = False
@@ -480,7 +480,7 @@ class AsyncHub(_HubBase):
         return self._waiter.watch(targets, backend=backend, timeout=timeout)
 
     async def aclose(self) -> None:
-        await self.runner.aclose()
+        await self._runner.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -217,7 +217,7 @@ def jobs_table(
     for job in jobs:
         row = [
             printable(job.ref),
-            printable(job.workflow or ""),
+            printable(workflow_shown(job)),
             job.state.value,
             format_progress(job.progress),
         ]
@@ -374,7 +374,7 @@ def _fields(job: Job, now: datetime, tz: tzinfo | None) -> Table:
         state.append(f" ({printable(job.status)})", style="dim")
     rows: list[tuple[str, RenderableType]] = [
         ("ref", plain(job.ref)),
-        ("workflow", plain(job.workflow) if job.workflow else ""),
+        ("workflow", plain(workflow_shown(job, with_id=True)) if job.workflow else ""),
         ("state", state),
         ("progress", format_progress(job.progress)),
         ("created", when(job.created_at)),
@@ -544,3 +544,13 @@ class JobBoard:
         tz: tzinfo | None = None,
     ) -> Table:
         return jobs_table(self.jobs(), now=now, age=age, fit=fit, tz=tz)
+
+
+def workflow_shown(job: Job, *, with_id: bool = False) -> str:
+    """A job's workflow as a person reads it: its name where the backend gave one (a Pixxel
+    workflow listed through the workflow list, `labels["workflow_name"]`), else its id;
+    `with_id` adds the id after a name."""
+    name = job.labels.get("workflow_name")
+    if not name or name == job.workflow:
+        return job.workflow or ""
+    return f"{name} ({job.workflow})" if with_id else name

@@ -264,6 +264,22 @@ def test_list_shows_a_table_of_the_backends_jobs_with_copyable_refs(env: Env, fa
     assert env.run("get", row[0]).returncode == 0
 
 
+def test_list_shows_pixxel_workflows_by_their_names(env: Env) -> None:
+    ref = env.submit("pixxel", LONG)
+    workflow_id = env.hub.get(ref).workflow
+    workflows = env.emu.backends["pixxel"].workflows  # type: ignore[attr-defined]
+    result = env.run("list", "pixxel")
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith(ref))
+    assert workflows[workflow_id].name in row  # the name the workflow list gave, not its id
+    listed = json.loads(env.run("list", "pixxel", "-o", "json").stdout)
+    job = next(job for job in listed if job["ref"] == ref)
+    assert (job["workflow"], job["labels"]["workflow_name"]) == (
+        workflow_id,
+        workflows[workflow_id].name,
+    )
+
+
 def test_list_without_a_name_merges_every_backend_newest_first(
     env: Env, succeeded: str, failed: str, running: str
 ) -> None:

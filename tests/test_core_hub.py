@@ -301,7 +301,7 @@ def test_every_request_carries_the_backend_timeout_and_the_calls_read_timeout(
         hub.get("f:a")
         adapter = hub.backends["f"]
         long_poll = Call(adapter.get_job("a").request, lambda r: None, timeout=650)
-        hub.run(adapter, long_poll)
+        hub._run(adapter, long_poll)
     plain, held = (r.extensions["timeout"] for r in server.requests)
     assert plain == {"connect": 7, "read": 7, "write": 7, "pool": 7}
     assert held == {"connect": 7, "read": 650, "write": 7, "pool": 7}

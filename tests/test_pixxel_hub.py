@@ -176,6 +176,19 @@ def test_list_without_workflow_walks_every_workflow_page(hub: Hub) -> None:
     assert [j.workflow for j in jobs] == [WF, WF, "c4ca4238-a0b9-4382-8dcc-509a6f75849b"]
 
 
+def test_list_without_workflow_names_each_job_by_its_workflow(hub: Hub) -> None:
+    hub.backends["pixxel"].workflows_page_size = 2  # type: ignore[attr-defined]
+    with play("list_all"):
+        jobs = list(hub.list("pixxel"))
+    assert [j.labels["workflow_name"] for j in jobs] == [
+        "NDVI monitoring — Bengaluru",
+        "NDVI monitoring — Bengaluru",
+        "Crop-type classification",
+    ]
+    with play("list_workflow"):  # a job answer names no workflow: no label is made up
+        assert all("workflow_name" not in j.labels for j in hub.list("pixxel", workflow=WF))
+
+
 def test_list_without_workflow_stops_walking_at_the_limit(hub: Hub) -> None:
     hub.backends["pixxel"].workflows_page_size = 2  # type: ignore[attr-defined]
     with play("list_all") as cassette:

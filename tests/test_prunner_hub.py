@@ -190,7 +190,7 @@ def test_listed_job_equals_the_job_read_alone(hub) -> None:
 def test_refresh_reads_every_job_in_one_request(hub) -> None:
     adapter = hub.adapter("ci")
     with cassettes.use_cassette("prunner/list.yaml") as cassette:
-        jobs = hub.run(adapter, adapter.refresh_jobs())
+        jobs = hub._run(adapter, adapter.refresh_jobs())
         assert cassette.play_count == 1
     assert len(jobs) == 5
 

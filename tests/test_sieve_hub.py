@@ -42,13 +42,13 @@ async def _alist(hub: AsyncHub, **kwargs: Any) -> list[Job]:
 
 async def _aawait(hub: AsyncHub, job_id: str) -> Job:
     adapter = hub.adapter("sieve")
-    job: Job = await hub.run(adapter, adapter.await_job(job_id))
+    job: Job = await hub._run(adapter, adapter.await_job(job_id))
     return job
 
 
 def _await(hub: Hub, job_id: str) -> Job:
     adapter = hub.adapter("sieve")
-    job: Job = hub.run(adapter, adapter.await_job(job_id))
+    job: Job = hub._run(adapter, adapter.await_job(job_id))
     return job
 
 

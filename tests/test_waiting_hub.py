@@ -350,4 +350,4 @@ def test_waits_over_a_sync_only_transport_leave_no_thread_behind_and_use_the_hub
                 hub.wait("b:a", timeout=0.3)  # ends while its second request is in flight
         left = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
         assert left == []
-        assert list(hub.runner._clients) == ["b"]  # the hub's own pooled client sent them
+        assert list(hub._runner._clients) == ["b"]  # the hub's own pooled client sent them

@@ -512,11 +512,11 @@ class AdapterConformance:
         assert call.retry is False, "a long-poll call must not be retried (retry=False)"
         assert call.timeout is not None, "a long-poll call needs its own, longer timeout"
         backend.answer(call.request, samples[0].payload)
-        job = hub.run(hub.adapter(NAME), adapter.await_job(job_id))
+        job = hub._run(hub.adapter(NAME), adapter.await_job(job_id))
         assert isinstance(job, Job) and job.id == job_id
         backend.answer(call.request, {"detail": "Request timeout."}, status=408)
         with pytest.raises(BackendUnavailable) as caught:
-            hub.run(hub.adapter(NAME), adapter.await_job(job_id))
+            hub._run(hub.adapter(NAME), adapter.await_job(job_id))
         assert caught.value.status_code == 408
 
     def test_batch_refresh_is_offered_exactly_when_it_works(
@@ -534,7 +534,7 @@ class AdapterConformance:
         if call is None:
             return
         backend.answer(call.request, refresh_body([sample.payload for sample in samples]))
-        jobs = hub.run(hub.adapter(NAME), adapter.refresh_jobs())
+        jobs = hub._run(hub.adapter(NAME), adapter.refresh_jobs())
         assert [job.id for job in jobs] == [job.id for job in sample_jobs]
 
 

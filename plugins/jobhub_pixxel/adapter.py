@@ -112,9 +112,16 @@ class PixxelAdapter(Adapter):
     # -- listing --------------------------------------------------------------------------------
 
     def _workflow_jobs(
-        self, workflow_id: str, status: str | None, *, then: Callable[[], Call[Page] | None] | None
+        self,
+        workflow_id: str,
+        status: str | None,
+        *,
+        then: Callable[[], Call[Page] | None] | None,
+        name: str | None = None,
     ) -> Call[Page]:
-        """One workflow's jobs; `then` gives the call for whatever comes after them."""
+        """One workflow's jobs; `then` gives the call for whatever comes after them. `name`, the
+        workflow's own name where the workflow list gave it, is kept as the `workflow_name`
+        label (job answers carry only the workflow's id)."""
         request = self.request(
             "GET", "v0", "workflows", workflow_id, "jobs", params={"status": status}
         )
@@ -129,6 +136,8 @@ class PixxelAdapter(Adapter):
                 what = "'jobs' must be a list of job objects"
                 items = self.validate(JobList, body, what=what).jobs or []
             jobs = to_jobs(self, items, workflow_id=workflow_id)
+            if name:
+                jobs = [named(job, name) for job in jobs]
             return Page(jobs, then() if then is not None else None)
 
         return Call(request, parse)
@@ -151,6 +160,7 @@ class PixxelAdapter(Adapter):
             page = self.validate(WorkflowPage, body, what=what)
             listed = page.workflows or []
             ids = [w.id for w in listed if w.id and w.id not in seen]
+            names = {w.id: w.name for w in listed if w.id and w.name}
             following = offset + len(listed)
             total = page.pagination.total if page.pagination else None
             more = bool(ids) and (
@@ -161,17 +171,26 @@ class PixxelAdapter(Adapter):
             def after() -> Call[Page] | None:
                 return self._workflows(status, offset=following, seen=now_seen) if more else None
 
-            return Page([], self._chain(ids, status, after))
+            return Page([], self._chain(ids, status, after, names))
 
         return Call(request, parse)
 
     def _chain(
-        self, ids: list[str], status: str | None, after: Callable[[], Call[Page] | None]
+        self,
+        ids: list[str],
+        status: str | None,
+        after: Callable[[], Call[Page] | None],
+        names: dict[str, str],
     ) -> Call[Page] | None:
         if not ids:
             return after()
         first, rest = ids[0], ids[1:]
-        return self._workflow_jobs(first, status, then=lambda: self._chain(rest, status, after))
+        return self._workflow_jobs(
+            first,
+            status,
+            then=lambda: self._chain(rest, status, after, names),
+            name=names.get(first),
+        )
 
     # -- errors ---------------------------------------------------------------------------------
 
@@ -190,3 +209,8 @@ class PixxelAdapter(Adapter):
         if details not in (None, "", [], {}):
             said = f"{said} ({excerpt(details, 100)})" if said else excerpt(details, 100)
         return excerpt(said, 200) if said else super().error_detail(response)
+
+
+def named(job: Job, name: str) -> Job:
+    """`job` with its workflow's name as the `workflow_name` label."""
+    return job.model_copy(update={"labels": {**job.labels, "workflow_name": name}})

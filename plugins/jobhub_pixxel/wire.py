@@ -97,6 +97,7 @@ class Pagination(_Lenient):
 
 class Workflow(_Lenient):
     id: str | None = None
+    name: str | None = None
 
 
 class WorkflowPage(_Lenient):
