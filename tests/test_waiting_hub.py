@@ -15,6 +15,8 @@ import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
 from jobhub.errors import ConfigError, InvalidArgument, InvalidPayload, InvalidRef, WaitTimeout
+from jobhub.waiting import engine as engine_module
+from jobhub.waiting import waiter as waiter_module
 from tests.test_waiting_support import ScriptedServer, Step, config, life, scripted_registry
 
 
@@ -168,6 +170,33 @@ def test_watching_a_backend_shows_new_jobs_as_they_appear(adapter_type: str) -> 
     new = [e for e in events if e.ref == "b:new"]
     assert new[0].old is None and new[-1].new is JobState.FAILED
     assert new[0].at > events[0].at
+
+
+@pytest.mark.parametrize("adapter_type", ["plain", "batch", "longpoll"])
+def test_a_backend_watch_forgets_each_discovered_job_once_it_has_ended(
+    adapter_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engines: list[engine_module.Engine] = []
+
+    class Recorded(engine_module.Engine):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            engines.append(self)
+
+    monkeypatch.setattr(waiter_module, "Engine", Recorded)
+    server = ScriptedServer(
+        {
+            "old": life((0, "succeeded")),
+            "busy": life((0, "running"), (0.2, "succeeded")),
+            "long": life((0, "running")),
+        }
+    )
+    with sync_hub(server, adapter_type) as hub:
+        events = list(hub.watch(backend="b", timeout=1.0))
+    ends = [e.ref for e in events if e.kind == "state" and e.new is not None and e.new.terminal]
+    assert sorted(ends) == ["b:busy", "b:old"]  # each end once, though listings still show it
+    (engine,) = engines
+    assert set(engine._followed) == {"b:long"}  # a long watch holds only what is open
 
 
 # -- stopping -----------------------------------------------------------------------------------

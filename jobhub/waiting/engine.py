@@ -156,6 +156,10 @@ class _Backend:
         self.unreadable = 0
         self.unlisted: set[str] = set()  # workflows whose listing failed for good
         self.open: set[str] = set()  # keys of followed jobs that have not ended
+        # Ids of jobs seen to end: a watch of the backend does not take them up again. A job
+        # discovered there is forgotten once it ends (its end was reported), so a long watch
+        # holds a view of what is open only.
+        self.finished: set[str] = set()
         self.vouched: dict[str, float] = {}  # key → loop time a listing last saw it unchanged
         self.listed: set[str] = set()  # workflows listed each cycle (until none of theirs is open)
         self.looked: asyncio.Event | None = None  # set once a first look by listing is done
@@ -380,6 +384,21 @@ class Engine:
             followed.asked.append(asked)
         return followed
 
+    def _finish(self, followed: _Followed) -> None:
+        """`followed` has ended (or is gone): nothing more is asked of it, and a job nobody
+        asked for, discovered on a watched backend, is forgotten but for its id."""
+        followed.ended = True
+        backend = self._backend(followed.ref.backend)
+        backend.open.discard(followed.key)
+        backend.vouched.pop(followed.key, None)
+        backend.finished.add(followed.ref.id)
+        if not followed.requested:
+            self._followed.pop(followed.key, None)
+
+    def _discovered(self, backend: _Backend, ref: JobRef) -> bool:
+        """Whether a job a watched backend's listing or refresh shows is new to the watch."""
+        return ref.id not in backend.finished and str(ref) not in self._followed
+
     def _listed(self, backend: _Backend, job: Job) -> JobRef:
         """The ref of a job as a listing or refresh shows it."""
         return JobRef(backend.name, backend.adapter.canonical_id(job.id))
@@ -445,8 +464,7 @@ class Engine:
         elif followed.fetch_by == math.inf:  # first seen in a listing
             followed.fetch_by = now + self._backend(followed.ref.backend).longest_pause
         if job.state.terminal:
-            followed.ended = True
-            self._backend(followed.ref.backend).open.discard(followed.key)
+            self._finish(followed)
             current = asyncio.current_task()
             for task in list(followed.tasks):
                 if task is not current:
@@ -679,7 +697,7 @@ class Engine:
                 ref = self._listed(backend, job)
                 listed.add(ref.id)
                 followed = self._followed.get(str(ref))
-                if followed is None and discover:
+                if discover and self._discovered(backend, ref):
                     followed = self._track(ref)
                 if followed is not None:
                     changed = self._accept(followed, job) or changed
@@ -697,10 +715,8 @@ class Engine:
         discovering, every one not already seen to end."""
         if not discover:
             return {self._followed[key].ref.id for key in backend.open}.__contains__
-        ended = {
-            f.ref.id for f in self._followed.values() if f.ended and f.ref.backend == backend.name
-        }
-        return lambda job_id: job_id not in ended
+        finished = backend.finished
+        return lambda job_id: job_id not in finished
 
     async def _get_missing(
         self, backend: _Backend, missing: list[_Followed], backoff: Backoff
@@ -712,8 +728,7 @@ class Engine:
             except JobNotFound:
                 if followed.requested:
                     raise
-                followed.ended = True  # a discovered job deleted by retention: stop following
-                backend.open.discard(followed.key)
+                self._finish(followed)  # a discovered job deleted by retention: stop following
             return followed.last is not was
 
         results = await asyncio.gather(*(one(f) for f in missing))
@@ -807,7 +822,7 @@ class Engine:
             key = str(ref)
             followed = self._followed.get(key)
             if followed is None:
-                if discover:
+                if discover and self._discovered(backend, ref):
                     followed = self._track(ref)
                     self._accept(followed, job)
                     changed = True
