@@ -81,6 +81,12 @@ class BackendSettings(BaseModel):
     )
     retries: int = Field(default=3, ge=0, le=100, description="retries of a transient fault")
     concurrency: int = Field(default=8, ge=1, le=1024, description="requests in flight at once")
+    long_polls: int = Field(
+        default=512,
+        ge=1,
+        le=4096,
+        description="long-polls held open at once while waiting (backends that offer one)",
+    )
     verify: bool = Field(default=True, description="verify TLS certificates")
     ca_file: str | None = Field(
         default=None, description="PEM file of CA certificates to trust instead of the system's"

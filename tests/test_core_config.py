@@ -261,3 +261,15 @@ def test_a_file_the_user_chose_may_point_environment_credentials_anywhere(
     (home / ".config" / "jobhub").mkdir(parents=True)
     write(home / ".config" / "jobhub" / "config.toml", REDIRECTING)
     assert "fake" in Hub.from_config(registry=registry, env=env).backends
+
+
+def test_long_polls_is_a_declared_setting_the_waits_hold_to(registry: Registry) -> None:
+    from jobhub.waiting.engine import MAX_HOLDS, max_holds
+
+    hub = Hub({"b": {"type": "fake", "api_key": SECRET, "long_polls": 3}}, registry=registry)
+    assert max_holds(hub.adapter("b")) == 3
+    default = Hub({"b": {"type": "fake", "api_key": SECRET}}, registry=registry)
+    assert max_holds(default.adapter("b")) == MAX_HOLDS == 512
+    for bad in (0, "3", 10**6):
+        with pytest.raises(ConfigError, match="long_polls"):
+            Hub({"b": {"type": "fake", "api_key": SECRET, "long_polls": bad}}, registry=registry)

@@ -40,6 +40,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from jobhub.backend import Adapter, Call, Capability, excerpt
+from jobhub.config import BackendSettings
 from jobhub.errors import (
     BackendUnavailable,
     InvalidPayload,
@@ -63,7 +64,8 @@ log = logging.getLogger("jobhub.waiting")
 T = TypeVar("T")
 Mode = Literal["wait", "watch"]
 
-MAX_HOLDS = 512  # held long-polls per backend (each keeps a connection open)
+# Held long-polls per backend by default (each keeps a connection open): the `long_polls` setting.
+MAX_HOLDS: int = BackendSettings.model_fields["long_polls"].default
 MAX_UNREADABLE = 5  # unreadable answers in a row from one backend before giving up
 MIN_HOLD = 1.0  # a 408 sooner than this (or poll_interval) is not a real hold: back off first
 LIST_MIN_JOBS = 2  # a workflow's listing is worth it from this many followed jobs
@@ -189,7 +191,7 @@ class HoldingRunner(AsyncRunner):
 
 def max_holds(adapter: Adapter) -> int:
     """Long-polls held at once on the backend (each keeps a connection open)."""
-    return int(getattr(adapter.settings, "long_polls", MAX_HOLDS))
+    return adapter.settings.long_polls
 
 
 class Engine:
