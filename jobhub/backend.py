@@ -71,7 +71,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Capability(enum.StrEnum):
-    """What an adapter can do beyond get and list; `waiting.py` picks the cheapest way to wait.
+    """What an adapter can do beyond get and list; the waiting engine (`jobhub.waiting`) picks
+    the cheapest way to wait.
     An adapter has a capability exactly when it overrides the capability's `method`."""
 
     CANCEL = "cancel"
