@@ -834,3 +834,14 @@ def test_a_command_needing_the_emulator_extra_says_what_to_install(
     assert result.returncode == 2
     line = one_line(result.stderr)
     assert "pip install 'jobhub[emulator]'" in line and "internal error" not in line
+
+
+def test_serve_without_its_extra_says_what_to_install(env: Env, tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['sse_starlette'] = None\n")
+    environ = {**env.environ(), "PYTHONPATH": str(tmp_path)}
+    for command in (["serve", "--port", "0"], ["demo", "--serve"]):
+        result = subprocess.run(
+            [JOBHUB, *command], env=environ, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2
+        assert "pip install 'jobhub[serve]'" in one_line(result.stderr)

@@ -39,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     options = {} if args.speed is None else {"speed": args.speed}
     if args.serve:
         from jobhub.commands import ExitCode
-        from jobhub.commands.serve import serve_extra_missing
+        from jobhub.commands.serve import SERVE_MODULES
 
-        if serve_extra_missing():
-            return ExitCode.USAGE
+        require_extra("serve", *SERVE_MODULES)
         from jobhub.serve.demo import run as serve_demo
 
         interrupted = serve_demo(jobs_per_backend=args.jobs, **options)

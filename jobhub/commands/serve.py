@@ -71,20 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_extra_missing() -> bool:
-    """True (and a line on stderr saying what to install) when jobhub[serve] is not installed."""
-    try:
-        import prometheus_client  # noqa: F401
-        import sse_starlette  # noqa: F401
-    except ImportError:
-        print("jobhub: serving needs its extra: pip install 'jobhub[serve]'", file=sys.stderr)
-        return True
-    return False
+SERVE_MODULES = ("starlette", "uvicorn", "sse_starlette", "prometheus_client")  # jobhub[serve]
 
 
 def run(args: argparse.Namespace) -> int:
-    if serve_extra_missing():
-        return ExitCode.USAGE
+    from jobhub.commands._common import require_extra
+
+    require_extra("serve", *SERVE_MODULES)
     import asyncio
     from datetime import timedelta
 
