@@ -2,7 +2,7 @@
 
 `ScriptedServer` serves jobs whose views change over time, through `httpx.MockTransport`:
 `GET /jobs/{id}`, `GET /jobs/{id}/await?offset=N` (held until the job ends, 408 after `hold`
-seconds), `GET /jobs?workflow=`, `GET /refresh` and `DELETE /jobs/{id}`. It records every
+seconds), `GET /jobs?workflow=&state=`, `GET /refresh` and `DELETE /jobs/{id}`. It records every
 request and how many were in flight at once. Three adapters speak it: `PlainAdapter` (no
 capability), `LongPollAdapter` (long-poll, cancel) and `BatchAdapter` (batch refresh, cancel).
 
@@ -103,7 +103,8 @@ class PlainAdapter(Adapter):
         def parse(response: httpx.Response) -> Page:
             return Page([self.normalize(item) for item in self.json(response)["jobs"]])
 
-        return Call(self.request("GET", "jobs", params={"workflow": workflow}), parse)
+        params = {"workflow": workflow, "state": state.value if state is not None else None}
+        return Call(self.request("GET", "jobs", params=params), parse)
 
 
 class LongPollAdapter(PlainAdapter):
@@ -266,8 +267,13 @@ class ScriptedServer:
         if route == "refresh":
             return _json({"jobs": self._all()})
         if route == "list":
-            workflow = params.get("workflow")
-            jobs = [job for job in self._all() if workflow is None or job["workflow"] == workflow]
+            workflow, state = params.get("workflow"), params.get("state")
+            jobs = [
+                job
+                for job in self._all()
+                if (workflow is None or job["workflow"] == workflow)
+                and (state is None or job["state"] == state)
+            ]
             return _json({"jobs": jobs})
         assert job_id is not None
         if self.view(job_id) is None:
@@ -287,10 +293,10 @@ class ScriptedServer:
                 now = self.now()
                 if now - asked >= self.hold:
                     return httpx.Response(408, json={"detail": "Request timeout."})
-                # Until the job's next step, the end of the hold, or 50 ms (for a cancel): a
+                # Until the job's next step, the end of the hold, or 0.5 s (for a cancel): a
                 # few wake-ups per hold rather than one every few milliseconds.
                 later = [at for at, _ in self.jobs[job_id].steps if at > now]
-                await asyncio.sleep(max(0.001, min(asked + self.hold, now + 0.05, *later) - now))
+                await asyncio.sleep(max(0.001, min(asked + self.hold, now + 0.5, *later) - now))
         finally:
             self.holding -= 1
         view = self.view(job_id)
