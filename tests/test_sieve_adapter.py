@@ -264,18 +264,22 @@ def test_a_limit_asks_for_pages_of_at_most_500(sieve: SieveAdapter, limit: int, 
 
 @pytest.mark.parametrize(
     ("state", "word"),
-    [(JobState.QUEUED, "queued"), (JobState.SUCCEEDED, "finished"), (JobState.FAILED, "error")],
+    [
+        (JobState.QUEUED, "queued"),
+        (JobState.RUNNING, "processing"),
+        (JobState.SUCCEEDED, "finished"),
+        (JobState.FAILED, "error"),
+        (JobState.CANCELLED, "cancelled"),
+    ],
 )
-def test_a_state_with_one_sieve_word_is_filtered_by_the_server(
+def test_a_state_with_a_v2_status_word_is_filtered_by_the_server(
     sieve: SieveAdapter, state: JobState, word: str
 ) -> None:
     assert query(sieve.list_jobs(state=state)) == {"status": word}
 
 
-@pytest.mark.parametrize(
-    "state", [JobState.RUNNING, JobState.CANCELLED, JobState.PENDING, JobState.UNKNOWN]
-)
-def test_a_state_with_several_or_no_sieve_words_is_left_to_the_hub(
+@pytest.mark.parametrize("state", [JobState.PENDING, JobState.UNKNOWN])
+def test_a_state_without_a_v2_status_word_is_left_to_the_hub(
     sieve: SieveAdapter, state: JobState
 ) -> None:
     assert "status" not in query(sieve.list_jobs(state=state))

@@ -4,7 +4,6 @@ fail at once with their typed error; deadlines end a call with `WaitTimeout`."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -12,9 +11,22 @@ import pytest
 from jobhub import AsyncHub, Hub, JobState
 from jobhub.errors import AuthError, InvalidPayload, JobNotFound, RateLimited, WaitTimeout
 from tests.conftest import SECRET
-from tests.test_waiting_support import ScriptedServer, config, life, scripted_registry, status
+from tests.test_waiting_support import (
+    VIRTUAL_TIME,
+    ScriptedServer,
+    clock,
+    config,
+    life,
+    scripted_registry,
+    status,
+)
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    return VIRTUAL_TIME
 
 
 def hub(server: ScriptedServer, adapter_type: str = "plain", **settings: Any) -> AsyncHub:
@@ -38,6 +50,16 @@ async def test_retry_after_is_honoured_before_asking_again() -> None:
     assert job.state is JobState.SUCCEEDED
     first, second = server.routes("get")[:2]
     assert second.at - first.at >= 0.4
+
+
+async def test_retry_after_pauses_every_request_to_the_backend() -> None:
+    server = ScriptedServer({name: life((0, "running"), (1, "succeeded")) for name in "abc"})
+    server.faults["get"] = [status(429, {"detail": "slow down"}, **{"Retry-After": "30"})]
+    async with hub(server, retries=0, poll_interval=0.5, poll_max=1) as h:
+        jobs = await h.wait_all(["b:a", "b:b", "b:c"], timeout=120)
+    assert [job.state for job in jobs] == [JobState.SUCCEEDED] * 3
+    limited, *after = server.requests
+    assert after and all(seen.at >= limited.at + 30 for seen in after)  # none of the others
 
 
 @pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
@@ -69,7 +91,7 @@ async def test_a_backend_that_keeps_answering_garbage_fails_with_invalid_payload
 @pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
 async def test_bad_credentials_fail_at_once_with_auth_error(adapter_type: str) -> None:
     server = ends_soon()
-    started = time.monotonic()
+    started = clock()
     async with AsyncHub(
         {"b": {"type": adapter_type, "api_key": "wrong", "poll_interval": 0.02}},
         registry=scripted_registry(),
@@ -78,7 +100,7 @@ async def test_bad_credentials_fail_at_once_with_auth_error(adapter_type: str) -
     ) as h:
         with pytest.raises(AuthError) as caught:
             await h.wait("b:a", timeout=30)
-    assert time.monotonic() - started < 2
+    assert clock() - started < 1  # no backoff
     assert caught.value.status_code == 401
     assert len(server.requests) <= 2  # never retried
 
@@ -109,13 +131,19 @@ async def test_wait_timeout_carries_the_last_view_of_each_open_job() -> None:
 
 
 async def test_one_timeout_bounds_the_whole_call_not_each_job() -> None:
-    never = [(0, {"state": "running"})]
-    server = ScriptedServer({name: never for name in ("x", "y", "z")})
-    started = time.monotonic()
+    # x and y end inside the timeout, z never: news keeps coming, yet the call ends at 0.3 s.
+    server = ScriptedServer(
+        {
+            "x": life((0, "running"), (0.1, "succeeded")),
+            "y": life((0, "running"), (0.2, "succeeded")),
+            "z": life((0, "running")),
+        }
+    )
+    started = clock()
     async with hub(server) as h:
         with pytest.raises(WaitTimeout):
             await h.wait_all(["b:x", "b:y", "b:z"], timeout=0.3)
-    assert 0.3 <= time.monotonic() - started < 0.8
+    assert 0.3 <= clock() - started < 0.35
 
 
 async def test_a_job_never_seen_is_pending_as_none() -> None:
@@ -192,11 +220,11 @@ def test_every_retry_after_is_capped(asked: str) -> None:
 async def test_a_long_retry_after_ends_at_the_deadline_naming_the_rate_limit() -> None:
     server = ends_soon()
     server.faults["get"] = [status(429, {"detail": "slow down"}, **{"Retry-After": "1e9"})]
-    started = time.monotonic()
+    started = clock()
     async with hub(server, retries=0) as h:
         with pytest.raises(WaitTimeout) as caught:
             await h.wait("b:a", timeout=0.5)
-    assert time.monotonic() - started < 2.0
+    assert clock() - started < 0.6  # not the 300 s asked
     message = str(caught.value)
     assert "rate limit" in message and "'b'" in message
     assert isinstance(caught.value.backend_errors["b"], RateLimited)
@@ -226,14 +254,14 @@ def test_the_sync_hub_looks_at_least_once_too() -> None:
 
 
 async def test_a_backend_failing_again_and_again_is_warned_about_once_and_again_when_back(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("jobhub.waiting.policy.FAILING_WARNED_AFTER", 0.2)
-    server = ScriptedServer({"a": life((0, "running"), (0.8, "succeeded"))})
+    # 30 faults a second or two apart outlast FAILING_WARNED_AFTER (10 s).
+    server = ScriptedServer({"a": life((0, "running"), (120, "succeeded"))})
     server.faults["get"] = [status(503, {"detail": "maintenance"})] * 30
     with caplog.at_level(logging.WARNING, logger="jobhub"):
-        async with hub(server, retries=0, poll_interval=0.01, poll_max=0.02) as h:
-            job = await h.wait("b:a", timeout=5)
+        async with hub(server, retries=0, poll_interval=1, poll_max=2) as h:
+            job = await h.wait("b:a", timeout=600)
     assert job.state is JobState.SUCCEEDED
     warnings = [r.getMessage() for r in caplog.records if r.name.startswith("jobhub.waiting")]
     assert len(warnings) == 2, warnings
@@ -245,9 +273,10 @@ async def test_a_backend_failing_again_and_again_is_warned_about_once_and_again_
 async def test_a_few_faults_among_answers_are_not_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server = ScriptedServer({"a": life((0, "running"), (0.3, "succeeded"))})
+    # Five faults in a row, over less than FAILING_WARNED_AFTER (10 s).
+    server = ScriptedServer({"a": life((0, "running"), (30, "succeeded"))})
     server.faults["get"] = [status(503, {"detail": "maintenance"})] * 5
     with caplog.at_level(logging.WARNING, logger="jobhub"):
-        async with hub(server, retries=0, poll_interval=0.01, poll_max=0.02) as h:
-            await h.wait("b:a", timeout=5)
+        async with hub(server, retries=0, poll_interval=1, poll_max=2) as h:
+            await h.wait("b:a", timeout=600)
     assert not [r for r in caplog.records if r.name.startswith("jobhub.waiting")]

@@ -17,7 +17,19 @@ from jobhub import AsyncHub, Hub, JobEvent, JobState
 from jobhub.errors import ConfigError, InvalidArgument, InvalidPayload, InvalidRef, WaitTimeout
 from jobhub.waiting import engine as engine_module
 from jobhub.waiting import waiter as waiter_module
-from tests.test_waiting_support import ScriptedServer, Step, config, life, scripted_registry
+from tests.test_waiting_support import (
+    VIRTUAL_TIME,
+    ScriptedServer,
+    Step,
+    config,
+    life,
+    scripted_registry,
+)
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    return VIRTUAL_TIME  # the async tests run on virtual loop time; the sync face cannot
 
 
 def sync_hub(server: ScriptedServer, adapter_type: str = "plain", **settings: Any) -> Hub:
@@ -153,14 +165,17 @@ async def test_sync_and_async_watch_agree() -> None:
     assert sync_timeout.value.pending.keys() == async_timeout.value.pending.keys() == {"b:b"}
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("adapter_type", ["plain", "batch", "longpoll"])
-def test_watching_a_backend_shows_new_jobs_as_they_appear(adapter_type: str) -> None:
+async def test_watching_a_backend_shows_new_jobs_as_they_appear(adapter_type: str) -> None:
     server = ScriptedServer(
-        {"old": life((0, "succeeded")), "busy": life((0, "running"), (0.3, "succeeded"))}
+        {"old": life((0, "succeeded")), "busy": life((0, "running"), (3, "succeeded"))}
     )
-    threading.Timer(0.2, server.add, ("new", life((0, "queued"), (0.2, "failed")))).start()
-    with sync_hub(server, adapter_type) as hub:
-        events = list(hub.watch(backend="b", timeout=1.0))  # ends quietly at the timeout
+    new_job = life((0, "queued"), (2, "failed"))
+    asyncio.get_running_loop().call_later(2, server.add, "new", new_job)
+    async with async_hub(server, adapter_type, poll_interval=0.2, poll_max=1) as hub:
+        # ends quietly at the timeout
+        events = [event async for event in hub.watch(backend="b", timeout=10)]
     by_job = {ref: summary([e for e in events if e.ref == ref]) for ref in ("b:old", "b:busy")}
     assert by_job["b:old"] == [("state", None, "succeeded", None)]
     assert by_job["b:busy"] == [
@@ -172,8 +187,9 @@ def test_watching_a_backend_shows_new_jobs_as_they_appear(adapter_type: str) -> 
     assert new[0].at > events[0].at
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("adapter_type", ["plain", "batch", "longpoll"])
-def test_a_backend_watch_forgets_each_discovered_job_once_it_has_ended(
+async def test_a_backend_watch_forgets_each_discovered_job_once_it_has_ended(
     adapter_type: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engines: list[engine_module.Engine] = []
@@ -187,12 +203,12 @@ def test_a_backend_watch_forgets_each_discovered_job_once_it_has_ended(
     server = ScriptedServer(
         {
             "old": life((0, "succeeded")),
-            "busy": life((0, "running"), (0.2, "succeeded")),
+            "busy": life((0, "running"), (2, "succeeded")),
             "long": life((0, "running")),
         }
     )
-    with sync_hub(server, adapter_type) as hub:
-        events = list(hub.watch(backend="b", timeout=1.0))
+    async with async_hub(server, adapter_type, poll_interval=0.2, poll_max=1) as hub:
+        events = [event async for event in hub.watch(backend="b", timeout=10)]
     ends = [e.ref for e in events if e.kind == "state" and e.new is not None and e.new.terminal]
     assert sorted(ends) == ["b:busy", "b:old"]  # each end once, though listings still show it
     (engine,) = engines
@@ -355,7 +371,7 @@ def test_waits_over_a_sync_only_transport_stop_reading_at_the_size_cap() -> None
 
 
 class SlowTransport(SyncOnlyTransport):
-    """Answers the first request at once, every later one after a second."""
+    """Answers the first request at once, every later one after 0.6 s."""
 
     def __init__(self, server: ScriptedServer) -> None:
         super().__init__(server)
@@ -363,7 +379,7 @@ class SlowTransport(SyncOnlyTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.answered:
-            time.sleep(1.0)
+            time.sleep(0.6)  # past the wait's 0.3 s: a sync transport blocks a real thread
         self.answered += 1
         return super().handle_request(request)
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from jobhub import AsyncHub, JobState
-from tests.test_waiting_support import ScriptedServer, config, life, scripted_registry
+from tests.test_waiting_support import VIRTUAL_TIME, ScriptedServer, config, life, scripted_registry
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    return VIRTUAL_TIME
 
 
 def hub(server: ScriptedServer, adapter_type: str, **settings: Any) -> AsyncHub:
@@ -141,7 +145,7 @@ async def test_backoff_spaces_polls_of_a_quiet_job_up_to_poll_max() -> None:
         await h.wait("b:a", timeout=5)
     times = [seen.at for seen in server.routes("get")]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert max(gaps) <= 0.16 + 0.05  # the cap (plus scheduling slack)
+    assert max(gaps) <= 0.16 + 1e-6  # the cap
     assert max(gaps) > 0.06  # it did grow past the first pauses
     assert len(times) < 1.0 / 0.02  # fewer than a fixed-interval loop would make
 
@@ -153,7 +157,7 @@ async def test_the_last_open_job_of_a_listed_workflow_is_still_seen_ending_promp
     async with hub(server, "plain", poll_max=0.1) as h:
         await h.wait_all([f"b:{job}" for job in ends], timeout=5)
         seen_at = server.now()
-    assert seen_at - ends["last"] < 0.1 + 0.1  # within poll_max (plus slack)
+    assert seen_at - ends["last"] <= 0.1 + 1e-6  # within poll_max
 
 
 async def test_a_listing_that_lags_is_only_a_hint_every_job_is_fetched_within_poll_max() -> None:
@@ -166,7 +170,7 @@ async def test_a_listing_that_lags_is_only_a_hint_every_job_is_fetched_within_po
         httpx.Response(200, content=json.dumps({"jobs": stale}).encode()) for _ in range(10_000)
     ]
     async with hub(server, "plain", poll_max=0.1) as h:
-        server.start = time.monotonic()  # the timelines start now
+        server.restart()  # the timelines start now
         jobs = await h.wait_all(["b:j0", "b:j1", "b:j2"], timeout=5)
     assert [job.state for job in jobs] == [JobState.SUCCEEDED] * 3
     assert server.routes("list")  # the listing was used, and did not hold the jobs back
@@ -187,7 +191,7 @@ async def test_a_flapping_backend_never_makes_a_watch_go_back_or_repeat_itself(
         }
     )
     async with hub(server, adapter_type, poll_interval=0.02, poll_max=0.04) as h:
-        server.start = time.monotonic()
+        server.restart()
         events = [event async for event in h.watch(["b:a"], timeout=5)]
     states = [(event.old, event.new) for event in events if event.kind == "state"]
     assert states == [(None, JobState.RUNNING), (JobState.RUNNING, JobState.SUCCEEDED)]

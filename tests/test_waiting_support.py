@@ -2,9 +2,13 @@
 
 `ScriptedServer` serves jobs whose views change over time, through `httpx.MockTransport`:
 `GET /jobs/{id}`, `GET /jobs/{id}/await?offset=N` (held until the job ends, 408 after `hold`
-seconds), `GET /jobs?workflow=`, `GET /refresh` and `DELETE /jobs/{id}`. It records every
+seconds), `GET /jobs?workflow=&state=`, `GET /refresh` and `DELETE /jobs/{id}`. It records every
 request and how many were in flight at once. Three adapters speak it: `PlainAdapter` (no
 capability), `LongPollAdapter` (long-poll, cancel) and `BatchAdapter` (batch refresh, cancel).
+
+The server keeps the time of the event loop it answers on, so a test run on `virtual_time`
+(looptime: the loop's clock jumps to the next timer whenever nothing else is ready) sees its
+timelines, the engine's pauses and its deadline all move together, in no real time.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import httpx
+import looptime
 
 from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page
 from jobhub.config import BackendSettings, HeaderSecret
@@ -28,6 +33,26 @@ from tests.conftest import SECRET
 
 FAST = {"poll_interval": 0.02, "poll_max": 0.08, "timeout": 5.0}
 Step = tuple[float, dict[str, Any]]
+
+# A test on virtual time fails (LoopTimeoutError) once its loop has lived this many seconds.
+VIRTUAL_TIME_LIMIT = 3600.0
+
+
+def _virtual_time_loop() -> asyncio.AbstractEventLoop:
+    return looptime.new_event_loop(start=0.0, end=VIRTUAL_TIME_LIMIT)
+
+
+# The `anyio_backend` of a module whose tests run on virtual time: pauses, timeouts and
+# deadlines take loop seconds, which pass as soon as nothing else is ready.
+VIRTUAL_TIME = ("asyncio", {"loop_factory": _virtual_time_loop})
+
+
+def clock() -> float:
+    """The running loop's time (virtual under looptime); `time.monotonic` outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 class ScriptedSettings(BackendSettings):
@@ -78,7 +103,8 @@ class PlainAdapter(Adapter):
         def parse(response: httpx.Response) -> Page:
             return Page([self.normalize(item) for item in self.json(response)["jobs"]])
 
-        return Call(self.request("GET", "jobs", params={"workflow": workflow}), parse)
+        params = {"workflow": workflow, "state": state.value if state is not None else None}
+        return Call(self.request("GET", "jobs", params=params), parse)
 
 
 class LongPollAdapter(PlainAdapter):
@@ -157,11 +183,18 @@ class ScriptedServer:
     holding: int = 0
 
     def __post_init__(self) -> None:
-        self.start = time.monotonic()
+        self.start: float | None = None  # the timelines start with the first request
         self.jobs = {job_id: ScriptedJob(list(steps)) for job_id, steps in self.timelines.items()}
 
+    def restart(self) -> None:
+        """The timelines start now."""
+        self.start = clock()
+
     def now(self) -> float:
-        return time.monotonic() - self.start
+        if self.start is None:
+            self.restart()
+        assert self.start is not None
+        return clock() - self.start
 
     def add(self, job_id: str, steps: list[Step]) -> None:
         """A job appearing from now on (its steps are relative to now)."""
@@ -234,8 +267,13 @@ class ScriptedServer:
         if route == "refresh":
             return _json({"jobs": self._all()})
         if route == "list":
-            workflow = params.get("workflow")
-            jobs = [job for job in self._all() if workflow is None or job["workflow"] == workflow]
+            workflow, state = params.get("workflow"), params.get("state")
+            jobs = [
+                job
+                for job in self._all()
+                if (workflow is None or job["workflow"] == workflow)
+                and (state is None or job["state"] == state)
+            ]
             return _json({"jobs": jobs})
         assert job_id is not None
         if self.view(job_id) is None:
@@ -252,9 +290,13 @@ class ScriptedServer:
         self.holding += 1
         try:
             while not self.ended(job_id):
-                if self.now() - asked >= self.hold:
+                now = self.now()
+                if now - asked >= self.hold:
                     return httpx.Response(408, json={"detail": "Request timeout."})
-                await asyncio.sleep(0.005)
+                # Until the job's next step, the end of the hold, or 0.5 s (for a cancel): a
+                # few wake-ups per hold rather than one every few milliseconds.
+                later = [at for at, _ in self.jobs[job_id].steps if at > now]
+                await asyncio.sleep(max(0.001, min(asked + self.hold, now + 0.5, *later) - now))
         finally:
             self.holding -= 1
         view = self.view(job_id)

@@ -3,7 +3,8 @@
 It follows each job the cheapest way its backend offers (`Adapter.capabilities`), one module
 per strategy:
 
-- `longpoll` — `LONG_POLL`: one held `await_job` per job (up to `long_polls` per backend).
+- `longpoll` — `LONG_POLL`: one held `await_job` per job (up to `long_polls` per backend);
+  `open_listing` — the jobs beyond that many, polled, with the open jobs' listing as a hint.
 - `refresh` — `BATCH_REFRESH`: one `refresh_jobs` call per backend per cycle serves every job.
 - `polling` — otherwise: a GET per job with its own backoff, helped by workflow listings.
 - `first_look` — a wait for several jobs of a backend starts with one listing of it.
@@ -41,6 +42,7 @@ from jobhub.waiting import policy
 from jobhub.waiting.events import high_water, job_events
 from jobhub.waiting.first_look import plan_first_looks
 from jobhub.waiting.longpoll import long_poll
+from jobhub.waiting.open_listing import open_listing
 from jobhub.waiting.polling import listing, poll
 from jobhub.waiting.refresh import refresh
 from jobhub.waiting.schedule import Backoff, Deadline
@@ -293,6 +295,11 @@ class Engine:
             self.spawn(poll(self, backend, followed, first_delay), followed)
             self._ensure_loop(backend, "listing", discover=False)
 
+    def list_open_jobs(self, backend: BackendState) -> None:
+        """Jobs wait for a hold on the backend: list its open jobs (`open_listing`)."""
+        if backend.lists_open_jobs:
+            self._ensure_loop(backend, "open", discover=False)
+
     def _ensure_loop(self, backend: BackendState, kind: str, *, discover: bool) -> None:
         """At most one refresh or listing loop per backend; a discovering one serves both."""
         key = f"{backend.name}/{kind}"
@@ -305,6 +312,8 @@ class Engine:
             self._discovering.add(key)
         if kind == "refresh":
             self._loops[key] = self.spawn(refresh(self, backend, discover=discover))
+        elif kind == "open":
+            self._loops[key] = self.spawn(open_listing(self, backend))
         else:
             self._loops[key] = self.spawn(listing(self, backend, discover=discover))
 

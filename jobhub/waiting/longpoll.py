@@ -6,7 +6,9 @@ doing. A watch also GETs the job between answers (`polling.poll`), because a lon
 nothing until the end; the long-poll then asks only for outputs past those already seen
 (`offset`) and the view is completed from what was seen. Held long-polls use a pool of their
 own (`HoldingRunner`, at most `long_polls` per backend), so they never take the connections
-GETs need; a job beyond that many is polled with GETs until a hold frees.
+GETs need. A job beyond that many waits for a hold in turn; meanwhile it is polled with GETs,
+and the listing of the backend's open jobs (`open_listing`) tells which of those jobs moved,
+so (for a wait) a job it shows unchanged is fetched only once per `poll_max`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jobhub.config import BackendSettings
 from jobhub.errors import BackendUnavailable
 from jobhub.http import AsyncRunner
 from jobhub.waiting import policy
+from jobhub.waiting.polling import sleep_or_wake
 from jobhub.waiting.schedule import Backoff
 from jobhub.waiting.state import BackendState, FollowedJob
 
@@ -56,12 +59,56 @@ async def long_poll(engine: Engine, backend: BackendState, followed: FollowedJob
             await asyncio.sleep(delay)
     backoff.reset()
     while not followed.ended:
-        if backend.holds_in_use >= backend.max_holds:  # every hold taken: poll until one frees
-            await asyncio.sleep(await engine.get(backend, followed, backoff))
+        if backend.holds_in_use >= backend.max_holds:
+            await _until_a_hold_frees(engine, backend, followed, backoff)
             continue
         delay = await _hold(engine, backend, followed, backoff)
         if delay:
             await asyncio.sleep(delay)
+
+
+async def _until_a_hold_frees(
+    engine: Engine, backend: BackendState, followed: FollowedJob, backoff: Backoff
+) -> None:
+    """Every hold is taken: wait for one in turn (first come, first served). Meanwhile a
+    wait polls the job as a backend without long-poll is polled, helped by the listing of open
+    jobs (`open_listing`); a watch already polls it alongside."""
+    turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    backend.hold_queue.append(turn)
+    backend.unheld.add(followed.key)
+    engine.list_open_jobs(backend)
+    try:
+        if engine.mode == "watch":
+            await turn
+            return
+        turn.add_done_callback(lambda _: followed.wake.set())
+        delay = backoff.next() if followed.last_view is not None else 0.0
+        while not followed.ended and not turn.done():
+            woken = await sleep_or_wake(delay, followed.wake)
+            if turn.done():
+                return
+            now = engine.now()
+            vouched = not woken and policy.listing_vouches(backend, followed, now)
+            followed.checked_at = now
+            if vouched:  # the listing follows it and wakes it when it moves
+                delay = max(followed.fetch_by - now, backend.settings.poll_interval)
+                continue
+            delay = await engine.get(backend, followed, backoff)
+            if woken:
+                delay = backoff.reset()
+    finally:
+        backend.unheld.discard(followed.key)
+        turn.cancel()  # no-op once given; else out of the queue
+
+
+def _release_hold(backend: BackendState) -> None:
+    """A hold ended: hand it to the first follower waiting for one."""
+    backend.holds_in_use -= 1
+    while backend.hold_queue:
+        turn = backend.hold_queue.popleft()
+        if not turn.done():
+            turn.set_result(None)
+            return
 
 
 async def _hold(
@@ -84,7 +131,7 @@ async def _hold(
     except Exception as exc:
         return policy.retry_in(backend, exc, backoff, engine.now())
     finally:
-        backend.holds_in_use -= 1
+        _release_hold(backend)
     if offset and isinstance(known, list) and isinstance(job.outputs, list):
         job = job.model_copy(update={"outputs": known[:offset] + job.outputs})
     engine.accept(followed, job)

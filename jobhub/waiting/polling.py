@@ -28,7 +28,16 @@ from jobhub.waiting.state import BackendState, FollowedJob
 if TYPE_CHECKING:
     from jobhub.waiting.engine import Engine
 
-__all__ = ["LIST_MAX_JOBS", "LIST_MAX_PAGES", "LIST_MIN_JOBS", "list_jobs", "listing", "poll"]
+__all__ = [
+    "LIST_MAX_JOBS",
+    "LIST_MAX_PAGES",
+    "LIST_MIN_JOBS",
+    "apply_listing",
+    "list_jobs",
+    "listing",
+    "poll",
+    "sleep_or_wake",
+]
 
 log = logging.getLogger("jobhub.waiting")
 
@@ -97,7 +106,7 @@ async def listing(engine: Engine, backend: BackendState, *, discover: bool) -> N
             if isinstance(result, BaseException):
                 delay = max(delay, _listing_failed(engine, backend, workflow, result, backoff))
             else:
-                changed = _apply_listing(engine, backend, result, discover) or changed
+                changed = apply_listing(engine, backend, result, discover) or changed
         if not delay:
             delay = backoff.reset() if changed else backoff.next()
 
@@ -165,7 +174,7 @@ def _listing_failed(
         return backoff.next()
 
 
-def _apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discover: bool) -> bool:
+def apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discover: bool) -> bool:
     """Discover new jobs (watching a backend); wake followers whose job moved."""
     changed = False
     now = engine.now()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -83,6 +84,11 @@ class BackendState:
         self.request_slots = asyncio.Semaphore(adapter.settings.concurrency)
         self.holds_in_use = 0
         self.max_holds = max_holds
+        # Followers waiting for a hold to free, first come first served, and the keys of their
+        # jobs (followed meanwhile by GETs helped by the open-jobs listing).
+        self.hold_queue: deque[asyncio.Future[None]] = deque()
+        self.unheld: set[str] = set()
+        self.lists_open_jobs = True  # until its listing of open jobs fails for good
         self.paused_until = 0.0  # nothing is sent before this (Retry-After)
         self.last_error: JobHubError | None = None  # set while its last answer is an error
         self.failures_in_a_row = 0

@@ -62,6 +62,8 @@ __all__ = ["SIEVE_STATES", "SieveAdapter", "SieveSettings"]
 
 # The server's own page size when a listing names no limit, and its maximum.
 MAX_PAGE = 500
+# The words `status=` filters a v2 listing by (its OpenAPI spec); older words are never sent.
+STATUS_FILTERS = frozenset({"queued", "processing", "error", "finished", "cancelled"})
 # The server holds /await for about ten minutes; give the answer a minute more to arrive.
 AWAIT_TIMEOUT = 660.0
 
@@ -197,12 +199,13 @@ class SieveAdapter(Adapter):
         state: JobState | None = None,
         limit: int | None = None,
     ) -> Call[Page]:
-        """Jobs of the organization, or of one function when `workflow` is `owner/function`.
-        `state` is sent to the server only when it is exactly one Sieve word."""
+        """Jobs of the organization, or of one function when `workflow` is `owner/function`,
+        newest first. `state` is sent to the server when one v2 status word names it
+        (`running` as `processing`, `cancelled` as `cancelled`)."""
         segments: tuple[str, ...] = ("v2", "jobs")
         if workflow is not None:
             segments = ("v2", "functions", *self._function(workflow), "jobs")
-        words = SIEVE_STATES.words(state) if state is not None else []
+        words = [w for w in SIEVE_STATES.words(state) if w in STATUS_FILTERS] if state else []
         params = {
             "limit": min(limit, MAX_PAGE) if limit else None,
             "status": words[0] if len(words) == 1 else None,
