@@ -24,6 +24,7 @@ import httpx
 from jobhub import collector
 from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
+    AnswerTooLarge,
     BackendError,
     BackendUnavailable,
     ConfigError,
@@ -172,11 +173,13 @@ class _Reader:
             extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
         )
 
-    def _too_big(self, size: int) -> InvalidPayload:
-        return InvalidPayload(
+    def _too_big(self, size: int) -> AnswerTooLarge:
+        return AnswerTooLarge(
             f"{self.adapter.type} backend {self.adapter.name!r}: answer of {size} bytes exceeds "
             f"the {self.limit}-byte cap — raise max_response_bytes if this is expected",
             backend=self.adapter.name,
+            size=size,
+            limit=self.limit,
         )
 
 

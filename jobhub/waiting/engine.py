@@ -42,6 +42,7 @@ import httpx
 from jobhub.backend import Adapter, Call, Capability, excerpt
 from jobhub.config import BackendSettings
 from jobhub.errors import (
+    AnswerTooLarge,
     BackendUnavailable,
     InvalidPayload,
     JobAlreadyFinished,
@@ -78,6 +79,10 @@ FIRST_LOOK_TIMEOUT = 5.0  # seconds that first listing may take before each job 
 FAILURES_WARNED = 3
 FAILING_WARNED_AFTER = 10.0
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
+# A batch refresh refused for its size is tried again this often (seconds). Each try may read up
+# to max_response_bytes before it is refused (128 MiB, seconds of CPU, for prunner), and the
+# answer shrinks only as the server's retention removes jobs, so not every cycle.
+REFRESH_RETRY_AFTER = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,14 +685,28 @@ class Engine:
     # -- per-backend loops ----------------------------------------------------------------------
 
     async def _refresh(self, backend: _Backend, *, discover: bool) -> None:
-        """One `refresh_jobs` per cycle for every job on the backend."""
+        """One `refresh_jobs` per cycle for every job on the backend. A refresh refused for
+        its size (`AnswerTooLarge`) is not asked for again for `REFRESH_RETRY_AFTER` seconds:
+        meanwhile each open job is fetched on its own, as a job the refresh does not show is."""
         backoff = backend.backoff(shared=True)
         delay = 0.0
+        refresh_after = -math.inf  # loop time before which a too-large refresh is not asked again
         while discover or backend.open:
             await asyncio.sleep(delay)
+            jobs: list[Job] = []
             try:
-                call = backend.adapter.refresh_jobs(wanted=self._wanted(backend, discover))
-                jobs = await self._send(backend, call)
+                if self._loop.time() >= refresh_after:
+                    call = backend.adapter.refresh_jobs(wanted=self._wanted(backend, discover))
+                    jobs = await self._send(backend, call)
+                    if refresh_after > -math.inf:
+                        log.warning(
+                            "%s: the refresh fits again; one request per cycle", backend.name
+                        )
+                        refresh_after = -math.inf
+            except AnswerTooLarge as exc:
+                if refresh_after == -math.inf:
+                    self._refresh_too_large(backend, exc, discover)
+                refresh_after = self._loop.time() + REFRESH_RETRY_AFTER
             except Exception as exc:
                 for key in backend.open:
                     self._followed[key].looked_once.set()
@@ -711,6 +730,22 @@ class Engine:
             if missing:  # not (or no longer) in the refresh: ask for each
                 changed = await self._get_missing(backend, missing, backoff) or changed
             delay = backoff.reset() if changed else backoff.next()
+
+    @staticmethod
+    def _refresh_too_large(backend: _Backend, exc: AnswerTooLarge, discover: bool) -> None:
+        found = " New jobs are not discovered meanwhile." if discover else ""
+        log.warning(
+            "%s backend %r: its batch refresh answer passed max_response_bytes (%d bytes); "
+            "fetching each of the %d open jobs on its own instead, and trying the refresh "
+            "again every %g s.%s To refresh in one request again, raise max_response_bytes "
+            "or let the server hold fewer jobs (prunner: retention_count, retention_period).",
+            backend.adapter.type,
+            backend.name,
+            exc.limit,
+            len(backend.open),
+            REFRESH_RETRY_AFTER,
+            found,
+        )
 
     def _wanted(self, backend: _Backend, discover: bool) -> Callable[[str], bool]:
         """The jobs of a refresh worth reading, by id: those followed and open; when
