@@ -111,7 +111,7 @@ def _configure_logging(debug: bool, machine: bool) -> None:
         if old.get_name() == "jobhub-cli":  # main() ran before in this process
             logging.getLogger("jobhub").removeHandler(old)
             logging.getLogger("httpx").removeHandler(old)
-    from jobhub.commands._text import printable
+    from jobhub.terminal import printable
 
     class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         # Whatever sys.stderr is when a record comes: during a live table on a terminal, rich
@@ -172,7 +172,7 @@ def _one_line_warnings() -> None:
         file: object = None,
         line: str | None = None,
     ) -> None:
-        from jobhub.commands._text import printable
+        from jobhub.terminal import printable
 
         print(f"jobhub: warning: {printable(message)}", file=sys.stderr)
 

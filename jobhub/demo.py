@@ -27,11 +27,11 @@ from rich.live import Live
 from rich.text import Text
 
 from jobhub.backend import Capability
-from jobhub.commands._text import printable
 from jobhub.errors import InvalidArgument, JobAlreadyFinished
 from jobhub.hub import Hub
 from jobhub.model import JobEvent, JobState
 from jobhub.render import JobBoard, event_line, jobs_table, make_console, plain, summary_table
+from jobhub.terminal import printable
 
 if TYPE_CHECKING:
     from jobhub.emulator import Emulator

@@ -294,7 +294,7 @@ class Hub(_HubBase):
         `timeout` bounds the whole call; `WaitTimeout.pending` holds the last view of each job
         still open (None if never seen), and `cancel_on_timeout=True` cancels those jobs (a
         backend without cancel, like Pixxel, is skipped and named in the message). Each
-        backend is asked the cheapest way it offers: see `jobhub.waiting.engine`.
+        backend is asked the cheapest way it offers: see `jobhub.waiting`.
         """
         targets = self._wait_targets(refs, what="wait_all")
         waiter = self._waiter()

@@ -29,7 +29,7 @@ from jobhub.emulator import Emulator, config_toml
 from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
-from jobhub.waiting.engine import FAILING_WARNED_AFTER
+from jobhub.waiting.policy import FAILING_WARNED_AFTER
 from tests.conftest import SECRET
 
 JOBHUB = str(Path(sys.executable).parent / "jobhub")

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from jobhub.commands._text import printable
 from jobhub.model import Job, JobEvent, JobState, Task
 from jobhub.render import event_line, job_detail, jobs_table, summary_table
+from jobhub.terminal import printable
 
 JOBHUB = str(Path(sys.executable).parent / "jobhub")
 # What a hostile server hides in its strings: a window title, a screen clear, a hyperlink,

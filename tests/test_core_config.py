@@ -264,7 +264,7 @@ def test_a_file_the_user_chose_may_point_environment_credentials_anywhere(
 
 
 def test_long_polls_is_a_declared_setting_the_waits_hold_to(registry: Registry) -> None:
-    from jobhub.waiting.engine import MAX_HOLDS, max_holds
+    from jobhub.waiting.longpoll import MAX_HOLDS, max_holds
 
     hub = Hub({"b": {"type": "fake", "api_key": SECRET, "long_polls": 3}}, registry=registry)
     assert max_holds(hub.adapter("b")) == 3

@@ -16,7 +16,7 @@ import pytest
 from jobhub import AsyncHub, Hub
 from jobhub.emulator import Emulator
 from jobhub.errors import ConfigError
-from jobhub.waiting import engine
+from jobhub.waiting import refresh
 
 CAP = 4000  # bytes: one job's detail (about 1.3 KB) fits, the six jobs' listing (6.4 KB) does not
 SPEED = 10.0  # emulated seconds per real one
@@ -97,7 +97,7 @@ def test_a_wait_past_the_size_cap_ends_with_each_jobs_state_fetching_each_job(
     (warning,) = cap_warnings(caplog)
     assert "'prunner'" in warning and f"({CAP} bytes)" in warning
     assert "each of the 2 open jobs on its own" in warning
-    assert f"every {engine.REFRESH_RETRY_AFTER:g} s" in warning
+    assert f"every {refresh.REFRESH_RETRY_AFTER:g} s" in warning
     assert "retention_count" in warning
 
 
@@ -106,7 +106,7 @@ def test_a_wait_past_the_size_cap_ends_with_each_jobs_state_fetching_each_job(
 async def test_the_refresh_is_taken_up_again_once_the_answer_fits(
     emu: CountingEmulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine, "REFRESH_RETRY_AFTER", 0.3)
+    monkeypatch.setattr(refresh, "REFRESH_RETRY_AFTER", 0.3)
     ballast, followed = submit(emu)
     prunner = emu.backends["prunner"]
     refs = [f"prunner:{job_id}" for job_id in followed]

@@ -18,7 +18,7 @@ from jobhub import AsyncHub, Hub
 from jobhub.backend import Adapter
 from jobhub.errors import JobHubError
 from jobhub.http import AsyncRunner, SyncRunner, _warned
-from jobhub.waiting.engine import HoldingRunner
+from jobhub.waiting.longpoll import HoldingRunner
 from tests.conftest import SECRET
 
 CREDENTIAL = {"sieve": "api_key", "pixxel": "api_key", "prunner": "jwt_secret", "wes": "token"}

@@ -228,7 +228,7 @@ def test_the_sync_hub_looks_at_least_once_too() -> None:
 async def test_a_backend_failing_again_and_again_is_warned_about_once_and_again_when_back(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("jobhub.waiting.engine.FAILING_WARNED_AFTER", 0.2)
+    monkeypatch.setattr("jobhub.waiting.policy.FAILING_WARNED_AFTER", 0.2)
     server = ScriptedServer({"a": life((0, "running"), (0.8, "succeeded"))})
     server.faults["get"] = [status(503, {"detail": "maintenance"})] * 30
     with caplog.at_level(logging.WARNING, logger="jobhub"):

@@ -196,7 +196,7 @@ def test_a_backend_watch_forgets_each_discovered_job_once_it_has_ended(
     ends = [e.ref for e in events if e.kind == "state" and e.new is not None and e.new.terminal]
     assert sorted(ends) == ["b:busy", "b:old"]  # each end once, though listings still show it
     (engine,) = engines
-    assert set(engine._followed) == {"b:long"}  # a long watch holds only what is open
+    assert set(engine.followed) == {"b:long"}  # a long watch holds only what is open
 
 
 # -- stopping -----------------------------------------------------------------------------------

@@ -72,6 +72,6 @@ def error_line(exc: BaseException) -> str:
             "plugin; rerun with --debug for the traceback and report it"
         )
     # One line, whatever the message holds; a backend's words are shown, never obeyed.
-    from jobhub.commands._text import printable
+    from jobhub.terminal import printable
 
     return "jobhub: " + printable(text)

@@ -61,7 +61,7 @@ class Items:
     def add(self, item: Any, *, name: str) -> None:
         """`item`: a pydantic model or a JSON-ready value; `name`: what `-o name` prints."""
         if self.fmt == "name":
-            from jobhub.commands._text import printable
+            from jobhub.terminal import printable
 
             line = printable(name)
         else:

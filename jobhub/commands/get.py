@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jobhub.commands._common import console, job_refs, open_hub, time_zone
     from jobhub.commands._output import MACHINE, Items, error_record, output_format
-    from jobhub.commands._text import printable
     from jobhub.errors import JobHubError
+    from jobhub.terminal import printable
 
     fmt = output_format(args)
     refs = job_refs(args.refs)  # every ref checked before any request

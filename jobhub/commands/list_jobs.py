@@ -162,7 +162,7 @@ def report(exc: Exception, name: str, fmt: str) -> None:
 
         print(error_record(exc, exit_code(exc), name=name), file=sys.stderr)
     else:
-        from jobhub.commands._text import printable
+        from jobhub.terminal import printable
 
         print(
             error_line(exc).replace("jobhub: ", f"jobhub: {printable(name)}: ", 1), file=sys.stderr

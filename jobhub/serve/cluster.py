@@ -84,6 +84,7 @@ class Node:
         async with pool.connection() as connection:
             await ensure_lease_schema(connection)
         self.leases = Leases(pool, self.name, self.backends, ttl=self.lease_ttl, role=self.role)
+        self.recorder.holder = self.name  # what it writes must be under a lease it holds
         self.recorder.start(())
         self._stopping = asyncio.Event()
         self._loop = asyncio.ensure_future(self.leases.run(self._changed, self._stopping))

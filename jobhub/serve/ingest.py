@@ -57,6 +57,8 @@ class Recorder:
         self._known: OrderedDict[str, Job] = OrderedDict()
         self._watches: dict[str, asyncio.Task[None]] = {}
         self._writer: asyncio.Task[None] | None = None
+        # This node's name when it shares the store by leases: its writes are fenced by them.
+        self.holder: str | None = None
 
     def start(self, backends: Iterable[str] | None = None) -> None:
         """Start writing, and follow `backends` (default: every one; `()`: none yet)."""
@@ -152,7 +154,7 @@ class Recorder:
                 changes.append((event.job, found))
         if not changes:
             return
-        await self.store.record(changes)
+        await self.store.record(changes, holder=self.holder)
         now = datetime.now(UTC)
         for job, recorded in changes:
             for event in recorded:

@@ -99,11 +99,17 @@ class Store(abc.ABC):
     # -- writing --------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def record(self, changes: Sequence[Change]) -> int:
+    async def record(self, changes: Sequence[Change], *, holder: str | None = None) -> int:
         """Store each job's snapshot (replacing the previous one) and append its events, all in
         one transaction: after a crash either every change is there or none is. Events get
         sequence numbers in the order given. Returns the last sequence number (the previous
-        last one when `changes` holds no event)."""
+        last one when `changes` holds no event).
+
+        `holder`: the serve node writing, on a store several nodes share. Only the changes of
+        backends whose lease that node holds when the transaction commits are recorded (the
+        lease is a fence: a node that stalled past its lease and wakes up cannot write over
+        the backend's new holder); the others are left out and logged. A store one node owns
+        alone (SQLite) has no leases and records everything."""
 
     @abc.abstractmethod
     async def prune(self, retention: Retention, *, now: datetime) -> PruneResult:

@@ -131,6 +131,35 @@ def safe_url(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
 
 
+# The backends of a batch whose lease `holder` holds right now (jobhub.serve.leases). FOR SHARE
+# holds those lease rows until the commit: a takeover's UPDATE waits for it, so no write of an
+# old holder can land after the new holder's first one.
+_HELD = """
+SELECT backend FROM jobhub_leases
+WHERE backend = ANY(%(backends)s) AND holder = %(holder)s AND expires_at > clock_timestamp()
+FOR SHARE
+"""
+
+
+async def _fenced(
+    connection: psycopg.AsyncConnection[Any], changes: Sequence[Change], holder: str
+) -> list[Change]:
+    """The changes of backends `holder` holds the lease of; the rest are logged and left out."""
+    backends = sorted({job.backend for job, _ in changes})
+    cursor = await connection.execute(_HELD, {"backends": backends, "holder": holder})
+    held = {found[0] for found in await cursor.fetchall()}
+    lost = [backend for backend in backends if backend not in held]
+    if lost:
+        left = sum(1 for job, _ in changes if job.backend not in held)
+        log.warning(
+            "%s no longer holds the lease of %s: %d changes left to the new holder",
+            holder,
+            ", ".join(lost),
+            left,
+        )
+    return [change for change in changes if change[0].backend in held]
+
+
 class PostgresStore(Store):
     """`Store` over a PostgreSQL database (`postgresql://user@host:port/dbname`)."""
 
@@ -251,14 +280,16 @@ class PostgresStore(Store):
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def record(self, changes: Sequence[Change]) -> int:
-        snapshots = [snapshot_row(job) for job, _ in changes]
-        logged = [row for _, events in changes for row in event_rows(events)]
+    async def record(self, changes: Sequence[Change], *, holder: str | None = None) -> int:
         async with self._connection("cannot record") as connection, connection.transaction():
             # The lock that orders commits like sequence numbers (see the module's doc).
             cursor = await connection.execute("SELECT last_seq FROM event_log FOR UPDATE")
             row = await cursor.fetchone()
             seq = int(row[0]) if row else 0
+            if holder is not None:
+                changes = await _fenced(connection, changes, holder)
+            snapshots = [snapshot_row(job) for job, _ in changes]
+            logged = [row for _, events in changes for row in event_rows(events)]
             if logged:
                 columns = [list(column) for column in zip(*logged, strict=True)]
                 cursor = await connection.execute(_INSERT_EVENTS, columns)

@@ -187,7 +187,8 @@ class SQLiteStore(Store):
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def record(self, changes: Sequence[Change]) -> int:
+    async def record(self, changes: Sequence[Change], *, holder: str | None = None) -> int:
+        # One node owns a SQLite store: there are no leases to fence its writes with.
         rows = [(snapshot_row(job), event_rows(events)) for job, events in changes]
         seq = await self._write(lambda db: self._record(db, rows))
         if seq > self._last_seq:

@@ -5,9 +5,13 @@ How it is built:
 - `events.job_events` — the pure diff of two views of a job into `JobEvent`s.
 - `schedule` — `Backoff` (jittered exponential pauses from `poll_interval` to `poll_max`) and
   `Deadline` (one time budget for a whole call). Pure.
-- `engine.Engine` — follows jobs the cheapest way each backend offers (long-poll, one batch
-  refresh per backend, or GETs helped by workflow listings), rides through transient faults,
-  honours `Retry-After`, and reports each new view of a job. See its docstring for the rules.
+- `state` — what is known of each followed job (`FollowedJob`) and each backend
+  (`BackendState`), and the news reported (`JobUpdate`).
+- `policy` — when to poll, which backoff, what a fault means, the `Retry-After` pause.
+- one module per strategy: `longpoll` (held `await_job`s), `refresh` (one batch refresh per
+  backend), `polling` (a GET per job, helped by workflow listings; a watched backend's
+  listing), `first_look` (one listing for the first view of many jobs).
+- `engine.Engine` — follows jobs with those strategies and reports each new view of a job.
 - `waiter.Waiter` — the four operations over an engine, as coroutines / async iterators.
 - `blocking` — the sync face: the same `Waiter` on a private event loop in a worker thread.
 

@@ -4,6 +4,7 @@ iterators. `AsyncHub` uses it directly; `Hub` runs it through `jobhub.waiting.bl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -13,8 +14,10 @@ from jobhub.backend import Adapter
 from jobhub.errors import HubClosed, WaitTimeout
 from jobhub.http import AsyncRunner
 from jobhub.model import Job, JobEvent, JobRef
-from jobhub.waiting.engine import Engine, HoldingRunner, Mode, canonical
+from jobhub.waiting.engine import Engine, Mode
+from jobhub.waiting.longpoll import HoldingRunner
 from jobhub.waiting.schedule import Deadline
+from jobhub.waiting.state import canonical
 
 __all__ = ["Waiter"]
 
@@ -62,7 +65,7 @@ class Waiter:
         self, refs: Sequence[JobRef], timeout: float | None, cancel_on_timeout: bool
     ) -> AsyncIterator[tuple[str, Job]]:
         """Each job once, as it ends, with the key it is followed under."""
-        deadline = Deadline(timeout)
+        deadline = _deadline(timeout)
         open_refs = {str(canonical(self.adapters, ref)) for ref in refs}
         if not open_refs:
             return
@@ -70,21 +73,21 @@ class Waiter:
             engine.follow(refs)
             while open_refs:
                 try:
-                    seen = await engine.next()
+                    update = await engine.next()
                 except WaitTimeout as exc:
                     if not cancel_on_timeout:
                         raise
                     raise engine.timed_out(await engine.cancel_open()) from exc
-                if seen.job.terminal and seen.ref in open_refs:
-                    open_refs.discard(seen.ref)
-                    yield seen.ref, seen.job
+                if update.job.terminal and update.ref in open_refs:
+                    open_refs.discard(update.ref)
+                    yield update.ref, update.job
 
     async def watch(
         self, refs: Sequence[JobRef], *, backend: str | None, timeout: float | None
     ) -> AsyncIterator[JobEvent]:
         """Events of `refs` until each has ended, or — with `backend` — of every job on it
         until the deadline (then the stream simply ends)."""
-        deadline = Deadline(timeout)
+        deadline = _deadline(timeout)
         open_refs = {str(canonical(self.adapters, ref)) for ref in refs}
         if not open_refs and backend is None:
             return
@@ -94,15 +97,15 @@ class Waiter:
             engine.follow(refs)
             while open_refs or backend is not None:
                 try:
-                    seen = await engine.next()
+                    update = await engine.next()
                 except WaitTimeout:
                     if backend is not None:
                         return
                     raise
-                for event in seen.events:
+                for event in update.events:
                     yield event
-                if seen.job.terminal:
-                    open_refs.discard(seen.ref)
+                if update.job.terminal:
+                    open_refs.discard(update.ref)
 
     @asynccontextmanager
     async def _engine(self, mode: Mode, deadline: Deadline) -> AsyncIterator[Engine]:
@@ -124,3 +127,9 @@ class Waiter:
                 await holder.aclose()
                 if own:
                     await runner.aclose()
+
+
+def _deadline(timeout: float | None) -> Deadline:
+    """A deadline on the running loop's clock, the one every pause and timeout of the engine
+    is measured on (the same as `time.monotonic` but for a loop that keeps its own time)."""
+    return Deadline(timeout, clock=asyncio.get_running_loop().time)

@@ -1,0 +1,91 @@
+"""Following a job by long-poll (`Capability.LONG_POLL`): one held `await_job` per job; the
+server answers when the job ends, and a 408 (the hold expired) is re-issued at once.
+
+A wait looks at each job once first (a GET), so a `WaitTimeout` can say what the job was
+doing. A watch also GETs the job between answers (`polling.poll`), because a long-poll says
+nothing until the end; the long-poll then asks only for outputs past those already seen
+(`offset`) and the view is completed from what was seen. Held long-polls use a pool of their
+own (`HoldingRunner`, at most `long_polls` per backend), so they never take the connections
+GETs need; a job beyond that many is polled with GETs until a hold frees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import httpx
+
+from jobhub.backend import Adapter
+from jobhub.config import BackendSettings
+from jobhub.errors import BackendUnavailable
+from jobhub.http import AsyncRunner
+from jobhub.waiting import policy
+from jobhub.waiting.schedule import Backoff
+from jobhub.waiting.state import BackendState, FollowedJob
+
+if TYPE_CHECKING:
+    from jobhub.waiting.engine import Engine
+
+__all__ = ["MAX_HOLDS", "HoldingRunner", "long_poll", "max_holds"]
+
+# Held long-polls per backend by default (each keeps a connection open): the `long_polls` setting.
+MAX_HOLDS: int = BackendSettings.model_fields["long_polls"].default
+
+
+def max_holds(adapter: Adapter) -> int:
+    """Long-polls held at once on the backend (each keeps a connection open)."""
+    return adapter.settings.long_polls
+
+
+class HoldingRunner(AsyncRunner):
+    """An `AsyncRunner` whose per-backend pool has room for every held long-poll, kept apart
+    from the pool GETs use so that holds never starve them."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(transport, connections=max_holds)
+
+
+async def long_poll(engine: Engine, backend: BackendState, followed: FollowedJob) -> None:
+    """Hold `await_job` until the job ends, re-issuing it when the hold expires."""
+    backoff = policy.backoff(backend.settings)
+    await backend.first_look()
+    while engine.mode == "wait" and followed.last_view is None:  # first sight, for WaitTimeout
+        delay = await engine.get(backend, followed, backoff)
+        if followed.last_view is None:
+            await asyncio.sleep(delay)
+    backoff.reset()
+    while not followed.ended:
+        if backend.holds_in_use >= backend.max_holds:  # every hold taken: poll until one frees
+            await asyncio.sleep(await engine.get(backend, followed, backoff))
+            continue
+        delay = await _hold(engine, backend, followed, backoff)
+        if delay:
+            await asyncio.sleep(delay)
+
+
+async def _hold(
+    engine: Engine, backend: BackendState, followed: FollowedJob, backoff: Backoff
+) -> float:
+    """One long-poll; the pause to take before the next (0: re-issue at once)."""
+    known = followed.reported.outputs if followed.reported is not None else None
+    offset = len(known) if engine.mode == "watch" and isinstance(known, list) else 0
+    asked = engine.now()
+    backend.holds_in_use += 1
+    try:
+        call = backend.adapter.await_job(followed.ref.id, offset=offset)
+        job = await engine.send(
+            backend, backend.adapter.expecting(followed.ref.id, call), hold=True
+        )
+    except BackendUnavailable as exc:
+        if policy.hold_expired(exc, engine.now() - asked, backend.settings):
+            return 0.0  # ask again
+        return policy.retry_in(backend, exc, backoff, engine.now())
+    except Exception as exc:
+        return policy.retry_in(backend, exc, backoff, engine.now())
+    finally:
+        backend.holds_in_use -= 1
+    if offset and isinstance(known, list) and isinstance(job.outputs, list):
+        job = job.model_copy(update={"outputs": known[:offset] + job.outputs})
+    engine.accept(followed, job)
+    return 0.0 if followed.ended else backoff.next()  # answered before the end: don't spin
