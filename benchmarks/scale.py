@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.memory import peak_rss
+from benchmarks.scale_cap import compare_ways_out
 from benchmarks.waiting import TYPES, CountingEmulator
 
 __all__ = ["main"]
@@ -324,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=30.0, help="CPU part: emulated s")
     parser.add_argument("--concurrency", type=int, default=64, help="the hand loop's GETs")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--parts", default="mixed,single,cpu", help="which parts to run")
+    parser.add_argument("--held", type=int, help="cap part: jobs the prunner server holds (2,000)")
+    parser.add_argument("--parts", default="mixed,single,cpu,cap", help="which parts to run")
     args = parser.parse_args(argv)
     tenth = 10 if args.quick else 1
     args.jobs = args.jobs or 10_000 // tenth
@@ -342,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             _awaiting(f"{kind} alone", (kind,), args.single, args)
     if "cpu" in parts:
         _cpu_per_job(TYPES, sizes, args)
+    if "cap" in parts:
+        compare_ways_out(args.held or 2_000 // tenth)
     return 0
 
 

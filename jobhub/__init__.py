@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnswerTooLarge",
     "AsyncHub",
     "AuthError",
     "BackendError",
@@ -43,6 +44,7 @@ __all__ = [
 
 # The error tree (as in `jobhub.errors`) imports nothing beyond the standard library.
 _ERRORS = (
+    "AnswerTooLarge",
     "AuthError",
     "BackendError",
     "BackendUnavailable",
@@ -74,6 +76,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from jobhub.errors import (
+        AnswerTooLarge,
         AuthError,
         BackendError,
         BackendUnavailable,

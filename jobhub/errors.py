@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from jobhub.model import Job
 
 __all__ = [
+    "AnswerTooLarge",
     "AuthError",
     "BackendError",
     "BackendUnavailable",
@@ -91,6 +92,16 @@ class InvalidPayload(JobHubError):
     def __init__(self, message: str, *, excerpt: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.excerpt = excerpt
+
+
+class AnswerTooLarge(InvalidPayload):
+    """An answer passed the backend's `max_response_bytes` and was not read past it. `size`
+    is how many bytes it declared or had sent when refused; `limit` is the cap."""
+
+    def __init__(self, message: str, *, size: int, limit: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.size = size
+        self.limit = limit
 
 
 class BackendError(JobHubError):

@@ -24,6 +24,7 @@ import httpx
 from jobhub import collector
 from jobhub.backend import Adapter, Call, excerpt
 from jobhub.errors import (
+    AnswerTooLarge,
     BackendError,
     BackendUnavailable,
     ConfigError,
@@ -172,11 +173,13 @@ class _Reader:
             extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
         )
 
-    def _too_big(self, size: int) -> InvalidPayload:
-        return InvalidPayload(
+    def _too_big(self, size: int) -> AnswerTooLarge:
+        return AnswerTooLarge(
             f"{self.adapter.type} backend {self.adapter.name!r}: answer of {size} bytes exceeds "
             f"the {self.limit}-byte cap — raise max_response_bytes if this is expected",
             backend=self.adapter.name,
+            size=size,
+            limit=self.limit,
         )
 
 
@@ -364,9 +367,16 @@ class SyncRunner:
             client.close()
 
 
+# Connections per httpx pool. httpcore looks at every connection of a pool each time a request
+# starts or ends, so one pool of 512 held long-polls costs 512 checks per request (most of a
+# 5,000-job wait's CPU); a backend given more connections gets several pools of at most this
+# many, each request sent through the one with the fewest requests in flight.
+POOL_CONNECTIONS = 32
+
+
 class AsyncRunner:
     """The asyncio twin of `SyncRunner`. `connections(adapter)` sizes each backend's pool
-    (default: its `concurrency`)."""
+    (default: its `concurrency`), split into pools of at most `POOL_CONNECTIONS`."""
 
     def __init__(
         self,
@@ -376,7 +386,8 @@ class AsyncRunner:
     ) -> None:
         self._transport = transport
         self._connections = connections
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, list[httpx.AsyncClient]] = {}
+        self._in_flight: dict[str, list[int]] = {}  # per backend, requests in each pool
         self._loop: asyncio.AbstractEventLoop | None = None  # the one the clients belong to
         self.closed = False
 
@@ -387,6 +398,15 @@ class AsyncRunner:
         return self._connections(adapter)
 
     def client(self, adapter: Adapter) -> httpx.AsyncClient:
+        """The backend's client with the fewest requests in flight."""
+        return self._clients_of(adapter)[self._least_busy(adapter)]
+
+    def _least_busy(self, adapter: Adapter) -> int:
+        self._clients_of(adapter)
+        counts = self._in_flight[adapter.name]
+        return counts.index(min(counts))
+
+    def _clients_of(self, adapter: Adapter) -> list[httpx.AsyncClient]:
         if self.closed:
             raise HubClosed
         try:
@@ -403,13 +423,19 @@ class AsyncRunner:
                     backend=adapter.name,
                 )
             self._loop = loop
-        client = self._clients.get(adapter.name)
-        if client is None:
-            options = _client_options(adapter, self.connections_for(adapter))
-            client = self._clients[adapter.name] = httpx.AsyncClient(
-                transport=self._transport, **options
-            )
-        return client
+        clients = self._clients.get(adapter.name)
+        if clients is None:
+            connections = self.connections_for(adapter)
+            pools = -(-connections // POOL_CONNECTIONS)
+            clients = self._clients[adapter.name] = [
+                httpx.AsyncClient(
+                    transport=self._transport,
+                    **_client_options(adapter, -(-connections // pools)),
+                )
+                for _ in range(pools)
+            ]
+            self._in_flight[adapter.name] = [0] * pools
+        return clients
 
     async def run(self, adapter: Adapter, call: Call[T], *, retry: bool = True) -> T:
         result = await self._tries(adapter, call, retry)
@@ -434,9 +460,12 @@ class AsyncRunner:
         request, timeout = _timed(adapter, call)
         reader = _Reader(adapter, timeout)
         start = time.monotonic()
+        pool = self._least_busy(adapter)
+        client, in_flight = self._clients[adapter.name][pool], self._in_flight[adapter.name]
+        in_flight[pool] += 1
         try:
             async with asyncio.timeout(timeout):
-                response = await self.client(adapter).send(
+                response = await client.send(
                     request, auth=adapter.auth() or httpx.USE_CLIENT_DEFAULT, stream=True
                 )
                 try:
@@ -451,6 +480,8 @@ class AsyncRunner:
             if isinstance(exc, RuntimeError):
                 raise
             raise _transport_error(adapter, request, exc) from None
+        finally:
+            in_flight[pool] -= 1
         complete = reader.finish(response)
         _log(adapter, request, complete, start)
         return interpret(adapter, call, complete)
@@ -458,6 +489,8 @@ class AsyncRunner:
     async def aclose(self) -> None:
         """Close every connection; the runner sends nothing more (`HubClosed`)."""
         self.closed = True
-        clients, self._clients, self._loop = list(self._clients.values()), {}, None
-        for client in clients:
-            await client.aclose()
+        pools, self._clients, self._loop = list(self._clients.values()), {}, None
+        self._in_flight = {}
+        for clients in pools:
+            for client in clients:
+                await client.aclose()

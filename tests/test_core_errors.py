@@ -67,6 +67,7 @@ EXAMPLES: list[errors.JobHubError] = [
     errors.InvalidArgument("limit must be 0 or more, not -1"),
     errors.InvalidRef("no colon", backend="ci"),
     errors.InvalidPayload("garbage", backend="ci", raw={"a": [1]}, excerpt='{"a": [1]}'),
+    errors.AnswerTooLarge("too big", backend="ci", size=2048, limit=1024),
     errors.AuthError("401", backend="ci", status_code=401, raw="no token found"),
     errors.RateLimited("slow down", backend="ci", status_code=429, retry_after=2.5),
     errors.BackendUnavailable("down", backend="ci", status_code=503),
@@ -84,7 +85,11 @@ def test_errors_survive_a_pickle_round_trip(error: errors.JobHubError) -> None:
 
 def test_every_error_class_pickles() -> None:
     for cls in ERROR_CLASSES:
-        kwargs: dict[str, Any] = {"pending": {}} if cls is errors.WaitTimeout else {}
+        required: dict[type[errors.JobHubError], dict[str, Any]] = {
+            errors.WaitTimeout: {"pending": {}},
+            errors.AnswerTooLarge: {"size": 2, "limit": 1},
+        }
+        kwargs = required.get(cls, {})
         error = cls("message", backend="b", **kwargs)
         assert type(pickle.loads(pickle.dumps(error))) is cls
 

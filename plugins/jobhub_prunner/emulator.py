@@ -35,6 +35,7 @@ from jobhub.emulator import (
     parse_steering,
 )
 from jobhub.emulator.formats import rfc3339_seconds
+from jobhub.errors import ConfigError
 from jobhub_prunner.emulated_answers import (
     json_answer,
     plain_answer,
@@ -257,6 +258,15 @@ class PrunnerEmulator(EmulatedBackend):
             run.outcome = "cancelled" if line.canceled else "succeeded"
         run.cancelled_at = None  # the outcome above says it
         return run
+
+    def forget(self, job_id: str) -> None:
+        """Remove an ended job, as prunner's retention (`retention_count`, `retention_period`)
+        does: `/pipelines/jobs` no longer lists it and `/job/detail` answers 404. The jobs
+        queued behind it keep their timelines."""
+        run = self.find(job_id)
+        if run is None or run.ends > self.now():
+            raise ConfigError(f"prunner emulator: job {job_id!r} has not ended: cannot forget it")
+        del self._plans[job_id]
 
     # -- endpoints ----------------------------------------------------------------------------
 
