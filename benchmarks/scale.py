@@ -5,6 +5,7 @@
                                                per cycle at 1,000, 5,000 and 10,000 jobs
     python -m benchmarks scale --quick         the same with a tenth of the jobs, shorter
     python -m benchmarks scale -- --jobs 2000 --single 1000 --span 60 --parts mixed,cpu
+    python -m benchmarks scale -- --single 5000 --parts single --types sieve --span 60
 
 The emulator serves in this process; each contender runs in a child process of its own, so its
 CPU seconds and peak resident set size (`VmHWM`) are its own, and it shares no interpreter lock
@@ -218,6 +219,9 @@ def _run(
             name: {**entry, "poll_interval": args.interval / speed, "poll_max": 30.0 / speed}
             for name, entry in emu.hub_config().items()
         }
+        if args.long_polls is not None:
+            for entry in config.values():
+                entry["long_polls"] = args.long_polls
         refs = _submit(emu, types, jobs, 0.0 if follow else args.span, args.seed)
         warmup = args.warmup / speed if follow else 0.0
         window = args.window / speed if follow else 0.0
@@ -237,11 +241,13 @@ def _run(
         synced_mono, synced_emulated = time.monotonic(), emu.clock.now()
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.scale", "--child", file.name],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
         Path(file.name).unlink()
+        if done.returncode:
+            sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         result.requests = Counter(emu.requests)
         for ref, state, at in figures["seen"]:
@@ -325,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="the hand loop's GETs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parts", default="mixed,single,cpu", help="which parts to run")
+    parser.add_argument("--types", default=",".join(TYPES), help="backends of the single part")
+    parser.add_argument("--long-polls", type=int, help="long-polls held per backend (512)")
     args = parser.parse_args(argv)
     tenth = 10 if args.quick else 1
     args.jobs = args.jobs or 10_000 // tenth
@@ -338,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mixed" in parts:
         _awaiting(", ".join(TYPES), TYPES, args.jobs, args)
     if "single" in parts:
-        for kind in TYPES:
+        for kind in args.types.split(","):
             _awaiting(f"{kind} alone", (kind,), args.single, args)
     if "cpu" in parts:
         _cpu_per_job(TYPES, sizes, args)
