@@ -7,6 +7,7 @@
     python -m benchmarks scale --quick         the same with a tenth of the jobs, shorter
     python -m benchmarks scale -- --jobs 2000 --single 1000 --span 60 --parts mixed,cpu
     python -m benchmarks scale -- --parts mixed --jobs 5000 --jobhub-only    jobhub alone
+    python -m benchmarks scale -- --single 5000 --parts single --types sieve --span 60
 
 Each emulated backend serves from a process of its own (`benchmarks.scale_server`), and each
 contender runs in a child process of its own, so its CPU seconds and peak resident set size
@@ -227,6 +228,9 @@ def _run(
             name: {**entry, "poll_interval": args.interval / speed, "poll_max": 30.0 / speed}
             for name, entry in servers.config.items()
         }
+        if args.long_polls is not None:
+            for entry in config.values():
+                entry["long_polls"] = args.long_polls
         ids = servers.submit(_jobs(types, jobs, 0.0 if follow else args.span, args.seed))
         dealt = {kind: iter(each) for kind, each in ids.items()}
         refs = [
@@ -249,11 +253,13 @@ def _run(
         servers.sync()
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.scale", "--child", file.name],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
         Path(file.name).unlink()
+        if done.returncode:
+            sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         reports = servers.report(ids)
     for kind, report in reports.items():
@@ -380,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--held", type=int, help="cap part: jobs the prunner server holds (2,000)")
     parser.add_argument("--parts", default="mixed,single,cpu,cap", help="which parts to run")
+    parser.add_argument("--types", default=",".join(TYPES), help="backends of the single part")
+    parser.add_argument("--long-polls", type=int, help="long-polls held per backend (512)")
     args = parser.parse_args(argv)
     tenth = 10 if args.quick else 1
     args.jobs = args.jobs or 10_000 // tenth
@@ -393,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mixed" in parts:
         _awaiting(", ".join(TYPES), TYPES, args.jobs, args, floor=args.floor)
     if "single" in parts:
-        for kind in TYPES:
+        for kind in args.types.split(","):
             _awaiting(f"{kind} alone", (kind,), args.single, args, floor=False)
     if "cpu" in parts:
         _cpu_per_job(TYPES, sizes, args)

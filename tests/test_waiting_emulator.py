@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
@@ -154,3 +155,39 @@ def test_watching_through_faults_still_ends_each_job_once_in_its_true_state() ->
         events = asyncio.run(watch())
         endings = [(e.ref, e.new.value) for e in events if e.kind == "state" and e.new.terminal]
         assert sorted(endings) == sorted((ref, truth(emu, ref)) for ref in refs)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The default transport, noting each request's path and query."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent: list[httpx.URL] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request.url)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_sieve_jobs_beyond_the_held_long_polls_are_followed_through_its_status_listings(
+    emu: Emulator,
+) -> None:
+    refs = [f"sieve:{emu.submit('sieve', duration=2 + i % 6)}" for i in range(12)]
+    counting = CountingTransport()
+
+    async def wait() -> list[str]:
+        config = hub_config(emu, long_polls=2, poll_max=5.0)
+        async with AsyncHub(config, transport=counting) as hub:
+            return [job.state.value for job in await hub.wait_all(refs, timeout=30)]
+
+    assert asyncio.run(wait()) == [truth(emu, ref) for ref in refs]
+    paths = [url.path.removeprefix("/sieve") for url in counting.sent]
+    statuses = {url.params.get("status") for url in counting.sent if url.path.endswith("/v2/jobs")}
+    assert {"queued", "processing"} & statuses  # listed by Sieve's status words
+    # Polled on its own, each job would be fetched every few hundredths of a second at first;
+    # the listing tells which ended, so each is fetched about once.
+    gets = [path for path in paths if path.startswith("/v2/jobs/") and "/await" not in path]
+    assert len(gets) <= 2 * len(refs)

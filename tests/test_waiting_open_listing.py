@@ -37,9 +37,9 @@ def anyio_backend() -> tuple[str, dict[str, Any]]:
     return VIRTUAL_TIME
 
 
-def server() -> ScriptedServer:
+def server(latency: float = 0.0) -> ScriptedServer:
     timelines = {job: life((0, "running"), (end, "succeeded")) for job, end in ENDS.items()}
-    return ScriptedServer(timelines, hold=600)
+    return ScriptedServer(timelines, hold=600, latency=latency)
 
 
 async def wait_for_all(server: ScriptedServer) -> dict[str, float]:
@@ -66,15 +66,18 @@ def gets_per_job(server: ScriptedServer) -> dict[str | None, list[float]]:
     return times
 
 
-async def test_jobs_beyond_the_holds_are_followed_through_the_open_jobs_listing() -> None:
-    listed = server()
+@pytest.mark.parametrize("latency", [0.0, 0.7])  # slow answers: views change while listing
+async def test_jobs_beyond_the_holds_are_followed_through_the_open_jobs_listing(
+    latency: float,
+) -> None:
+    listed = server(latency)
     ended = await wait_for_all(listed)
     assert ended.keys() == ENDS.keys()
     assert {seen.params.get("state") for seen in listed.routes("list")} >= {"running"}
     # Ends are reported within a few listing cycles, far sooner than poll_max.
     assert max(ended[job] - end for job, end in ENDS.items()) < 5
     # Without the listing (it fails for good at once) the same jobs cost more requests.
-    unlisted = server()
+    unlisted = server(latency)
     unlisted.faults["list"] = [status(400, {"detail": "no listing here"})] * 10_000
     await wait_for_all(unlisted)
     assert len(unlisted.routes("list")) <= 2  # the first look and the open jobs: not again

@@ -30,7 +30,7 @@ from jobhub.errors import JobHubError
 from jobhub.model import Job, JobState
 from jobhub.waiting import policy
 from jobhub.waiting.polling import LIST_MAX_PAGES, apply_listing
-from jobhub.waiting.state import BackendState, FollowedJob
+from jobhub.waiting.state import BackendState
 
 if TYPE_CHECKING:
     from jobhub.waiting.engine import Engine
@@ -55,18 +55,19 @@ async def open_listing(engine: Engine, backend: BackendState) -> None:
     delay = 0.0
     while backend.unheld:
         await asyncio.sleep(delay)
-        unheld = [
-            followed
+        # Each job waiting for a hold, as last seen (a view may change while the listing runs).
+        unheld = {
+            followed: followed.last_view
             for key in backend.unheld
             if (followed := engine.followed.get(key)) is not None
             and followed.last_view is not None
             and not followed.ended
-        ]
-        states = sorted({f.last_view.state for f in unheld if f.last_view is not None})
+        }
+        states = sorted({view.state for view in unheld.values() if view is not None})
         if not states:  # not seen yet
             delay = backend.settings.poll_interval
             continue
-        created = [f.last_view.created_at for f in unheld if f.last_view is not None]
+        created = [view.created_at for view in unheld.values() if view is not None]
         oldest = min((at for at in created if at is not None), default=None)
         try:
             listings = await asyncio.gather(*(_list(engine, backend, s, oldest) for s in states))
@@ -84,20 +85,20 @@ async def open_listing(engine: Engine, backend: BackendState) -> None:
         jobs = [job for listed in listings for job in listed.jobs]
         changed = apply_listing(engine, backend, jobs, discover=False)
         shown = {str(backend.ref_of(job)) for job in jobs}
-        for followed in unheld:
-            if followed.key not in shown and _covers(by_state, followed):
+        for followed, view in unheld.items():
+            if followed.ended or followed.last_view is not view or followed.key in shown:
+                continue  # ended, or seen anew meanwhile: the listing may predate that view
+            if view is not None and _covers(by_state[view.state], view):
                 followed.wake.set()  # out of the open states: most likely ended
                 changed = True
         delay = backoff.reset() if changed else backoff.next()
 
 
-def _covers(by_state: dict[JobState, _Listed], followed: FollowedJob) -> bool:
+def _covers(listed: _Listed, view: Job) -> bool:
     """Whether the listing of the state the job was last seen in reached it."""
-    assert followed.last_view is not None
-    listed = by_state[followed.last_view.state]
     if listed.complete:
         return True
-    created = followed.last_view.created_at
+    created = view.created_at
     return created is not None and listed.reached is not None and created >= listed.reached
 
 
