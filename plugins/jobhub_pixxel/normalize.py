@@ -27,7 +27,6 @@ percentage text is read once.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from types import NoneType
 from typing import Any
@@ -77,14 +76,9 @@ _WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.know
 _TEXT = (str, NoneType)
 
 # The readers never raise and give immutable values, so each distinct text is read once (a
-# listing read every cycle repeats every job's times; a task often starts as another ends).
-_time_of_text = lru_cache(maxsize=8192)(timestamp)
+# listing read every cycle repeats every job's durations; `timestamp` remembers times itself).
 _seconds_of_text = lru_cache(maxsize=4096)(seconds)
 _percent_of_text = lru_cache(maxsize=1024)(percent)
-
-
-def _time(value: Any) -> datetime | None:
-    return _time_of_text(value) if type(value) is str else timestamp(value)
 
 
 def _seconds(value: Any) -> float | None:
@@ -142,8 +136,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             jobs.append(_read(adapter, payload, workflow_id))  # which says what is wrong
             continue
         state = _WORDS.get(status) or STATES(status)
-        created = _time_of_text(created_at) if type(created_at) is str else timestamp(created_at)
-        ended = _time_of_text(finished_at) if type(finished_at) is str else timestamp(finished_at)
+        created, ended = timestamp(created_at), timestamp(finished_at)
         taken, reported = get("time_taken"), get("progress")
         if state is S.SUCCEEDED:
             progress: float | None = 1.0
@@ -242,8 +235,8 @@ def _job(
                 name = built.name
                 key = name if name not in outputs else f"{name}#{built.id or len(outputs)}"
                 outputs[key] = decode_raw_json(result)
-    started_at = _time(fields.get("exec_created_at"))
-    finished_at = _time(fields.get("finished_at"))
+    started_at = timestamp(fields.get("exec_created_at"))
+    finished_at = timestamp(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
     inputs = fields.get("inputs")
     return Job.trusted(
@@ -255,7 +248,7 @@ def _job(
             "workflow": workflow,
             "state": state,
             "status": status,
-            "created_at": _time(fields.get("created_at")),
+            "created_at": timestamp(fields.get("created_at")),
             "started_at": started_at,
             "finished_at": finished_at,
             "duration": _duration(started_at, finished_at, fields.get("time_taken")),
@@ -300,9 +293,9 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
     reported = state = _WORDS.get(status) or STATES(status)
     if job_ended and state in _NOT_STARTED:
         state = S.CANCELLED  # a finished job never shows pending work
-    started_at = _time(task.get("block_inf_start_time"))
+    started_at = timestamp(task.get("block_inf_start_time"))
     if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
-        started_at = _time(task.get("created_at"))
+        started_at = timestamp(task.get("created_at"))
     if message and kind:
         error: str | None = f"{message} ({kind})"
     else:
@@ -314,7 +307,8 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
             "state": state,
             "status": status,
             "started_at": started_at,
-            "finished_at": _time(task.get("finished_at")) or _time(task.get("block_inf_end_time")),
+            "finished_at": timestamp(task.get("finished_at"))
+            or timestamp(task.get("block_inf_end_time")),
             "depends_on": [] if depends_on is None else depends_on,
             "exit_code": None,
             "error": error,
