@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from jobhub.problems import excerpt
 
-__all__ = ["MAX_RETRY_AFTER_PAUSE", "parse_retry_after", "parse_time"]
+__all__ = ["MAX_RETRY_AFTER_PAUSE", "known_times", "parse_retry_after", "parse_time"]
 
 log = logging.getLogger("jobhub")
 
@@ -21,6 +22,9 @@ log = logging.getLogger("jobhub")
 # once and shared (up to `_TIMES_KEPT` of them; past that the memory starts afresh).
 _TIMES_KEPT = 16_384
 _read_times: dict[Any, datetime | None] = {None: None, "": None}
+# The texts read so far and what each gave: a hot loop reads a time with
+# `known_times.get(text) or parse_time(text)`, which saves a call for each time already read.
+known_times: Mapping[Any, datetime | None] = _read_times
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -69,6 +69,7 @@ STATES = StateTable(
     },
 )
 
+_SUCCEEDED = S.SUCCEEDED
 _NOT_STARTED = frozenset({S.PENDING, S.QUEUED})
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
 _NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
@@ -109,6 +110,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
     pass, giving what `_job` gives for it; any other payload goes the way `to_job` says."""
     name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
     jobs: list[Job] = []
+    append, trusted, words = jobs.append, Job.trusted, _WORDS
     for payload in payloads:
         get = payload.get if type(payload) is dict else None
         if get is None or not (
@@ -118,7 +120,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and get("spec") is None
             and get("inputs") is None
         ):
-            jobs.append(_read(adapter, payload, workflow_id))
+            append(_read(adapter, payload, workflow_id))
             continue
         job_id, own_workflow, status = get("id"), get("workflow_id"), get("status")
         user, created_at, finished_at = get("created_by"), get("created_at"), get("finished_at")
@@ -133,18 +135,17 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and workflow.strip()
             and "/" not in workflow
         ):
-            jobs.append(_read(adapter, payload, workflow_id))  # which says what is wrong
+            append(_read(adapter, payload, workflow_id))  # which says what is wrong
             continue
-        state = _WORDS.get(status) or STATES(status)
-        created, ended = timestamp(created_at), timestamp(finished_at)
-        taken, reported = get("time_taken"), get("progress")
-        if state is S.SUCCEEDED:
+        state = words.get(status) or STATES(status)
+        taken, reported, cost = get("time_taken"), get("progress"), get("cost")
+        if state is _SUCCEEDED:
             progress: float | None = 1.0
         else:
             progress = _percent_of_text(reported) if type(reported) is str else percent(reported)
         combined = f"{workflow}/{job_id}"
-        jobs.append(
-            Job.trusted(
+        append(
+            trusted(
                 {
                     "ref": prefix + combined,
                     "backend": name,
@@ -153,9 +154,9 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "workflow": workflow,
                     "state": state,
                     "status": status,
-                    "created_at": created,
+                    "created_at": timestamp(created_at),
                     "started_at": None,
-                    "finished_at": ended,
+                    "finished_at": timestamp(finished_at),
                     "duration": _seconds_of_text(taken) if type(taken) is str else seconds(taken),
                     "progress": progress,
                     "error": None,
@@ -165,7 +166,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "outputs": None,
                     "children": [],
                     "restarts": 0,
-                    "cost": number(get("cost")),
+                    "cost": number(cost),
                     "labels": {},
                     "raw": payload,
                 }

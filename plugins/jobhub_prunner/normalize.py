@@ -49,6 +49,7 @@ from typing import Any
 
 from jobhub.backend import StateTable, parse_time
 from jobhub.model import Job, JobState, Task
+from jobhub.times import known_times
 from jobhub_prunner.wire import WireJob
 
 __all__ = ["CANCELLATION", "TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
@@ -237,6 +238,7 @@ def _tasks(
     words = _ENDED_JOB_TASK_WORDS if ended else _TASK_WORDS
     terminal_states = _TERMINAL
     trusted = Task.trusted
+    known_time = known_times.get
     terminal = 0
     failures: list[str] = []
     for task, raw in zip(fields, raws, strict=True):
@@ -271,13 +273,13 @@ def _tasks(
         if start is None:
             started_at = None
         elif type(start) is str:
-            started_at = parse_time(start)
+            started_at = known_time(start) or parse_time(start)
         else:
             raise _Unusual
         if end is None:
             finished_at = None
         elif type(end) is str:
-            finished_at = parse_time(end)
+            finished_at = known_time(end) or parse_time(end)
         else:
             raise _Unusual
         if error is not None:
