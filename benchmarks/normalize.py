@@ -23,7 +23,8 @@ from jobhub.http import interpret
 
 __all__ = ["adapter", "loads", "main", "parser"]
 
-TARGET = 2.0
+# Normalize and bulk refresh, HTTP included: within 1.2× `json.loads` of the same bytes.
+TARGET = 1.2
 
 _SETTINGS: dict[str, dict[str, Any]] = {
     "sieve": {"api_key": "benchmark-key"},

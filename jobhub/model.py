@@ -142,17 +142,6 @@ _set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
 _set_private = vars(BaseModel)["__pydantic_private__"].__set__
 
 
-def _construct(cls: type[BaseModel], fields: Any, every_field: _EveryField) -> Any:
-    model = _new(cls)
-    _set_dict(model, fields)
-    _set_fields_set(model, every_field)
-    _set_extra(model, None)
-    _set_private(model, None)
-    if _checking:
-        _check(cls, model)
-    return model
-
-
 def _check(cls: type[BaseModel], model: BaseModel) -> None:
     try:
         validated = cls.model_validate(dict(model.__dict__))
@@ -245,7 +234,14 @@ class Task(BaseModel):
         `check_models`): every field, in field order, each already what the field holds
         (`str`, a `JobState`, aware UTC datetimes, a `float` progress within 0–1). `fields`
         becomes the Task's own `__dict__`: pass a new dict (a literal), never one kept."""
-        task: Task = _construct(cls, fields, _TASK_FIELDS)
+        # The same steps as `Job.trusted`, written out in each: a call less per model.
+        task = _new(cls)
+        _set_dict(task, fields)
+        _set_fields_set(task, _TASK_FIELDS)
+        _set_extra(task, None)
+        _set_private(task, None)
+        if _checking:
+            _check(cls, task)
         return task
 
 
@@ -295,7 +291,13 @@ class Job(BaseModel):
         field order, each already what the field holds (`str`, a `JobState`, aware UTC
         datetimes, `float` figures, `Task`s); `raw` is the payload itself. `fields` becomes the
         Job's own `__dict__`: pass a new dict (a literal), never one kept."""
-        job: Job = _construct(cls, fields, _JOB_FIELDS)
+        job = _new(cls)
+        _set_dict(job, fields)
+        _set_fields_set(job, _JOB_FIELDS)
+        _set_extra(job, None)
+        _set_private(job, None)
+        if _checking:
+            _check(cls, job)
         return job
 
     def __repr__(self) -> str:

@@ -5,15 +5,26 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from jobhub.problems import excerpt
 
-__all__ = ["MAX_RETRY_AFTER_PAUSE", "parse_retry_after", "parse_time"]
+__all__ = ["MAX_RETRY_AFTER_PAUSE", "known_times", "parse_retry_after", "parse_time"]
 
 log = logging.getLogger("jobhub")
+
+
+# A refresh or a listing read every cycle repeats the times it read the cycle before, and a task
+# often starts the second another ends; datetimes are immutable, so each distinct text is read
+# once and shared (up to `_TIMES_KEPT` of them; past that the memory starts afresh).
+_TIMES_KEPT = 16_384
+_read_times: dict[Any, datetime | None] = {None: None, "": None}
+# The texts read so far and what each gave: a hot loop reads a time with
+# `known_times.get(text) or parse_time(text)`, which saves a call for each time already read.
+known_times: Mapping[Any, datetime | None] = _read_times
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -22,12 +33,24 @@ def parse_time(value: Any) -> datetime | None:
     None for "", None and anything that is not a readable ISO 8601 time (epoch seconds, an
     offset past ±24 h, a time outside years 1–9999 once in UTC, a number): one unreadable
     field must not cost the whole job, and the payload's `raw` keeps what the backend sent.
-    Each kind of unreadable text is logged once."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
+    Each kind of unreadable text is logged once. Each distinct text is read once: the same
+    text gives the same datetime object."""
+    try:
+        return _read_times[value]
+    except (KeyError, TypeError):  # not read yet, or unhashable (a list where a time belongs)
+        pass
+    if type(value) is not str:
         _log_unreadable_time(value)
         return None
+    parsed = _read_time(value)
+    if len(_read_times) >= _TIMES_KEPT:
+        _read_times.clear()
+        _read_times.update({None: None, "": None})
+    _read_times[value] = parsed
+    return parsed
+
+
+def _read_time(value: str) -> datetime | None:
     try:
         # Most backend times are read as they come (Python reads a trailing "Z" itself);
         # anything else takes the lenient path below, which gives the same result.

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobhub_sieve.adapter import SIEVE_STATES, SieveAdapter
+from jobhub_sieve.wire import read_job
+from pydantic import ValidationError
 
 from jobhub.backend import Page
 from jobhub.errors import InvalidPayload, JobHubError
@@ -80,6 +82,26 @@ def test_a_spec_job_with_one_field_replaced_by_any_json_is_a_job_or_invalid(
     payload: dict[str, Any], field: str, value: Any
 ) -> None:
     read({**payload, field: value})
+
+
+@COSTLY
+@given(SPEC_JOBS, st.sampled_from(FIELDS), JSON)
+def test_a_job_is_read_as_the_wire_model_reads_it(
+    payload: dict[str, Any], field: str, value: Any
+) -> None:
+    """The reader takes a payload of JSON's own types straight from its dicts: what it gives
+    is what Sieve's schema, strictly validated, gives, and what the schema refuses it refuses."""
+    changed = {**payload, field: value}
+    try:
+        schema_fields = read_job(changed).model_dump()
+    except ValidationError:
+        assert read(changed) is None
+        return
+    job, from_schema = read(changed), read(schema_fields)
+    assert (job is None) == (from_schema is None)
+    if job is not None and from_schema is not None:
+        assert job.raw is changed
+        assert job.model_copy(update={"raw": None}) == from_schema.model_copy(update={"raw": None})
 
 
 @COSTLY

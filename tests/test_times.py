@@ -68,3 +68,17 @@ def test_a_wes_run_with_an_unreadable_time_is_kept(value: str) -> None:
     job = wes.normalize(payload)
     assert job.started_at is None
     assert job.raw["run_log"]["start_time"] == value
+
+
+def test_each_distinct_time_text_is_read_once_and_shared() -> None:
+    text = "2031-05-06T07:08:09.123Z"  # a listing read every cycle repeats its times
+    first = parse_time(text)
+    assert first == datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+    assert parse_time(text) is first
+    assert parse_time("2031-05-06T07:08:09.123") is not first  # another text, read on its own
+    assert parse_time("2031-05-06T07:08:09.123") == first
+
+
+def test_a_remembered_unreadable_time_is_still_none() -> None:
+    assert parse_time("1700000001") is None
+    assert parse_time("1700000001") is None

@@ -27,7 +27,6 @@ percentage text is read once.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from types import NoneType
 from typing import Any
@@ -70,6 +69,7 @@ STATES = StateTable(
     },
 )
 
+_SUCCEEDED = S.SUCCEEDED
 _NOT_STARTED = frozenset({S.PENDING, S.QUEUED})
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
 _NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
@@ -77,14 +77,9 @@ _WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.know
 _TEXT = (str, NoneType)
 
 # The readers never raise and give immutable values, so each distinct text is read once (a
-# listing read every cycle repeats every job's times; a task often starts as another ends).
-_time_of_text = lru_cache(maxsize=8192)(timestamp)
+# listing read every cycle repeats every job's durations; `timestamp` remembers times itself).
 _seconds_of_text = lru_cache(maxsize=4096)(seconds)
 _percent_of_text = lru_cache(maxsize=1024)(percent)
-
-
-def _time(value: Any) -> datetime | None:
-    return _time_of_text(value) if type(value) is str else timestamp(value)
 
 
 def _seconds(value: Any) -> float | None:
@@ -115,6 +110,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
     pass, giving what `_job` gives for it; any other payload goes the way `to_job` says."""
     name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
     jobs: list[Job] = []
+    append, trusted, words = jobs.append, Job.trusted, _WORDS
     for payload in payloads:
         get = payload.get if type(payload) is dict else None
         if get is None or not (
@@ -124,7 +120,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and get("spec") is None
             and get("inputs") is None
         ):
-            jobs.append(_read(adapter, payload, workflow_id))
+            append(_read(adapter, payload, workflow_id))
             continue
         job_id, own_workflow, status = get("id"), get("workflow_id"), get("status")
         user, created_at, finished_at = get("created_by"), get("created_at"), get("finished_at")
@@ -139,19 +135,17 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and workflow.strip()
             and "/" not in workflow
         ):
-            jobs.append(_read(adapter, payload, workflow_id))  # which says what is wrong
+            append(_read(adapter, payload, workflow_id))  # which says what is wrong
             continue
-        state = _WORDS.get(status) or STATES(status)
-        created = _time_of_text(created_at) if type(created_at) is str else timestamp(created_at)
-        ended = _time_of_text(finished_at) if type(finished_at) is str else timestamp(finished_at)
-        taken, reported = get("time_taken"), get("progress")
-        if state is S.SUCCEEDED:
+        state = words.get(status) or STATES(status)
+        taken, reported, cost = get("time_taken"), get("progress"), get("cost")
+        if state is _SUCCEEDED:
             progress: float | None = 1.0
         else:
             progress = _percent_of_text(reported) if type(reported) is str else percent(reported)
         combined = f"{workflow}/{job_id}"
-        jobs.append(
-            Job.trusted(
+        append(
+            trusted(
                 {
                     "ref": prefix + combined,
                     "backend": name,
@@ -160,9 +154,9 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "workflow": workflow,
                     "state": state,
                     "status": status,
-                    "created_at": created,
+                    "created_at": timestamp(created_at),
                     "started_at": None,
-                    "finished_at": ended,
+                    "finished_at": timestamp(finished_at),
                     "duration": _seconds_of_text(taken) if type(taken) is str else seconds(taken),
                     "progress": progress,
                     "error": None,
@@ -172,7 +166,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "outputs": None,
                     "children": [],
                     "restarts": 0,
-                    "cost": number(get("cost")),
+                    "cost": number(cost),
                     "labels": {},
                     "raw": payload,
                 }
@@ -242,8 +236,8 @@ def _job(
                 name = built.name
                 key = name if name not in outputs else f"{name}#{built.id or len(outputs)}"
                 outputs[key] = decode_raw_json(result)
-    started_at = _time(fields.get("exec_created_at"))
-    finished_at = _time(fields.get("finished_at"))
+    started_at = timestamp(fields.get("exec_created_at"))
+    finished_at = timestamp(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
     inputs = fields.get("inputs")
     return Job.trusted(
@@ -255,7 +249,7 @@ def _job(
             "workflow": workflow,
             "state": state,
             "status": status,
-            "created_at": _time(fields.get("created_at")),
+            "created_at": timestamp(fields.get("created_at")),
             "started_at": started_at,
             "finished_at": finished_at,
             "duration": _duration(started_at, finished_at, fields.get("time_taken")),
@@ -300,9 +294,9 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
     reported = state = _WORDS.get(status) or STATES(status)
     if job_ended and state in _NOT_STARTED:
         state = S.CANCELLED  # a finished job never shows pending work
-    started_at = _time(task.get("block_inf_start_time"))
+    started_at = timestamp(task.get("block_inf_start_time"))
     if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
-        started_at = _time(task.get("created_at"))
+        started_at = timestamp(task.get("created_at"))
     if message and kind:
         error: str | None = f"{message} ({kind})"
     else:
@@ -314,7 +308,8 @@ def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobSt
             "state": state,
             "status": status,
             "started_at": started_at,
-            "finished_at": _time(task.get("finished_at")) or _time(task.get("block_inf_end_time")),
+            "finished_at": timestamp(task.get("finished_at"))
+            or timestamp(task.get("block_inf_end_time")),
             "depends_on": [] if depends_on is None else depends_on,
             "exit_code": None,
             "error": error,

@@ -49,6 +49,7 @@ from typing import Any
 
 from jobhub.backend import StateTable, parse_time
 from jobhub.model import Job, JobState, Task
+from jobhub.times import known_times
 from jobhub_prunner.wire import WireJob
 
 __all__ = ["CANCELLATION", "TASK_STATES", "job_ended", "job_state", "task_state", "to_job"]
@@ -118,24 +119,14 @@ class _Unusual(Exception):
     """A value whose type is not the JSON type the field has: the wire model reads it."""
 
 
-# Every refresh of `/pipelines/jobs` repeats the times of every job the server holds, and a
-# task often starts the second its predecessor ends; datetimes are immutable, so each distinct
-# text is parsed once (up to this many are remembered).
-_TIMES: dict[str, datetime | None] = {}
-_TIMES_KEPT = 8192
-
-
-def _time(value: Any, field: str) -> datetime | None:
-    """A prunner time (`_TIMES` missed it): RFC 3339 text or null."""
+def _time(value: Any) -> datetime | None:
+    """A prunner time: RFC 3339 text or null (None when unreadable: that one field, not the
+    job, is lost)."""
     if value is None:
         return None
     if type(value) is not str:
         raise _Unusual
-    parsed = parse_time(value)  # None when unreadable: that one field, not the job, is lost
-    if len(_TIMES) >= _TIMES_KEPT:
-        _TIMES.clear()
-    _TIMES[value] = parsed
-    return parsed
+    return parse_time(value)
 
 
 def _text(value: Any) -> str | None:
@@ -151,14 +142,6 @@ def _flag(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise _Unusual
-
-
-def _job_time(value: Any, field: str) -> datetime | None:
-    if type(value) is str:
-        cached = _TIMES.get(value)
-        if cached is not None:
-            return cached
-    return _time(value, field)
 
 
 def to_job(payload: Any, *, backend: str) -> Job:
@@ -195,9 +178,9 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
     pipeline = _text(fields.get("pipeline"))
     user = _text(fields.get("user"))
     last_error = _text(fields.get("lastError"))
-    created_at = _job_time(fields.get("created"), "created")
-    started_at = _job_time(fields.get("start"), "start")
-    finished_at = _job_time(fields.get("end"), "end")
+    created_at = _time(fields.get("created"))
+    started_at = _time(fields.get("start"))
+    finished_at = _time(fields.get("end"))
     tasks, terminal, failures = _tasks(
         fields.get("tasks"), payload.get("tasks"), ended, finished_at
     )
@@ -252,10 +235,10 @@ def _tasks(
         return tasks, 0, None
     if type(fields) is not list:
         raise _Unusual
-    times = _TIMES
     words = _ENDED_JOB_TASK_WORDS if ended else _TASK_WORDS
     terminal_states = _TERMINAL
     trusted = Task.trusted
+    known_time = known_times.get
     terminal = 0
     failures: list[str] = []
     for task, raw in zip(fields, raws, strict=True):
@@ -281,15 +264,23 @@ def _tasks(
             raise _Unusual
         try:
             state = words.get(status) or _task_state(status, ended)
-            started_at = (
-                None if start is None else times.get(start) or _time(start, "a task's start")
-            )
-            finished_at = None if end is None else times.get(end) or _time(end, "a task's end")
             if depends_on:
                 "".join(depends_on)  # the quickest check that every item is a string
         except TypeError:  # a list or an object where a word, a time or a name belongs
             raise _Unusual from None
         if exit_code is not None and type(exit_code) is not int:
+            raise _Unusual
+        if start is None:
+            started_at = None
+        elif type(start) is str:
+            started_at = known_time(start) or parse_time(start)
+        else:
+            raise _Unusual
+        if end is None:
+            finished_at = None
+        elif type(end) is str:
+            finished_at = known_time(end) or parse_time(end)
+        else:
             raise _Unusual
         if error is not None:
             if type(error) is not str:

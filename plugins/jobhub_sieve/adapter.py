@@ -27,11 +27,10 @@ How a Sieve job becomes a `Job`:
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from jobhub.backend import (
     Adapter,
@@ -39,24 +38,13 @@ from jobhub.backend import (
     ErrorHints,
     HeaderAuth,
     Page,
-    StateTable,
     excerpt,
-    parse_time,
 )
 from jobhub.config import MAX_SECONDS, BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import BackendUnavailable, InvalidArgument, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
-from jobhub.problems import describe
-from jobhub_sieve.wire import (
-    WireList,
-    child_ids,
-    input_values,
-    job_fields,
-    json_kind,
-    output_values,
-    restart_count,
-    workflow_of,
-)
+from jobhub_sieve.normalize import SIEVE_STATES, to_job
+from jobhub_sieve.wire import WireList, json_kind
 
 __all__ = ["SIEVE_STATES", "SieveAdapter", "SieveSettings"]
 
@@ -66,20 +54,6 @@ MAX_PAGE = 500
 STATUS_FILTERS = frozenset({"queued", "processing", "error", "finished", "cancelled"})
 # The server holds /await for about ten minutes; give the answer a minute more to arrive.
 AWAIT_TIMEOUT = 660.0
-
-SIEVE_STATES = StateTable(
-    "sieve",
-    {
-        "queued": JobState.QUEUED,
-        "processing": JobState.RUNNING,
-        "started": JobState.RUNNING,  # older docs and the CLI
-        "running": JobState.RUNNING,
-        "finished": JobState.SUCCEEDED,
-        "error": JobState.FAILED,
-        "cancelled": JobState.CANCELLED,
-        "canceled": JobState.CANCELLED,
-    },
-)
 
 
 class SieveSettings(BackendSettings):
@@ -113,57 +87,7 @@ class SieveAdapter(Adapter):
     # -- normalize ------------------------------------------------------------------------------
 
     def normalize(self, payload: Any) -> Job:
-        return self._job(payload)
-
-    def _job(self, payload: Any, workflow: str | None = None) -> Job:
-        """`normalize`, with the workflow to assume when the payload's `function` is null."""
-        if not isinstance(payload, dict):
-            raise self.invalid(f"a job must be a JSON object, not {json_kind(payload)}", payload)
-        try:
-            fields = job_fields(payload)
-        except ValidationError as exc:
-            raise self.invalid(
-                f"job does not match Sieve's Job schema: {describe(exc)}", payload
-            ) from None
-        job_id: str = fields["id"]
-        if not job_id:
-            raise self.invalid("job has an empty id", payload)
-        try:
-            created_at = parse_time(fields.get("created_at"))
-            started_at = parse_time(fields.get("started_at"))
-            finished_at = parse_time(fields.get("completed_at"))
-            outputs = output_values(fields.get("outputs"))
-            restarts = restart_count(fields.get("restarts"))
-        except (ValueError, OverflowError) as exc:
-            raise self.invalid(f"job {job_id!r}: {exc}", payload) from None
-        status = fields.get("status")
-        state = SIEVE_STATES(status)
-        return Job.trusted(
-            {
-                "ref": f"{self.name}:{job_id}",
-                "backend": self.name,
-                "type": self.type,
-                "id": job_id,
-                "workflow": workflow_of(fields.get("function")) or workflow,
-                "state": state,
-                "status": status,
-                "created_at": created_at,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "duration": _duration(started_at, finished_at),
-                "progress": 1.0 if state is JobState.SUCCEEDED else None,
-                "error": fields.get("error") or None,
-                "user": None,
-                "tasks": [],
-                "inputs": input_values(fields.get("inputs")),
-                "outputs": outputs,
-                "children": child_ids(fields.get("children")),
-                "restarts": restarts,
-                "cost": None,
-                "labels": _labels(fields),
-                "raw": payload,
-            }
-        )
+        return to_job(self, payload)
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -260,7 +184,7 @@ class SieveAdapter(Adapter):
         )
 
     def _parse_job(self, response: httpx.Response) -> Job:
-        return self._job(self.json(response))
+        return to_job(self, self.json(response))
 
     def _page_call(
         self,
@@ -301,7 +225,7 @@ class SieveAdapter(Adapter):
             raise self.invalid(
                 f"a job list must be an object or an array, not {json_kind(body)}", body
             )
-        jobs = [self._job(item, workflow) for item in items]
+        jobs = [to_job(self, item, workflow) for item in items]
         following = (
             self._page_call(segments, params, next_offset, workflow) if next_offset != -1 else None
         )
@@ -332,24 +256,6 @@ class SieveAdapter(Adapter):
 
 def _ignore(response: httpx.Response) -> None:
     """Cancel answers `{"message": ...}`; its 200 is the whole answer."""
-
-
-def _duration(started_at: datetime | None, finished_at: datetime | None) -> float | None:
-    if started_at is None or finished_at is None or finished_at < started_at:
-        return None
-    return (finished_at - started_at).total_seconds()
-
-
-def _labels(fields: dict[str, Any]) -> dict[str, str]:
-    labels = {}
-    for name in _LABELS:
-        value = fields.get(name)
-        if value:
-            labels[name] = value
-    return labels
-
-
-_LABELS = ("visibility", "function_id", "organization_id")
 
 
 def _validation_line(item: Any) -> str:

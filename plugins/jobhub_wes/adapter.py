@@ -33,7 +33,6 @@ How a run becomes a `Job`:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -147,8 +146,8 @@ class WesAdapter(Adapter):
         state = WES_STATES(wire.state)
         run_log = wire.run_log or _NO_LOG
         try:
-            started_at = _time(run_log.start_time) or _time(wire.start_time)
-            finished_at = _time(run_log.end_time) or _time(wire.end_time)
+            started_at = parse_time(run_log.start_time) or parse_time(wire.start_time)
+            finished_at = parse_time(run_log.end_time) or parse_time(wire.end_time)
             tasks = self._tasks(payload.get("task_logs") if task_logs is None else task_logs, state)
         except ValidationError as exc:
             raise self.invalid(
@@ -196,8 +195,8 @@ class WesAdapter(Adapter):
                 "id": log.id,
                 "state": state,
                 "status": log.state,
-                "started_at": _time(log.start_time),
-                "finished_at": _time(log.end_time),
+                "started_at": parse_time(log.start_time),
+                "finished_at": parse_time(log.end_time),
                 "exit_code": log.exit_code,
                 "error": _task_error(log) if state is JobState.FAILED else None,
                 "raw": item,
@@ -343,12 +342,6 @@ _NO_LOG = WireLog()
 _read_run = WireRun.__pydantic_validator__.validate_python
 _read_log = WireLog.__pydantic_validator__.validate_python
 _new_task = Task.__pydantic_validator__.validate_python
-
-
-@functools.lru_cache(maxsize=4096)
-def _time(value: str | None) -> datetime | None:
-    """`parse_time`, remembered: following a run re-reads the same times on every poll."""
-    return parse_time(value)
 
 
 def task_state(log: WireLog, run_state: JobState) -> JobState:
