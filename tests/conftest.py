@@ -37,6 +37,26 @@ cassettes = vcr.VCR(
 )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Reports whose captured output or failure text holds a lone surrogate (the fuzz tests
+    log such payloads) with it escaped: pytest-xdist sends each report from its worker as UTF-8,
+    and one it cannot encode stops the whole run."""
+    report = yield
+    report.sections = [(title, _utf8(text)) for title, text in report.sections]
+    if report.longrepr is not None and _utf8(text := str(report.longrepr)) != text:
+        report.longrepr = _utf8(text)
+    return report
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
