@@ -401,10 +401,20 @@ def test_wait_name_prints_each_ref_as_its_job_ends(env: Env) -> None:
 
 
 def test_wait_jsonl_is_the_event_stream(env: Env) -> None:
-    ref = env.submit("prunner", 3 * MOVING)  # long enough to see its tasks move, under load too
-    result = env.run("wait", ref, "-o", "jsonl")
-    assert result.returncode == 0, result.stderr
-    events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
+    # Emulated time stands still until the command has seen the job, however long it takes to
+    # start on a busy machine: it then sees the job's tasks move.
+    env.emu.clock.speed = 0
+    try:
+        ref = env.submit("prunner", MOVING)
+        with env.background("--config", str(env.config), "wait", ref, "-o", "jsonl") as process:
+            first = read_line(process, 60)
+            env.emu.clock.speed = SPEED
+            rest, errors = process.communicate(timeout=60)
+    finally:
+        env.emu.clock.speed = SPEED
+    assert process.returncode == 0, errors
+    assert SECRET not in first + rest + errors
+    events = [JobEvent.model_validate_json(line) for line in [first, *rest.splitlines()]]
     assert {event.ref for event in events} == {ref}
     assert events[0].kind == "state" and events[0].old is None
     assert any(event.kind == "task" for event in events)  # tasks seen moving
@@ -527,6 +537,7 @@ def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
     assert "down" in json_lines(machine.stderr)[-1]["error"]["backend_errors"]
 
 
+@pytest.mark.slow
 def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
     config, ref = down_backend(env, tmp_path / "down.toml")
     # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds

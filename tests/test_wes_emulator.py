@@ -197,6 +197,7 @@ def test_the_demo_runs_without_wes_when_its_server_is_missing(
 # -- in the demo --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_runs_a_few_wes_jobs_that_end_as_planned() -> None:
     out = io.StringIO()
     status = run(json_output=True, speed=SPEED, jobs_per_backend=4, console=Console(file=out))
