@@ -2,7 +2,7 @@
 """Set up a virtual environment and run jobhub's demo or its test suite.
 
     python3 dev.py demo          # the embedded emulator, live
-    python3 dev.py test          # lint, types and the whole test suite (what CI runs)
+    python3 dev.py test          # lint, types and the whole test suite, in parallel (what CI runs)
     python3 dev.py test-lowest   # the quick core tests at every dependency's lowest version
     python3 dev.py test-newest   # the same at every dependency's newest version
 
@@ -55,9 +55,10 @@ def test(extra: list[str]) -> None:
     _run(BIN / "ruff", "check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "ruff", "format", "--check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "mypy", "jobhub", "plugins")
-    # pytest exits 5 when it collects no test: that is a failure here, never hidden. One
-    # process by default; `-n 2` after the command spreads the tests over two (pytest-xdist).
-    _run(BIN / "python", "-m", "pytest", *extra)
+    # pytest exits 5 when it collects no test: that is a failure here, never hidden. The tests
+    # are spread over one process per core (pytest-xdist), each test sent to the first one free
+    # (tests in an `xdist_group` together); `-n 0` after the command runs them in this one.
+    _run(BIN / "python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *extra)
 
 
 # The quick part of the suite run at the lowest and the newest versions: the core model, hub,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ __all__ = ["postgres_server", "postgres_url"]
 # too and must come out the same, so an adapter that builds a wrong one fails here.
 check_models()
 
+# The commands tests start write to a pipe, as wide as the command decides, whatever terminal
+# the tests run in: pytest-xdist's workers, for one, set COLUMNS=80 and LINES=24.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 
@@ -35,6 +41,34 @@ cassettes = vcr.VCR(
     filter_headers=CREDENTIAL_HEADERS,
     decode_compressed_response=True,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that hold a `slow` test first, each kept whole (its module fixtures set up
+    once), the rest in their order: a parallel run then ends on short tests, not waiting on one
+    long one that started last."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Reports whose captured output or failure text holds a lone surrogate (the fuzz tests
+    log such payloads) with it escaped: pytest-xdist sends each report from its worker as UTF-8,
+    and one it cannot encode stops the whole run."""
+    report = yield
+    report.sections = [(title, _utf8(text)) for title, text in report.sections]
+    if report.longrepr is not None and _utf8(text := str(report.longrepr)) != text:
+        report.longrepr = _utf8(text)
+    return report
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pytest
@@ -38,6 +39,7 @@ MOVING = 40.0  # emulated seconds (2 s real): still running once a command has s
 LONG = 100_000.0  # emulated seconds: a job that runs for the whole module
 POLL = {"poll_interval": 0.1, "poll_max": 0.4}
 CREDENTIAL_VARS = ("SIEVE_API_KEY", "PIXXEL_API_KEY", "PRUNNER_JWT_SECRET")
+T = TypeVar("T")
 
 
 class Env:
@@ -161,6 +163,13 @@ def one_line(stderr: str) -> str:
 
 def json_lines(stdout: str) -> list[Any]:
     return [json.loads(line) for line in stdout.splitlines()]
+
+
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Each call's result, the calls made at the same time: commands that wait out a timeout
+    wait it out together."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 # -- get -----------------------------------------------------------------------------------------
@@ -392,10 +401,20 @@ def test_wait_name_prints_each_ref_as_its_job_ends(env: Env) -> None:
 
 
 def test_wait_jsonl_is_the_event_stream(env: Env) -> None:
-    ref = env.submit("prunner", 3 * MOVING)  # long enough to see its tasks move, under load too
-    result = env.run("wait", ref, "-o", "jsonl")
-    assert result.returncode == 0, result.stderr
-    events = [JobEvent.model_validate(item) for item in json_lines(result.stdout)]
+    # Emulated time stands still until the command has seen the job, however long it takes to
+    # start on a busy machine: it then sees the job's tasks move.
+    env.emu.clock.speed = 0
+    try:
+        ref = env.submit("prunner", MOVING)
+        with env.background("--config", str(env.config), "wait", ref, "-o", "jsonl") as process:
+            first = read_line(process, 60)
+            env.emu.clock.speed = SPEED
+            rest, errors = process.communicate(timeout=60)
+    finally:
+        env.emu.clock.speed = SPEED
+    assert process.returncode == 0, errors
+    assert SECRET not in first + rest + errors
+    events = [JobEvent.model_validate_json(line) for line in [first, *rest.splitlines()]]
     assert {event.ref for event in events} == {ref}
     assert events[0].kind == "state" and events[0].old is None
     assert any(event.kind == "task" for event in events)  # tasks seen moving
@@ -508,24 +527,29 @@ def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
     env: Env, tmp_path: Path
 ) -> None:
     config, ref = down_backend(env, tmp_path / "down.toml")
-    result = env.run("wait", ref, "--timeout", "3", config=config)
+    result, machine = at_once(
+        lambda: env.run("wait", ref, "--timeout", "3", config=config),
+        lambda: env.run("wait", ref, "--timeout", "3", "-o", "json", config=config),
+    )
     assert result.returncode == 4
     last = result.stderr.splitlines()[-1]
     assert "unreachable" in last and ref in last
-    machine = env.run("wait", ref, "--timeout", "3", "-o", "json", config=config)
     assert "down" in json_lines(machine.stderr)[-1]["error"]["backend_errors"]
 
 
+@pytest.mark.slow
 def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
     config, ref = down_backend(env, tmp_path / "down.toml")
     # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds
     timeout = str(FAILING_WARNED_AFTER + 3)
-    result = env.run("wait", ref, "--timeout", timeout, config=config)
+    result, machine = at_once(
+        lambda: env.run("wait", ref, "--timeout", timeout, config=config),
+        lambda: env.run("wait", ref, "--timeout", timeout, "-o", "json", config=config),
+    )
     assert result.returncode == 4
     *warnings, _ = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
     assert "down" in warnings[0]
-    machine = env.run("wait", ref, "--timeout", timeout, "-o", "json", config=config)
     assert "warning" in json_lines(machine.stderr)[0]
 
 

@@ -1,5 +1,10 @@
 """`jobhub demo`: every job it submits ends as planned — the steered failures fail, the one it
-cancels mid-run is cancelled — shown live, or as a JobEvent stream with --json."""
+cancels mid-run is cancelled — shown live, or as a JobEvent stream with --json.
+
+These run the demo over the built-in emulators that answer at once (JOBHUB_LOAD_PLUGINS): the
+WES one runs a real cwltool process per job, tens of seconds of a loaded machine per demo, and
+its part of the demo is tested once, in tests/test_wes_emulator.py.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from jobhub.backend import Capability
@@ -21,6 +27,15 @@ from jobhub.plugins import get_registry
 JOBHUB = str(Path(sys.executable).parent / "jobhub")
 FAST = 20.0  # emulated seconds per real second: the demo in about two seconds
 TYPES = ["pixxel", "prunner", "sieve"]
+QUICK = {"JOBHUB_LOAD_PLUGINS": ",".join(TYPES)}  # every built-in but the WES one
+
+
+@pytest.fixture
+def quick_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo over the emulators of `TYPES`, in this process (its registry is fresh per test)
+    and in the commands it starts."""
+    for name, value in QUICK.items():
+        monkeypatch.setenv(name, value)
 
 
 def served() -> tuple[list[str], list[str]]:
@@ -70,8 +85,10 @@ def test_plan_is_repeatable_for_a_seed() -> None:
     assert plan(TYPES, 5, seed=7) != plan(TYPES, 5, seed=8)
 
 
+@pytest.mark.usefixtures("quick_plugins")
 def test_every_job_ends_as_planned_failures_fail_and_one_is_cancelled() -> None:
     types, cancellable = served()
+    assert types == TYPES
     out = io.StringIO()
     status = run(json_output=True, speed=FAST, jobs_per_backend=4, console=Console(file=out))
     assert status == 0  # and 0 means each job's end agreed with the emulator's truth
@@ -81,6 +98,7 @@ def test_every_job_ends_as_planned_failures_fail_and_one_is_cancelled() -> None:
     assert sum(n for (_, state), n in expected.items() if state == "failed") == len(types)
 
 
+@pytest.mark.usefixtures("quick_plugins")
 def test_the_live_view_ends_with_a_summary_by_backend_and_state() -> None:
     types, cancellable = served()
     out = io.StringIO()
@@ -106,6 +124,7 @@ def test_the_live_view_ends_with_a_summary_by_backend_and_state() -> None:
     ]
 
 
+@pytest.mark.usefixtures("quick_plugins")
 def test_the_console_script_prints_the_event_stream() -> None:
     types, cancellable = served()
     result = subprocess.run(

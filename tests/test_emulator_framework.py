@@ -403,11 +403,20 @@ def test_submit_before_start_says_how_to_start() -> None:
         Emulator([EchoEmulator]).submit("echo")
 
 
-def test_stop_releases_a_held_long_poll_at_once() -> None:
+def test_stop_releases_a_held_long_poll_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     emu = Emulator(["sieve"], speed=0, await_hold=30).start()
     job_id = emu.submit("sieve", duration=100)
-    key = emu.backends["sieve"].credentials["api_key"]
+    backend = emu.backends["sieve"]
+    key = backend.credentials["api_key"]
     answers: list[int] = []
+    holding = threading.Event()
+    hold = backend.hold
+
+    async def held(run: Run, seconds: float) -> bool:
+        holding.set()
+        return await hold(run, seconds)
+
+    monkeypatch.setattr(backend, "hold", held)
 
     def wait() -> None:
         url = f"{emu.urls['sieve']}/v2/jobs/{job_id}/await"
@@ -415,7 +424,7 @@ def test_stop_releases_a_held_long_poll_at_once() -> None:
 
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.2)
+    assert holding.wait(10), "the long-poll was never held"
     started = time.monotonic()
     emu.stop()
     waiter.join(5)

@@ -136,6 +136,7 @@ class Stream:
         self._thread.join(10)
 
 
+@pytest.mark.slow
 def test_a_killed_node_loses_its_backends_and_no_event_is_lost_or_repeated(
     emulators: list[Emulator], postgres_url: str, tmp_path: Path
 ) -> None:

@@ -64,6 +64,7 @@ async def test_three_nodes_share_every_backend_once_and_evenly(nodes: Nodes) -> 
     assert {backend: holders[backend] for backend in b.held} == dict.fromkeys(b.held, "b")
 
 
+@pytest.mark.slow
 async def test_a_node_that_stops_heartbeating_loses_its_backends_within_two_ttls(
     nodes: Nodes,
 ) -> None:
@@ -122,6 +123,7 @@ async def test_an_api_node_heartbeats_but_never_holds_or_counts_as_a_watcher(
     assert not api.held
 
 
+@pytest.mark.slow
 async def test_a_node_that_loses_the_database_gives_its_leases_up_after_one_ttl(
     nodes: Nodes, postgres_url: str
 ) -> None:

@@ -21,7 +21,8 @@ from jobhub.emulator import Emulator, Faults
 from jobhub.serve import Options, Tokens
 from tests.serve_helpers import Live, live_server
 
-pytestmark = pytest.mark.timeout(180)
+# One worker runs the module: one browser, one server and one emulator for all its tests.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("chromium")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -34,6 +34,7 @@ def clean(runs: dict[str, Result]) -> Result:
     return runs["clean"]
 
 
+@pytest.mark.slow
 def test_the_faults_were_many_and_of_every_kind(faulty: Result) -> None:
     injected = faulty.injected
     assert sum(injected.values()) >= 0.2 * faulty.requests

@@ -26,6 +26,10 @@ from jobhub.errors import ConfigError
 from jobhub.model import JobEvent
 from jobhub.plugins import get_registry
 
+# One worker runs the module: its runs are cwltool processes, so the reference server is started
+# and the runs are submitted once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_wes_emulator")
+
 SPEED = 20.0  # emulated seconds per real second
 TIMEOUT = 90.0  # real seconds: a cwltool run takes a few, more when several share two cores
 
@@ -197,6 +201,7 @@ def test_the_demo_runs_without_wes_when_its_server_is_missing(
 # -- in the demo --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_runs_a_few_wes_jobs_that_end_as_planned() -> None:
     out = io.StringIO()
     status = run(json_output=True, speed=SPEED, jobs_per_backend=4, console=Console(file=out))
