@@ -79,10 +79,12 @@ def live(emu: Emulator, module_store_url: str) -> Iterator[Live]:
         yield server
 
 
-def all_ended(live: Live) -> bool:
+def all_ended(live: Live, refs: list[str]) -> bool:
+    """Each of `refs` is in the store, ended (the module's server holds other tests' jobs too)."""
     with live.client() as client:
         jobs = client.get("/api/v1/jobs", params={"limit": 1000}).json()["jobs"]
-    return bool(jobs) and all(job["state"] in ("succeeded", "failed") for job in jobs)
+    states = {job["ref"]: job["state"] for job in jobs}
+    return all(states.get(ref) in ("succeeded", "failed") for ref in refs)
 
 
 def every_seq(live: Live) -> list[int]:
@@ -95,16 +97,18 @@ def every_seq(live: Live) -> list[int]:
 
 
 def test_a_dropped_stream_resumes_with_no_event_lost_or_repeated(emu: Emulator, live: Live) -> None:
-    for backend in ("sieve", "prunner"):
-        for _ in range(3):
-            emu.submit(backend, duration=8)
+    refs = [
+        f"{backend}:{emu.submit(backend, duration=8)}"
+        for backend in ("sieve", "prunner")
+        for _ in range(3)
+    ]
     eventually(lambda: len(every_seq(live)) >= 6)
     with live.client() as client:
         first, headers = read_events(client, 4, since=0)
         assert headers["x-accel-buffering"] == "no"
         assert headers["content-type"].startswith("text/event-stream")
         emu.clock.advance(60)  # every job runs and ends while the client is away
-        eventually(lambda: all_ended(live))
+        eventually(lambda: all_ended(live, refs))
         total = len(every_seq(live))
         rest, _ = read_events(
             client, total - len(first), headers={"Last-Event-ID": str(first[-1].id)}
@@ -118,10 +122,9 @@ def test_a_dropped_stream_resumes_with_no_event_lost_or_repeated(emu: Emulator, 
 
 
 def test_since_resumes_too_and_filters_narrow_the_stream(emu: Emulator, live: Live) -> None:
-    emu.submit("sieve", duration=5)
-    emu.submit("prunner", duration=5)
+    refs = [f"{backend}:{emu.submit(backend, duration=5)}" for backend in ("sieve", "prunner")]
     emu.clock.advance(30)
-    eventually(lambda: all_ended(live))
+    eventually(lambda: all_ended(live, refs))
     everything = every_seq(live)
     with live.client() as client:
         later, _ = read_events(client, 2, since=everything[-3])
