@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from jobhub.backend import Capability
+from jobhub.backend import Call, Capability
 from jobhub.errors import JobHubError
-from jobhub.waiting.polling import list_jobs
+from jobhub.model import Job
+from jobhub.waiting.polling import LIST_MAX_PAGES
 from jobhub.waiting.state import BackendState, FollowedJob
 
 if TYPE_CHECKING:
@@ -40,16 +41,16 @@ def plan_first_looks(engine: Engine, fresh: list[FollowedJob]) -> None:
 
 async def _first_look(engine: Engine, backend: BackendState, count: int) -> None:
     assert backend.first_look_done is not None
+    jobs: list[Job] = []
     try:
         try:
             # Never spend more requests on the listing than half the GETs it may save, nor
-            # hold the jobs' followers back long.
+            # hold the jobs' followers back long; what was read by then is used.
             async with asyncio.timeout(FIRST_LOOK_TIMEOUT):
-                jobs = await list_jobs(engine, backend, None, max_pages=max(1, count // 2))
+                await _read(engine, backend, jobs, max_pages=max(1, count // 2))
         except (TimeoutError, JobHubError) as exc:
             why = str(exc) or "no answer in time"
-            log.debug("%s: no first look from its listing (%s)", backend.name, why)
-            return
+            log.debug("%s: first look cut short at %d jobs (%s)", backend.name, len(jobs), why)
         for job in jobs:
             followed = engine.followed.get(str(backend.ref_of(job)))
             # An ended job is fetched in full: a listing may show only a summary of it.
@@ -58,3 +59,21 @@ async def _first_look(engine: Engine, backend: BackendState, count: int) -> None
                 backend.listing_confirmed_at[followed.key] = engine.now()
     finally:
         backend.first_look_done.set()  # each follower now gets what the listing did not show
+
+
+async def _read(engine: Engine, backend: BackendState, jobs: list[Job], *, max_pages: int) -> None:
+    """The backend's listing into `jobs`, page by page (at most `LIST_MAX_PAGES`), until every
+    job waiting for its first view was shown."""
+    call: Call[Any] | None = backend.adapter.list_jobs()
+    unseen = {
+        followed.ref.id
+        for key in backend.open
+        if (followed := engine.followed[key]).last_view is None
+    }
+    pages = 0
+    while call is not None and unseen and pages < min(max_pages, LIST_MAX_PAGES):
+        page = await engine.send(backend, call)
+        jobs.extend(page.jobs)
+        unseen.difference_update(backend.ref_of(job).id for job in page.jobs)
+        call = page.next
+        pages += 1

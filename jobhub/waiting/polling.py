@@ -111,16 +111,12 @@ async def listing(engine: Engine, backend: BackendState, *, discover: bool) -> N
             delay = backoff.reset() if changed else backoff.next()
 
 
-async def list_jobs(
-    engine: Engine, backend: BackendState, workflow: str | None, *, max_pages: int = 0
-) -> list[Job]:
-    """Jobs of a listing: up to `LIST_MAX_JOBS` of them, `max_pages` (or `LIST_MAX_PAGES`)
-    pages at most."""
+async def list_jobs(engine: Engine, backend: BackendState, workflow: str | None) -> list[Job]:
+    """Jobs of a listing: up to `LIST_MAX_JOBS` of them, `LIST_MAX_PAGES` pages at most."""
     jobs: list[Job] = []
     call: Call[Any] | None = backend.adapter.list_jobs(workflow=workflow)
     pages = 0
-    max_pages = min(max_pages or LIST_MAX_PAGES, LIST_MAX_PAGES)
-    while call is not None and pages < max_pages and len(jobs) < LIST_MAX_JOBS:
+    while call is not None and pages < LIST_MAX_PAGES and len(jobs) < LIST_MAX_JOBS:
         page = await engine.send(backend, call)
         jobs.extend(page.jobs)
         call = page.next
