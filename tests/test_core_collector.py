@@ -197,6 +197,9 @@ def test_objects_a_program_froze_stay_frozen(monkeypatch) -> None:
     try:
         frozen = gc.get_freeze_count()
         read()
-        assert gc.get_freeze_count() == frozen
+        # Not thawed (`gc.unfreeze()` empties the permanent generation) nor frozen again (which
+        # would add every young object); frozen objects another thread frees (pytest-xdist's
+        # own) do leave it.
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
