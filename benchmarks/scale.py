@@ -351,16 +351,18 @@ def _cpu_per_job(types: tuple[str, ...], sizes: list[int], args: argparse.Namesp
     first = None
     for size in sizes:
         mine = _run("jobhub", types, size, args, follow=True)
-        loop = _run("loop", types, size, args, follow=True)
-        cycles = args.window / args.interval
-        per_job = mine.window_cpu / size / cycles
-        per_round = loop.window_cpu / size / max(1.0, loop.window_rounds)
+        per_job = mine.window_cpu / size / (args.window / args.interval)
         first = per_job if first is None else first
+        looped = "| — | —"
+        if not args.jobhub_only:
+            loop = _run("loop", types, size, args, follow=True)
+            per_round = loop.window_cpu / size / max(1.0, loop.window_rounds)
+            looped = (
+                f"| {per_round * 1e6:.1f} µs ({loop.window_rounds:.0f} rounds) "
+                f"| {per_job / per_round:.2f}×"
+            )
         print(
-            f"| {size:,} | {per_job * 1e6:.1f} µs | {per_round * 1e6:.1f} µs "
-            f"({loop.window_rounds:.0f} rounds) | {per_job / per_round:.2f}× "
-            f"| {per_job / first:.2f}× |",
-            flush=True,
+            f"| {size:,} | {per_job * 1e6:.1f} µs {looped} | {per_job / first:.2f}× |", flush=True
         )
 
 
