@@ -56,7 +56,7 @@ from typing import Any
 from benchmarks.memory import peak_rss
 from benchmarks.scale_cap import compare_ways_out
 from benchmarks.scale_server import Servers
-from benchmarks.waiting import TYPES
+from benchmarks.waiting import TYPES, hand_loop
 
 __all__ = ["main"]
 
@@ -105,7 +105,7 @@ async def _contend(spec: dict[str, Any]) -> dict[str, Any]:
             if spec["mode"] == "jobhub":
                 body = _jobhub(hub, refs, noted)
             else:
-                body = _hand_loop(spec["interval"], spec["concurrency"], cycles, hub, refs, noted)
+                body = hand_loop(spec["interval"], cycles, spec["concurrency"])(hub, refs, noted)
             if spec["window"]:  # followed jobs that do not end: stop after the window
                 following = asyncio.ensure_future(body)
                 await sample()
@@ -123,27 +123,6 @@ async def _contend(spec: dict[str, Any]) -> dict[str, Any]:
         "held": len(held),
         "ready": ready,
     }
-
-
-async def _hand_loop(
-    interval: float, concurrency: int, cycles: list[float], hub: Any, refs: list[str], noted: Any
-) -> None:
-    """Every interval, GET each job that has not ended, `concurrency` at a time."""
-    pending = set(refs)
-    gate = asyncio.Semaphore(concurrency)
-
-    async def check(ref: str) -> None:
-        async with gate:
-            job = await hub.get(ref)
-        if job.terminal and ref in pending:
-            pending.discard(ref)
-            noted(ref, job.state.value)
-
-    while pending:
-        started = time.monotonic()
-        await asyncio.gather(*(check(ref) for ref in list(pending)))
-        cycles.append(time.monotonic() - started)
-        await asyncio.sleep(max(0.0, interval - cycles[-1]))
 
 
 async def _jobhub(hub: Any, refs: list[str], noted: Any) -> None:

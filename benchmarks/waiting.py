@@ -80,12 +80,16 @@ async def jobhub_contender(
         seen(job.ref, job.state.value)
 
 
-def hand_loop(interval: float, cycles: list[float]) -> Contender:
+def hand_loop(interval: float, cycles: list[float], concurrency: int | None = None) -> Contender:
+    """Every interval, GET each job that has not ended: all at once, or `concurrency` at a time."""
+
     async def loop(hub: AsyncHub, refs: list[str], seen: Callable[[str, str], None]) -> None:
         pending = set(refs)
+        gate = asyncio.Semaphore(concurrency or len(refs) or 1)
 
         async def check(ref: str) -> None:
-            job = await hub.get(ref)
+            async with gate:
+                job = await hub.get(ref)
             if job.terminal and ref in pending:
                 pending.discard(ref)
                 seen(ref, job.state.value)
