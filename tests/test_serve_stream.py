@@ -5,7 +5,7 @@ idle streams get keep-alive comments; metrics carry bounded labels only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,16 +79,13 @@ def live(emu: Emulator, module_store_url: str) -> Iterator[Live]:
         yield server
 
 
-def all_ended(live: Live) -> bool:
+def all_ended(live: Live, refs: Iterable[str] = ()) -> bool:
+    """Every job the store holds has ended, `refs` among them."""
     with live.client() as client:
         jobs = client.get("/api/v1/jobs", params={"limit": 1000}).json()["jobs"]
-    return bool(jobs) and all(job["state"] in ("succeeded", "failed") for job in jobs)
-
-
-def ended_refs(live: Live) -> set[str]:
-    with live.client() as client:
-        jobs = client.get("/api/v1/jobs", params={"limit": 1000}).json()["jobs"]
-    return {job["ref"] for job in jobs if job["state"] in ("succeeded", "failed")}
+    states = {job["ref"]: job["state"] for job in jobs}
+    ended = all(state in ("succeeded", "failed") for state in states.values())
+    return bool(states) and ended and set(refs) <= states.keys()
 
 
 def every_seq(live: Live) -> list[int]:
@@ -129,7 +126,7 @@ def test_since_resumes_too_and_filters_narrow_the_stream(emu: Emulator, live: Li
     backends = ("sieve", "prunner", "sieve", "sieve")
     refs = {f"{backend}:{emu.submit(backend, duration=5)}" for backend in backends}
     emu.clock.advance(30)
-    eventually(lambda: refs <= ended_refs(live) and all_ended(live))
+    eventually(lambda: all_ended(live, refs))
     everything = every_seq(live)
     with live.client() as client:
         later, _ = read_events(client, 2, since=everything[-3])
