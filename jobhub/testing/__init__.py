@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 # Plain `assert`s in the checks get pytest's detailed failure messages.
-pytest.register_assert_rewrite("jobhub.testing.checks", "jobhub.testing.conformance")
+pytest.register_assert_rewrite(
+    "jobhub.testing.checks", "jobhub.testing.conformance", "jobhub.testing.emulated"
+)
 
 __all__ = [
     "SECRET",
@@ -30,7 +32,7 @@ __all__ = [
 
 _EXPORTS = {
     "AdapterConformance": "jobhub.testing.conformance",
-    "EmulatorConformance": "jobhub.testing.conformance",
+    "EmulatorConformance": "jobhub.testing.emulated",
     "ErrorCase": "jobhub.testing.checks",
     "MockBackend": "jobhub.testing.checks",
     "SECRET": "jobhub.testing.checks",
@@ -39,7 +41,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from jobhub.testing.checks import SECRET, ErrorCase, MockBackend, Sample
-    from jobhub.testing.conformance import AdapterConformance, EmulatorConformance
+    from jobhub.testing.conformance import AdapterConformance
+    from jobhub.testing.emulated import EmulatorConformance
 
 
 def __getattr__(name: str) -> Any:

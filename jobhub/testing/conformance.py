@@ -14,8 +14,10 @@ tests. Subclass it in a test module and provide the required fixtures:
 
         ...  # samples, status_words, job_with_status, list_body
 
-pytest then runs every `test_*` method below against the adapter. docs/plugins.md describes
-each fixture; `jobhub.testing.checks` holds the checks themselves.
+pytest then runs every `test_*` method below against the adapter. The fixtures are
+`jobhub.testing.fixtures.AdapterFixtures` (docs/plugins.md describes each one), the checks
+themselves are in `jobhub.testing.checks`, and the end-to-end part over a plugin's emulator is
+`jobhub.testing.emulated.EmulatorConformance`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import random
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -40,11 +42,12 @@ from jobhub.testing.checks import (
     EXPECTED_ERRORS,
     HOSTILE_IDS,
     NAME,
-    SECRET,
     ErrorCase,
     MockBackend,
     Sample,
 )
+from jobhub.testing.emulated import EmulatorConformance
+from jobhub.testing.fixtures import AdapterFixtures
 from jobhub.testing.fuzz import field_names, mutations, random_json
 
 __all__ = ["AdapterConformance", "EmulatorConformance"]
@@ -52,158 +55,8 @@ __all__ = ["AdapterConformance", "EmulatorConformance"]
 _UNKNOWN_WORD = "jobhub-conformance-unknown-word"
 
 
-class AdapterConformance:
-    """The whole adapter contract as tests. Required fixtures: `adapter_class`,
-    `backend_settings`, `samples`, `status_words`, `job_with_status`, `list_body`."""
-
-    @pytest.fixture(autouse=True)
-    def _checked_models(self) -> Iterator[None]:
-        """Every Job and Task the adapter builds with `trusted(...)` is validated too."""
-        from jobhub.model import check_models
-
-        was = check_models(True)
-        yield
-        check_models(was)
-
-    # -- fixtures an author provides --------------------------------------------------------
-
-    @pytest.fixture
-    def adapter_class(self) -> type[Adapter]:
-        """REQUIRED: the adapter class under test."""
-        pytest.fail("provide an `adapter_class` fixture returning the adapter class")
-
-    @pytest.fixture
-    def backend_settings(self, secret: str) -> dict[str, Any]:
-        """REQUIRED: one backend's settings (without `type`), every credential set to
-        `secret`, and a `url` (any host: nothing is sent over a network)."""
-        pytest.fail("provide a `backend_settings` fixture (credentials set to `secret`)")
-
-    @pytest.fixture
-    def samples(self) -> list[Sample]:
-        """REQUIRED: job payloads as the backend's get answers them, with expected fields.
-        The first one is the job the other checks get, list and cancel."""
-        pytest.fail("provide a `samples` fixture: a list of jobhub.testing.Sample")
-
-    @pytest.fixture
-    def status_words(self) -> Mapping[str, JobState]:
-        """REQUIRED: every native status word the backend documents → its canonical state."""
-        pytest.fail("provide a `status_words` fixture: {native word: JobState}")
-
-    @pytest.fixture
-    def job_with_status(self) -> Callable[[str], Any]:
-        """REQUIRED: a job payload carrying the given native status word."""
-        pytest.fail("provide a `job_with_status` fixture: word -> job payload")
-
-    @pytest.fixture
-    def list_body(self) -> Callable[[list[Any]], Any]:
-        """REQUIRED: the body of a one-page listing answer holding these job payloads."""
-        pytest.fail("provide a `list_body` fixture: [payload] -> listing body")
-
-    @pytest.fixture
-    def list_options(self) -> dict[str, Any]:
-        """Keyword arguments for the listing the checks make (`workflow=...` where a listing
-        without one walks several endpoints). Default: none."""
-        return {}
-
-    @pytest.fixture
-    def state_of(self) -> Callable[[Job], tuple[JobState, str | None]]:
-        """Where `job_with_status`'s word shows in the job: `(state, status)`. Default: the
-        job's own; a backend whose words are task statuses points at a task."""
-        return lambda job: (job.state, job.status)
-
-    @pytest.fixture
-    def error_body(self) -> Callable[[int, str], Any]:
-        """An error body in the backend's format saying `message` (JSON, or a str for text).
-        Default: `{"detail": message}`."""
-        return lambda status, message: {"detail": message}
-
-    @pytest.fixture
-    def error_cases(self) -> list[ErrorCase]:
-        """The backend's own error answers beyond the common statuses (e.g. a 400 on cancel
-        that means the job has already ended → `JobAlreadyFinished`)."""
-        return []
-
-    @pytest.fixture
-    def cancel_body(self) -> Any:
-        """The body of a successful cancel answer. Default: `{}`."""
-        return {}
-
-    @pytest.fixture
-    def refresh_body(self, list_body: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
-        """The body of a batch-refresh answer (`Capability.BATCH_REFRESH`). Default: as list."""
-        return list_body
-
-    @pytest.fixture
-    def id_template(self) -> Callable[[str], str]:
-        """A job id built around a part the checks choose (for the id-escaping checks);
-        structured ids (`workflow/job`) put the part where a user's id goes."""
-        return lambda part: part
-
-    @pytest.fixture
-    def routes(self) -> Mapping[tuple[str, str], Any]:
-        """More answers the mock backend gives: `{(method, url): JSON body}`."""
-        return {}
-
-    @pytest.fixture
-    def plugin(self) -> object | None:
-        """The plugin object (module) whose hook registers the adapter; None: the checks
-        register `adapter_class` directly."""
-        return None
-
-    # -- fixtures the suite provides --------------------------------------------------------
-
-    @pytest.fixture
-    def secret(self) -> str:
-        """The sentinel every credential is set to; it must never show up anywhere."""
-        return SECRET
-
-    @pytest.fixture
-    def adapter(self, adapter_class: type[Adapter], backend_settings: Mapping[str, Any]) -> Adapter:
-        return checks.make_adapter(adapter_class, backend_settings)
-
-    @pytest.fixture
-    def sample_jobs(self, adapter: Adapter, samples: list[Sample]) -> list[Job]:
-        assert samples, "`samples` is empty: give at least one job payload"
-        return [adapter.normalize(sample.payload) for sample in samples]
-
-    @pytest.fixture
-    def job_id(self, sample_jobs: list[Job]) -> str:
-        """The id of the first sample: the job the checks get, list and cancel."""
-        return sample_jobs[0].id
-
-    @pytest.fixture
-    def backend(
-        self,
-        adapter: Adapter,
-        samples: list[Sample],
-        job_id: str,
-        list_body: Callable[[list[Any]], Any],
-        list_options: dict[str, Any],
-        cancel_body: Any,
-        routes: Mapping[tuple[str, str], Any],
-    ) -> MockBackend:
-        """A mock backend answering get (the first sample), list (every sample), cancel and
-        the `routes`."""
-        backend = MockBackend()
-        backend.answer(adapter.get_job(job_id).request, samples[0].payload)
-        listing = adapter.list_jobs(**list_options).request
-        backend.answer(listing, list_body([s.payload for s in samples]))
-        if Capability.CANCEL in adapter.capabilities:
-            backend.answer(adapter.cancel_job(job_id).request, cancel_body)
-        for (method, url), body in routes.items():
-            backend.answer_url(method, url, body)
-        return backend
-
-    @pytest.fixture
-    def hub(
-        self,
-        adapter_class: type[Adapter],
-        backend_settings: Mapping[str, Any],
-        backend: MockBackend,
-        plugin: object | None,
-    ) -> Iterator[Hub]:
-        with checks.make_hub(adapter_class, backend_settings, backend, plugin) as hub:
-            yield hub
+class AdapterConformance(AdapterFixtures):
+    """The whole adapter contract as tests, over the fixtures of `AdapterFixtures`."""
 
     # -- registration and settings ----------------------------------------------------------
 
@@ -536,96 +389,6 @@ class AdapterConformance:
         backend.answer(call.request, refresh_body([sample.payload for sample in samples]))
         jobs = hub._run(hub.adapter(NAME), adapter.refresh_jobs())
         assert [job.id for job in jobs] == [job.id for job in sample_jobs]
-
-
-class EmulatorConformance:
-    """Checks an adapter end to end against its plugin's emulator: jobs submitted through the
-    emulated vendor API are got, listed, waited for (ending as the emulator says) and
-    cancelled. Mix it into an `AdapterConformance` subclass whose plugin registers an emulator
-    (the `plugin` fixture), or provide `emulator_class`."""
-
-    @pytest.fixture
-    def emulator_class(self, adapter_class: type[Adapter], plugin: object | None) -> Any:
-        """The `EmulatedBackend` subclass; default: the one `plugin` registers for the type."""
-        registry = checks.make_registry(adapter_class, plugin)
-        found = registry.emulators.get(adapter_class.type)
-        if found is None:
-            pytest.fail(
-                f"no emulator is registered for {adapter_class.type!r}: set the `plugin` "
-                "fixture to a plugin whose jobhub_register_emulators registers one, or "
-                "provide `emulator_class`"
-            )
-        return found
-
-    @pytest.fixture
-    def emulator_options(self) -> dict[str, Any]:
-        """More `Emulator(...)` arguments. Default: 50x speed, seed 0."""
-        return {"speed": 50.0, "seed": 0}
-
-    @pytest.fixture
-    def emulator(self, emulator_class: Any, emulator_options: dict[str, Any]) -> Iterator[Any]:
-        from jobhub.emulator import Emulator
-
-        with Emulator(types=[emulator_class], host="127.0.0.1", port=0, **emulator_options) as emu:
-            yield emu
-
-    @pytest.fixture
-    def emulated_hub(
-        self, emulator: Any, adapter_class: type[Adapter], plugin: object | None
-    ) -> Iterator[Hub]:
-        registry = checks.make_registry(adapter_class, plugin)
-        settings = {"poll_interval": 0.02, "poll_max": 0.1}
-        config = {name: {**entry, **settings} for name, entry in emulator.hub_config().items()}
-        with Hub(config, registry=registry, env={}) as hub:
-            yield hub
-
-    def test_a_submitted_job_is_got_and_listed(
-        self, emulator: Any, emulated_hub: Hub, adapter_class: type[Adapter]
-    ) -> None:
-        kind = adapter_class.type
-        job_id = emulator.submit(kind, duration=600.0)
-        job = emulated_hub.get(f"{kind}:{job_id}")
-        assert (job.id, job.backend, job.terminal) == (job_id, kind, False)
-        assert job_id in [listed.id for listed in emulated_hub.list(kind)]
-
-    @pytest.mark.parametrize("outcome", ["succeeded", "failed"])
-    def test_waits_end_as_the_emulator_says(
-        self, emulator: Any, emulated_hub: Hub, adapter_class: type[Adapter], outcome: str
-    ) -> None:
-        kind = adapter_class.type
-        job_id = emulator.submit(kind, duration=2.0, outcome=outcome)
-        job = emulated_hub.wait(f"{kind}:{job_id}", timeout=30)
-        assert job.state == emulator.final_state(kind, job_id) == outcome
-
-    def test_async_hub_waits_for_the_same_end(
-        self,
-        emulator: Any,
-        emulated_hub: Hub,
-        adapter_class: type[Adapter],
-        plugin: object | None,
-    ) -> None:
-        kind = adapter_class.type
-        ref = f"{kind}:{emulator.submit(kind, duration=1.0, outcome='succeeded')}"
-        registry = checks.make_registry(adapter_class, plugin)
-
-        async def wait() -> Job:
-            async with AsyncHub(emulator.hub_config(), registry=registry, env={}) as hub:
-                return await hub.wait(ref, timeout=30)
-
-        assert asyncio.run(wait()) == emulated_hub.get(ref)
-
-    def test_a_cancelled_job_ends_cancelled(
-        self, emulator: Any, emulated_hub: Hub, adapter_class: type[Adapter]
-    ) -> None:
-        kind = adapter_class.type
-        job_id = emulator.submit(kind, duration=600.0)
-        if Capability.CANCEL not in adapter_class.capabilities:
-            with pytest.raises(NotSupported):
-                emulated_hub.cancel(f"{kind}:{job_id}")
-            return
-        emulated_hub.cancel(f"{kind}:{job_id}")
-        job = emulated_hub.wait(f"{kind}:{job_id}", timeout=30)
-        assert job.state == emulator.final_state(kind, job_id) == JobState.CANCELLED
 
 
 class _TricklingServer:
