@@ -34,15 +34,16 @@ _EXPORTS = {
     "AdapterConformance": "jobhub.testing.conformance",
     "EmulatorConformance": "jobhub.testing.emulated",
     "ErrorCase": "jobhub.testing.checks",
-    "MockBackend": "jobhub.testing.checks",
+    "MockBackend": "jobhub.testing.mock",
     "SECRET": "jobhub.testing.checks",
     "Sample": "jobhub.testing.checks",
 }
 
 if TYPE_CHECKING:
-    from jobhub.testing.checks import SECRET, ErrorCase, MockBackend, Sample
+    from jobhub.testing.checks import SECRET, ErrorCase, Sample
     from jobhub.testing.conformance import AdapterConformance
     from jobhub.testing.emulated import EmulatorConformance
+    from jobhub.testing.mock import MockBackend
 
 
 def __getattr__(name: str) -> Any:

@@ -43,12 +43,12 @@ from jobhub.testing.checks import (
     HOSTILE_IDS,
     NAME,
     ErrorCase,
-    MockBackend,
     Sample,
 )
 from jobhub.testing.emulated import EmulatorConformance
 from jobhub.testing.fixtures import AdapterFixtures
 from jobhub.testing.fuzz import field_names, mutations, random_json
+from jobhub.testing.mock import MockBackend
 
 __all__ = ["AdapterConformance", "EmulatorConformance"]
 

@@ -16,9 +16,9 @@ from jobhub.testing import checks
 from jobhub.testing.checks import (
     SECRET,
     ErrorCase,
-    MockBackend,
     Sample,
 )
+from jobhub.testing.mock import MockBackend
 
 __all__ = ["AdapterFixtures"]
 
