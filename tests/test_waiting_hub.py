@@ -273,11 +273,21 @@ def test_breaking_out_of_a_sync_iterator_stops_the_worker() -> None:
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to itself")
 def test_ctrl_c_stops_a_sync_wait_promptly() -> None:
     server = never_ends()
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    started = time.monotonic()
+    sent: list[float] = []
+
+    def interrupt_once_held() -> None:
+        # Ctrl-C once the wait holds its long-poll, not at a fixed time: on a loaded machine
+        # a timer could fire before the wait began, outside `pytest.raises`.
+        deadline = time.monotonic() + 10
+        while not server.holding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_held, daemon=True).start()
     with sync_hub(server, "longpoll") as hub, pytest.raises(KeyboardInterrupt):
         hub.wait("b:a")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - sent[0] < 1.5
     assert waiting_threads() == []
     assert server.holding == 0
 
