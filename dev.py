@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -113,9 +114,13 @@ def test_at(resolution: str, extra: list[str]) -> None:
     wanted = focused_requirements()
     stamp = target / ".dev-stamp"
     digest = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()
+    stale = not stamp.exists() or stamp.read_text() != digest
+    if resolution == "lowest" and stale and target.exists():
+        # A version installed before that meets the new bound would be kept: start afresh.
+        shutil.rmtree(target)
     if not python.exists():
         _run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, target)
-    if resolution == "newest" or not stamp.exists() or stamp.read_text() != digest:
+    if resolution == "newest" or stale:
         print(f"dev: installing jobhub at the {resolution} versions into {target.name}", flush=True)
         how = ["--resolution", "lowest-direct"] if resolution == "lowest" else ["--upgrade"]
         uv_pip = [BIN / "uv", "pip", "install", "--quiet", "--python", python, *how]
