@@ -46,6 +46,7 @@ def run_command(
     stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """What `jobhub ARGS...` prints and exits with, run in this process (see the module)."""
+    env = dict(env)  # a copy: it may be os.environ itself
     out, err = _pipe("strict"), _pipe("backslashreplace")
     with _one_at_a_time, _process_state_kept(), warnings.catch_warnings():
         _enter(env, cwd)
