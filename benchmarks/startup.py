@@ -1,6 +1,8 @@
 """start-up: whole processes, against a process that only imports jobhub's dependencies.
 
     jobhub --help                 the console script
+    jobhub backends --json        a command that reads a config file of one backend: plugins,
+                                  settings and adapters loaded, no request sent
     python -c "import jobhub"     the library
     floor: python -c "import httpx, pydantic, pluggy"
 
@@ -10,9 +12,11 @@ figure is the median wall time of its runs.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +28,10 @@ __all__ = ["main"]
 PYTHON = sys.executable
 COMMAND = str(Path(PYTHON).parent / "jobhub")
 FLOOR = [PYTHON, "-c", "import httpx, pydantic, pluggy"]
+CONFIG = '[backends.sieve]\napi_key = "not-a-key"\n'
 CASES = {
     "jobhub --help": ([COMMAND, "--help"], 1.3),
+    "jobhub backends --json": ([COMMAND, "--config", "{config}", "backends", "--json"], 1.5),
     'python -c "import jobhub"': ([PYTHON, "-c", "import jobhub"], 1.1),
 }
 
@@ -37,8 +43,18 @@ def _run(argv: list[str]) -> float:
 
 
 def main(argv: Sequence[str] = ()) -> list[Row]:
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home, "jobhub.toml")
+        config.write_text(CONFIG, encoding="utf-8")
+        os.chmod(config, 0o600)
+        return _measure(argv, str(config))
+
+
+def _measure(argv: Sequence[str], config: str) -> list[Row]:
     runs = 7 if quick(argv) else 25
-    commands = {"floor": FLOOR, **{name: command for name, (command, _) in CASES.items()}}
+    commands = {"floor": FLOOR}
+    for name, (command, _) in CASES.items():
+        commands[name] = [part.format(config=config) for part in command]
     for command in commands.values():  # warm the file cache and byte-code
         _run(command)
     times: dict[str, list[float]] = {name: [] for name in commands}

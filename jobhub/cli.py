@@ -185,7 +185,16 @@ def _silence_broken_pipe() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _without_httpx_command_line() -> None:
+    # On import httpx loads its own command-line client when click, pygments and rich are
+    # installed (about a tenth of a command's start-up); this process never runs it. A module
+    # set to None makes that import fail, and httpx then does without. A process that has
+    # imported it already keeps it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _without_httpx_command_line()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

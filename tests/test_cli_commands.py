@@ -1,8 +1,10 @@
-"""Every `jobhub` command through the real console script, against the emulator on loopback.
+"""Every `jobhub` command, against the emulator on loopback.
 
-One emulator serves the whole module (at 20x speed); each test runs the installed `jobhub`
-script in a subprocess with a jobhub.toml written from the emulator's configuration, and
-checks what a user sees: stdout, stderr and the exit code.
+One emulator serves the whole module (at 20x speed); each test runs a command with a jobhub.toml
+written from the emulator's configuration, and checks what a user sees: stdout, stderr and the
+exit code. Commands run in this process (tests/cli_helpers.py) unless the process is the point:
+Ctrl-C, a live event stream read while the command runs, commands waiting out a timeout at
+once, the emulator's own server process; those start the installed `jobhub` script.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
 from jobhub.waiting.policy import FAILING_WARNED_AFTER
+from tests.cli_helpers import JOBHUB, run_command
 from tests.conftest import SECRET
 
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
 SPEED = 20.0  # emulated seconds per real second
 MOVING = 40.0  # emulated seconds (2 s real): still running once a command has started
 LONG = 100_000.0  # emulated seconds: a job that runs for the whole module
@@ -108,16 +110,27 @@ class Env:
         stdin: str | None = None,
         tz: str = "UTC",
     ) -> subprocess.CompletedProcess[str]:
+        """The command's output and exit code, run in this process."""
+        result = run_command(
+            ["--config", str(config or self.config), *args],
+            env={**self.environ(), "TZ": tz},
+            cwd=self.home,
+            stdin=stdin,
+        )
+        # No command ever shows a credential, whatever it prints.
+        assert SECRET not in result.stdout + result.stderr
+        return result
+
+    def run_script(self, *args: str, config: Path) -> subprocess.CompletedProcess[str]:
+        """The same through the installed console script, in a process of its own."""
         result = subprocess.run(
-            [JOBHUB, "--config", str(config or self.config), *args],
-            input=stdin,
+            [JOBHUB, "--config", str(config), *args],
             capture_output=True,
             text=True,
             timeout=60,
             cwd=self.home,
-            env={**self.environ(), "TZ": tz},
+            env=self.environ(),
         )
-        # No command ever shows a credential, whatever it prints.
         assert SECRET not in result.stdout + result.stderr
         return result
 
@@ -528,8 +541,8 @@ def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
 ) -> None:
     config, ref = down_backend(env, tmp_path / "down.toml")
     result, machine = at_once(
-        lambda: env.run("wait", ref, "--timeout", "3", config=config),
-        lambda: env.run("wait", ref, "--timeout", "3", "-o", "json", config=config),
+        lambda: env.run_script("wait", ref, "--timeout", "3", config=config),
+        lambda: env.run_script("wait", ref, "--timeout", "3", "-o", "json", config=config),
     )
     assert result.returncode == 4
     last = result.stderr.splitlines()[-1]
@@ -543,8 +556,8 @@ def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: P
     # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds
     timeout = str(FAILING_WARNED_AFTER + 3)
     result, machine = at_once(
-        lambda: env.run("wait", ref, "--timeout", timeout, config=config),
-        lambda: env.run("wait", ref, "--timeout", timeout, "-o", "json", config=config),
+        lambda: env.run_script("wait", ref, "--timeout", timeout, config=config),
+        lambda: env.run_script("wait", ref, "--timeout", timeout, "-o", "json", config=config),
     )
     assert result.returncode == 4
     *warnings, _ = result.stderr.splitlines()

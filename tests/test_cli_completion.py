@@ -3,20 +3,18 @@ completes commands, options and their choices in a real bash."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
+from tests.cli_helpers import run_command
 
 
 def script(shell: str) -> str:
-    result = subprocess.run(
-        [JOBHUB, "completion", shell], capture_output=True, text=True, timeout=60
-    )
+    result = run_command(["completion", shell], env=os.environ, cwd=os.getcwd())
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -61,8 +59,6 @@ def test_every_shell_gets_a_script_naming_every_command(shell: str) -> None:
 
 
 def test_an_unknown_shell_is_a_usage_error() -> None:
-    result = subprocess.run(
-        [JOBHUB, "completion", "csh"], capture_output=True, text=True, timeout=60
-    )
+    result = run_command(["completion", "csh"], env=os.environ, cwd=os.getcwd())
     assert result.returncode == 2
     assert "invalid choice: 'csh'" in result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,8 +21,8 @@ from rich.console import Console
 from jobhub.model import Job, JobEvent, JobState, Task
 from jobhub.render import event_line, job_detail, jobs_table, summary_table
 from jobhub.terminal import printable
+from tests.cli_helpers import run_command
 
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
 # What a hostile server hides in its strings: a window title, a screen clear, a hyperlink,
 # a bell, a right-to-left override, an 8-bit CSI, and rich markup.
 TITLE = "\x1b]0;owned\x07"
@@ -165,14 +164,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def jobhub(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBHUB_", "SIEVE_"))}
-    result = subprocess.run(
-        [JOBHUB, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=config.parent,
-    )
+    result = run_command(["--config", str(config), *args], env=env, cwd=config.parent)
     assert_inert(result.stdout + result.stderr)
     return result
 

@@ -4,6 +4,7 @@ errors exit 2, the version, the schema, exit codes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,15 +25,15 @@ from jobhub.errors import (
     WaitTimeout,
 )
 from jobhub.model import Job, JobState
+from tests.cli_helpers import JOBHUB, run_command
 
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
 HEAVY = ("httpx", "pydantic", "rich", "pluggy", "jobhub.hub", "jobhub.plugins")
 
 
 def jobhub(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [JOBHUB, *args], capture_output=True, text=True, timeout=60, cwd=Path(JOBHUB).parent
-    )
+    """The command run in this process (tests/cli_helpers.py); what it imports is measured in
+    a process of its own (`imported_by`)."""
+    return run_command(args, env=os.environ, cwd=Path(JOBHUB).parent)
 
 
 def imported_by(*args: str) -> set[str]:
@@ -61,6 +62,15 @@ def test_help_imports_no_heavy_library() -> None:
 def test_a_subcommand_help_imports_no_heavy_library() -> None:
     loaded = imported_by("list", "--help")
     assert not {n.split(".")[0] for n in loaded} & {"httpx", "pydantic", "rich", "pluggy"}
+
+
+def test_a_command_loads_what_it_runs_and_not_httpxs_own_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "jobhub.toml"
+    config.write_text('[backends.sieve]\napi_key = "k"\n', encoding="utf-8")
+    config.chmod(0o600)
+    loaded = {n.split(".")[0] for n in imported_by("--config", str(config), "backends", "--json")}
+    assert {"httpx", "pydantic", "pluggy", "jobhub_sieve"} <= loaded
+    assert not loaded & {"click", "pygments"}  # what `httpx`'s command line would bring
 
 
 def test_help_lists_every_command() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,8 @@ import pytest
 
 from jobhub import Hub
 from jobhub.emulator import config_toml
+from tests.cli_helpers import run_command
 from tests.realprunner import RealPrunner
-
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +26,7 @@ def config(real_prunner: RealPrunner, tmp_path_factory: pytest.TempPathFactory) 
 
 def jobhub(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBHUB_", "PRUNNER_"))}
-    result = subprocess.run(
-        [JOBHUB, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    result = run_command(["--config", str(config), *args], env=env, cwd=config.parent)
     assert "real-prunner-test-secret" not in result.stdout + result.stderr
     return result
 

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -43,6 +42,7 @@ from jobhub.errors import (
     JobNotFound,
 )
 from jobhub.plugins import get_registry
+from tests.cli_helpers import run_command
 from tests.conftest import CASSETTES, SECRET
 
 TYPES = ("sieve", "pixxel", "prunner")
@@ -58,7 +58,6 @@ SIGNED = (
     "https://bucket.storage.googleapis.com/out/video.mp4?X-Goog-Algorithm=GOOG4-RSA-SHA256"
     "&X-Goog-Credential=svc%40project.iam.gserviceaccount.com&X-Goog-Signature=5ec7e75ec7e7"
 )
-JOBHUB = str(Path(sys.executable).parent / "jobhub")
 
 
 @pytest.fixture(scope="module")
@@ -239,14 +238,7 @@ def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[
         for k, v in os.environ.items()
         if not k.startswith(("JOBHUB_", "SIEVE_", "PIXXEL_", "PRUNNER_", "WES_"))
     }
-    result = subprocess.run(
-        [JOBHUB, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=home,
-        env={**environ, "HOME": str(home), **env},
-    )
+    result = run_command(args, env={**environ, "HOME": str(home), **env}, cwd=home)
     assert "Traceback" in result.stderr or result.returncode == 0  # --debug showed its all
     assert_clean(result.stdout, result.stderr)
     return result
