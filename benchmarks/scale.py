@@ -8,6 +8,8 @@
     python -m benchmarks scale -- --jobs 2000 --single 1000 --span 60 --parts mixed,cpu
     python -m benchmarks scale -- --parts mixed --jobs 5000 --jobhub-only    jobhub alone
     python -m benchmarks scale -- --single 5000 --parts single --types sieve --span 60
+    python -m benchmarks scale -- --parts floor                the memory floor alone
+    python -m benchmarks scale -- --parts mixed,floor --jobhub-only    jobhub against it
 
 Each emulated backend serves from a process of its own (`benchmarks.scale_server`), and each
 contender runs in a child process of its own, so its CPU seconds and peak resident set size
@@ -156,7 +158,7 @@ def child(path: str) -> None:
     started, cpu = time.monotonic(), _cpu()
     result = asyncio.run(_contend(spec))
     result |= {"cpu": _cpu() - cpu, "wall": time.monotonic() - started, "peak": peak_rss()}
-    print(json.dumps(result))
+    Path(spec["out"]).write_text(json.dumps(result))  # a file, not stdout: large, read whole
 
 
 # -- the parent: the emulator, the jobs, the figures ---------------------------------------------
@@ -227,19 +229,25 @@ def _run(
             "window": window,
             "timeout": (args.span + 120.0) / speed,
         }
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-            json.dump(spec, file)
-        servers.sync()
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scale", "--child", file.name],
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        Path(file.name).unlink()
-        if done.returncode:
-            sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory() as folder:
+            spec["out"] = str(Path(folder, "figures.json"))
+            Path(folder, "spec.json").write_text(json.dumps(spec))
+            servers.sync()
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.scale",
+                    "--child",
+                    str(Path(folder, "spec.json")),
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode:
+                sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
+            figures = json.loads(Path(spec["out"]).read_text())
         reports = servers.report(ids)
     for kind, report in reports.items():
         result.requests[kind] = report["requests"]
@@ -264,11 +272,22 @@ def _run(
     return result
 
 
+def _floor_alone(types: tuple[str, ...], jobs: int, args: argparse.Namespace) -> None:
+    """The memory floor without the contenders (`--parts floor`): a minute, not three."""
+    floor = _run("dicts", types, jobs, args, follow=False)
+    print(f"\n### scale: memory floor, {jobs:,} jobs over {', '.join(types)}\n")
+    print(
+        f"peak RSS {floor.peak:.0f} MiB for a process holding the jobs as parsed JSON dicts "
+        f"(jobhub's target: at most {1.5 * floor.peak:.0f} MiB, 1.5×).",
+        flush=True,
+    )
+
+
 def _awaiting(
     title: str, types: tuple[str, ...], jobs: int, args: argparse.Namespace, *, floor: bool
 ) -> None:
     contenders = ["jobhub"] if args.jobhub_only else ["jobhub", "loop"]
-    if floor and not args.jobhub_only:
+    if floor:
         contenders.append("dicts")
     results = {mode: _run(mode, types, jobs, args, follow=False) for mode in contenders}
     mine, loop, floor = results["jobhub"], results.get("loop"), results.get("dicts")
@@ -366,7 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the memory floor (a process holding the jobs as dicts) beside the mixed part",
     )
     parser.add_argument("--held", type=int, help="cap part: jobs the prunner server holds (2,000)")
-    parser.add_argument("--parts", default="mixed,single,cpu,cap", help="which parts to run")
+    parser.add_argument(
+        "--parts",
+        default="mixed,single,cpu,cap",
+        help="which parts to run (also: floor, the memory floor alone or with --jobhub-only)",
+    )
     parser.add_argument("--types", default=",".join(TYPES), help="backends of the single part")
     parser.add_argument("--long-polls", type=int, help="long-polls held per backend (512)")
     args = parser.parse_args(argv)
@@ -379,8 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1000, 5000, 10_000]
     sizes = [max(1, size // tenth) for size in sizes] if not args.sizes else sizes
     parts = set(args.parts.split(","))
+    # The floor runs beside the mixed part, unless jobhub runs alone and it was not asked for.
+    floor = args.floor and (not args.jobhub_only or "floor" in parts)
     if "mixed" in parts:
-        _awaiting(", ".join(TYPES), TYPES, args.jobs, args, floor=args.floor)
+        _awaiting(", ".join(TYPES), TYPES, args.jobs, args, floor=floor)
+    elif "floor" in parts:
+        _floor_alone(TYPES, args.jobs, args)
     if "single" in parts:
         for kind in args.types.split(","):
             _awaiting(f"{kind} alone", (kind,), args.single, args, floor=False)
