@@ -47,7 +47,7 @@ from jobhub.waiting.open_listing import open_listing
 from jobhub.waiting.polling import listing, poll
 from jobhub.waiting.refresh import refresh
 from jobhub.waiting.schedule import Backoff, Deadline
-from jobhub.waiting.slots import Wake
+from jobhub.waiting.slots import LISTING, ROUTINE, WOKEN, Wake
 from jobhub.waiting.state import BackendState, FollowedJob, JobUpdate, canonical
 
 __all__ = ["Engine", "Mode"]
@@ -381,12 +381,13 @@ class Engine:
         *,
         hold: bool = False,
         retry: bool = False,
-        routine: Wake | None = None,
+        rank: int = LISTING,
+        wake: Wake | None = None,
     ) -> T:
         """Send `call` once (`retry`: with the runner's own tries, for a request no loop of
-        the engine repeats; `hold`: a long-poll, through the holding runner; `routine`: the
-        wake of a job polled because the clock said so, whose request waits behind every
-        urgent one until that wake is set), after any pause a `Retry-After` asked for."""
+        the engine repeats; `hold`: a long-poll, through the holding runner; `rank`: its place
+        in the queue for a request slot, `wake` its job's, see `slots`), after any pause a
+        `Retry-After` asked for."""
         pause = backend.paused_until - self.now()
         if pause > 0:
             await asyncio.sleep(self.deadline.cap(pause))
@@ -394,8 +395,7 @@ class Engine:
             if hold:
                 result = await self._holder.run(backend.adapter, call, retry=False)
             else:
-                slot = backend.request_slots.held(urgent=routine is None, wake=routine)
-                async with slot:
+                async with backend.request_slots.held(rank, wake=wake):
                     result = await self._runner.run(backend.adapter, call, retry=retry)
         except JobHubError as exc:
             if not (hold and exc.status_code == 408):  # an expired hold is no failure
@@ -418,7 +418,8 @@ class Engine:
             call = backend.adapter.expecting(
                 followed.ref.id, backend.adapter.get_job(followed.ref.id)
             )
-            job = await self.send(backend, call, routine=followed.wake if routine else None)
+            rank = ROUTINE if routine else WOKEN
+            job = await self.send(backend, call, rank=rank, wake=followed.wake)
         except Exception as exc:
             followed.first_request_done.set()
             return policy.retry_in(backend, exc, backoff, self.now())

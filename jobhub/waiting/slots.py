@@ -1,10 +1,16 @@
-"""A backend's request slots: at most `concurrency` requests in flight, urgent ones first.
+"""A backend's request slots: at most `concurrency` requests in flight, the most urgent first.
 
 Thousands of followed jobs come due for their routine fetch (the one every `poll_max`, or a
-quiet job's backoff poll) in bursts, and a first-come queue puts every urgent request behind
-them: the GET of a job a listing saw end, the listing itself, a refresh, a job's first look.
-At 10,000 jobs that queue, not the backend, set the detection lag. So urgent requests wait in
-a queue of their own, served before any routine one; each queue is first come, first served.
+quiet job's backoff poll) in bursts, and a first-come queue puts everything else behind them.
+At 10,000 jobs that queue, not the backend, set the detection lag. So requests wait in three
+queues, each first come, first served, each served before the next:
+
+- `LISTING`: a listing's or refresh's pages (and cancels). They come first because a listing
+  read page after page while jobs end shifts the later pages (an offset skips the jobs that
+  left), and each job a shifted page skips is woken to be fetched for nothing;
+- `WOKEN`: the GET of a job a listing saw move, or a job's first look;
+- `ROUTINE`: a poll nothing asked for but the clock. One whose job is woken while it waits
+  (`Wake`) moves up to `WOKEN`: a job that ended is not left behind the routine backlog.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["Slots", "Wake"]
+__all__ = ["LISTING", "ROUTINE", "WOKEN", "Slots", "Wake"]
+
+LISTING, WOKEN, ROUTINE = 0, 1, 2
 
 
 class Wake(asyncio.Event):
-    """A followed job's wake-up (a listing saw it move): an `asyncio.Event` that also turns
-    the job's routine request, if one is waiting for a slot, into an urgent one: a job that
-    ended is not left behind the backlog of routine fetches it happened to be waiting in."""
+    """A followed job's wake-up (a listing saw it move): an `asyncio.Event` that also moves
+    the job's routine request, if one is waiting for a slot, up to `WOKEN`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,39 +39,38 @@ class Wake(asyncio.Event):
 
 
 class Slots:
-    """At most `size` requests at once; a waiting urgent request goes before every routine one.
+    """At most `size` requests at once; a waiting request goes before every one of a later
+    rank (`LISTING`, `WOKEN`, `ROUTINE`).
 
-    async with slots.held(urgent=False):   # a routine poll
+    async with slots.held(ROUTINE, wake=followed.wake):   # a routine poll of one job
         ...
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
-        # Waiters, urgent first. A waiter cancelled in place stays here, skipped when reached:
+        # Waiters by rank. A waiter cancelled in place stays here, skipped when reached:
         # removing it would cost a scan of thousands at every job's end.
-        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
-            deque(),
-            deque(),
-        )
+        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
 
-    def held(self, *, urgent: bool, wake: Wake | None = None) -> _Held:
-        """A slot for one request (`wake`: its job's, which makes a routine request urgent)."""
-        return _Held(self, urgent, wake)
+    def held(self, rank: int, *, wake: Wake | None = None) -> _Held:
+        """A slot for one request (`wake`: its job's, which moves a routine request up)."""
+        return _Held(self, rank, wake)
 
-    async def acquire(self, *, urgent: bool, wake: Wake | None = None) -> None:
+    async def acquire(self, rank: int, *, wake: Wake | None = None) -> None:
         if self._free > 0:  # then no live waiter is left (`release` serves them first)
             self._free -= 1
             for queue in self._waiting:
                 queue.clear()
             return
         turn = asyncio.get_running_loop().create_future()
-        urgent = urgent or (wake is not None and wake.is_set())
-        self._waiting[0 if urgent else 1].append(turn)
-        if not urgent and wake is not None:
+        if rank == ROUTINE and wake is not None and wake.is_set():
+            rank = WOKEN
+        self._waiting[rank].append(turn)
+        if rank == ROUTINE and wake is not None:
 
             def hurry() -> None:  # queued twice then: whichever place comes first serves it
                 if not turn.done():
-                    self._waiting[0].append(turn)
+                    self._waiting[WOKEN].append(turn)
 
             wake.hurry = hurry
         try:
@@ -88,15 +94,15 @@ class Slots:
 
 
 class _Held:
-    __slots__ = ("_slots", "_urgent", "_wake")
+    __slots__ = ("_rank", "_slots", "_wake")
 
-    def __init__(self, slots: Slots, urgent: bool, wake: Wake | None) -> None:
+    def __init__(self, slots: Slots, rank: int, wake: Wake | None) -> None:
         self._slots = slots
-        self._urgent = urgent
+        self._rank = rank
         self._wake = wake
 
     async def __aenter__(self) -> None:
-        await self._slots.acquire(urgent=self._urgent, wake=self._wake)
+        await self._slots.acquire(self._rank, wake=self._wake)
 
     async def __aexit__(self, *exc: object) -> None:
         self._slots.release()
