@@ -8,6 +8,8 @@
     python -m benchmarks scale -- --jobs 2000 --single 1000 --span 60 --parts mixed,cpu
     python -m benchmarks scale -- --parts mixed --jobs 5000 --jobhub-only    jobhub alone
     python -m benchmarks scale -- --single 5000 --parts single --types sieve --span 60
+    python -m benchmarks scale -- --parts floor                the memory floor alone
+    python -m benchmarks scale -- --parts mixed,floor --jobhub-only    jobhub against it
 
 Each emulated backend serves from a process of its own (`benchmarks.scale_server`), and each
 contender runs in a child process of its own, so its CPU seconds and peak resident set size
@@ -29,9 +31,11 @@ backend), detection lag (emulated seconds from a job's recorded end, or from the
 contender was ready if the job ended while it started, to its detection: p50, p99, p99 per
 backend), CPU seconds of the contender's process and of the emulators', its peak RSS, the ends
 seen within the time allowed (the span and two minutes), jobs reported in a wrong final state.
-The CPU part follows N jobs that do not end for a fixed window after a warm-up, and divides the
-CPU the process spent in the window by N and by the cycles in it (window / interval); the hand
-loop's figure is per job per round it made.
+The CPU part follows N jobs that do not end for a fixed window after a warm-up past the first
+`poll_max` (a steady state: every job fetched on its own once per `poll_max`), and divides the
+CPU the process spent in the window by N and by the cycles in it (window / interval), beside
+the share of a core it used (near 100% it could not keep its cycles); the hand loop's figure is
+per job per round it made. `--types` picks the backends (one alone: one strategy's cost).
 
 The WES emulator is left out: each of its runs is a cwltool process.
 """
@@ -156,7 +160,7 @@ def child(path: str) -> None:
     started, cpu = time.monotonic(), _cpu()
     result = asyncio.run(_contend(spec))
     result |= {"cpu": _cpu() - cpu, "wall": time.monotonic() - started, "peak": peak_rss()}
-    print(json.dumps(result))
+    Path(spec["out"]).write_text(json.dumps(result))  # a file, not stdout: large, read whole
 
 
 # -- the parent: the emulator, the jobs, the figures ---------------------------------------------
@@ -227,19 +231,25 @@ def _run(
             "window": window,
             "timeout": (args.span + 120.0) / speed,
         }
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-            json.dump(spec, file)
-        servers.sync()
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scale", "--child", file.name],
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        Path(file.name).unlink()
-        if done.returncode:
-            sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory() as folder:
+            spec["out"] = str(Path(folder, "figures.json"))
+            Path(folder, "spec.json").write_text(json.dumps(spec))
+            servers.sync()
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.scale",
+                    "--child",
+                    str(Path(folder, "spec.json")),
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode:
+                sys.exit(f"the {mode} contender failed:\n{done.stderr[-3000:]}")
+            figures = json.loads(Path(spec["out"]).read_text())
         reports = servers.report(ids)
     for kind, report in reports.items():
         result.requests[kind] = report["requests"]
@@ -264,11 +274,22 @@ def _run(
     return result
 
 
+def _floor_alone(types: tuple[str, ...], jobs: int, args: argparse.Namespace) -> None:
+    """The memory floor without the contenders (`--parts floor`): a minute, not three."""
+    floor = _run("dicts", types, jobs, args, follow=False)
+    print(f"\n### scale: memory floor, {jobs:,} jobs over {', '.join(types)}\n")
+    print(
+        f"peak RSS {floor.peak:.0f} MiB for a process holding the jobs as parsed JSON dicts "
+        f"(jobhub's target: at most {1.5 * floor.peak:.0f} MiB, 1.5×).",
+        flush=True,
+    )
+
+
 def _awaiting(
     title: str, types: tuple[str, ...], jobs: int, args: argparse.Namespace, *, floor: bool
 ) -> None:
     contenders = ["jobhub"] if args.jobhub_only else ["jobhub", "loop"]
-    if floor and not args.jobhub_only:
+    if floor:
         contenders.append("dicts")
     results = {mode: _run(mode, types, jobs, args, follow=False) for mode in contenders}
     mine, loop, floor = results["jobhub"], results.get("loop"), results.get("dicts")
@@ -325,12 +346,17 @@ def _cpu_per_job(types: tuple[str, ...], sizes: list[int], args: argparse.Namesp
         f"end; {args.window:g} emulated s after a {args.warmup:g} s warm-up; a cycle is the "
         f"{args.interval:g} s poll interval)\n"
     )
-    print("| jobs | jobhub | hand loop (per round) | ratio | jobhub against its smallest N |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| jobs | jobhub | its share of a core | hand loop (per round) | ratio "
+        "| jobhub against its smallest N |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     first = None
     for size in sizes:
         mine = _run("jobhub", types, size, args, follow=True)
         per_job = mine.window_cpu / size / (args.window / args.interval)
+        # Near a whole core jobhub cannot keep its cycles: the figure is then a ceiling.
+        share = mine.window_cpu / (args.window / args.speed)
         first = per_job if first is None else first
         looped = "| — | —"
         if not args.jobhub_only:
@@ -340,9 +366,8 @@ def _cpu_per_job(types: tuple[str, ...], sizes: list[int], args: argparse.Namesp
                 f"| {per_round * 1e6:.1f} µs ({loop.window_rounds:.0f} rounds) "
                 f"| {per_job / per_round:.2f}×"
             )
-        print(
-            f"| {size:,} | {per_job * 1e6:.1f} µs {looped} | {per_job / first:.2f}× |", flush=True
-        )
+        cells = f"| {size:,} | {per_job * 1e6:.1f} µs | {share:.0%} {looped}"
+        print(f"{cells} | {per_job / first:.2f}× |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--span", type=float, help="emulated s over which jobs end (180)")
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval, emulated s")
     parser.add_argument("--speed", type=float, default=1.0, help="emulated seconds per real one")
-    parser.add_argument("--warmup", type=float, default=20.0, help="CPU part: emulated s")
+    # Past poll_max (30 s): the first routine fetches, spread over it, are behind the window.
+    parser.add_argument("--warmup", type=float, default=40.0, help="CPU part: emulated s")
     parser.add_argument("--window", type=float, default=30.0, help="CPU part: emulated s")
     parser.add_argument("--concurrency", type=int, default=64, help="the hand loop's GETs")
     parser.add_argument("--seed", type=int, default=1)
@@ -366,8 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the memory floor (a process holding the jobs as dicts) beside the mixed part",
     )
     parser.add_argument("--held", type=int, help="cap part: jobs the prunner server holds (2,000)")
-    parser.add_argument("--parts", default="mixed,single,cpu,cap", help="which parts to run")
-    parser.add_argument("--types", default=",".join(TYPES), help="backends of the single part")
+    parser.add_argument(
+        "--parts",
+        default="mixed,single,cpu,cap",
+        help="which parts to run (also: floor, the memory floor alone or with --jobhub-only)",
+    )
+    parser.add_argument("--types", default=",".join(TYPES), help="backends: single, cpu parts")
     parser.add_argument("--long-polls", type=int, help="long-polls held per backend (512)")
     args = parser.parse_args(argv)
     tenth = 10 if args.quick else 1
@@ -379,13 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [1000, 5000, 10_000]
     sizes = [max(1, size // tenth) for size in sizes] if not args.sizes else sizes
     parts = set(args.parts.split(","))
+    # The floor runs beside the mixed part, unless jobhub runs alone and it was not asked for.
+    floor = args.floor and (not args.jobhub_only or "floor" in parts)
     if "mixed" in parts:
-        _awaiting(", ".join(TYPES), TYPES, args.jobs, args, floor=args.floor)
+        _awaiting(", ".join(TYPES), TYPES, args.jobs, args, floor=floor)
+    elif "floor" in parts:
+        _floor_alone(TYPES, args.jobs, args)
     if "single" in parts:
         for kind in args.types.split(","):
             _awaiting(f"{kind} alone", (kind,), args.single, args, floor=False)
     if "cpu" in parts:
-        _cpu_per_job(TYPES, sizes, args)
+        _cpu_per_job(tuple(args.types.split(",")), sizes, args)
     if "cap" in parts:
         compare_ways_out(args.held or 2_000 // tenth)
     return 0

@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from jobhub import AsyncHub, JobState
-from tests.test_waiting_support import VIRTUAL_TIME, ScriptedServer, config, life, scripted_registry
+from tests.test_waiting_support import (
+    VIRTUAL_TIME,
+    ScriptedServer,
+    clock,
+    config,
+    life,
+    scripted_registry,
+    status,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +64,27 @@ async def test_long_poll_while_watching_asks_past_the_outputs_already_seen() -> 
     outputs = [event.new for event in events if event.kind == "output"]
     assert outputs == [["second"]]
     assert events[-1].job.outputs == ["first", "second"]  # the view is completed
+
+
+async def test_a_hold_freed_by_a_job_that_ended_is_handed_to_the_job_waiting_for_one() -> None:
+    # One hold: "a" takes it and ends at 5 s; "b" waits for it and ends at 40 s. The listing
+    # of open jobs fails for good and poll_max is long, so "b" is seen ending promptly only
+    # if the hold "a" freed is handed on to it.
+    server = ScriptedServer(
+        {"a": life((0, "running"), (5, "succeeded")), "b": life((0, "running"), (40, "succeeded"))},
+        hold=600,
+    )
+    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 100
+    seen: dict[str, float] = {}
+    async with hub(server, "longpoll", long_polls=1, poll_interval=1, poll_max=120) as h:
+        server.restart()
+        started = clock()
+        async for job in h.as_completed(["b:a", "b:b"], timeout=300):
+            seen[job.id] = clock() - started
+    held = [seen_.at for seen_ in server.routes("await") if seen_.job == "b"]
+    assert held and min(held) >= 5  # "b" was given the hold once "a" ended ...
+    assert seen["b"] - 40 < 1  # ... and its end came through it, not a GET poll_max later
+    assert seen["a"] - 5 < 1
 
 
 async def test_batch_refresh_makes_one_request_per_cycle_for_all_jobs() -> None:

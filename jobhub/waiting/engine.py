@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from jobhub.waiting.open_listing import open_listing
 from jobhub.waiting.polling import listing, poll
 from jobhub.waiting.refresh import refresh
 from jobhub.waiting.schedule import Backoff, Deadline
+from jobhub.waiting.slots import LISTING, ROUTINE, WOKEN, Wake
 from jobhub.waiting.state import BackendState, FollowedJob, JobUpdate, canonical
 
 __all__ = ["Engine", "Mode"]
@@ -56,6 +58,7 @@ T = TypeVar("T")
 Mode = Literal["wait", "watch"]
 
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
+FIRST_SPREAD = 0.5  # a job's first fetch_by is this much of poll_max after first sight, or more
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,10 +350,15 @@ class Engine:
         followed.last_view = job
         now = self.now()
         longest = policy.longest_pause(self.backend(followed.ref.backend).settings)
-        if full:
+        if followed.fetch_by == math.inf:  # first seen
+            # Jobs followed together are first seen together: the first fetch_by of each is
+            # drawn from the later half of poll_max, so that their routine fetches come spread
+            # over it rather than all in the same second, poll_max after the start.
+            followed.fetch_by = now + longest * random.uniform(FIRST_SPREAD, 1.0)
+            if full:
+                followed.fetched_at = now
+        elif full:
             followed.fetched_at = now
-            followed.fetch_by = now + longest
-        elif followed.fetch_by == math.inf:  # first seen in a listing
             followed.fetch_by = now + longest
         if job.state.terminal:
             self.finish(followed)
@@ -367,11 +375,19 @@ class Engine:
     # -- sending --------------------------------------------------------------------------------
 
     async def send(
-        self, backend: BackendState, call: Call[T], *, hold: bool = False, retry: bool = False
+        self,
+        backend: BackendState,
+        call: Call[T],
+        *,
+        hold: bool = False,
+        retry: bool = False,
+        rank: int = LISTING,
+        wake: Wake | None = None,
     ) -> T:
         """Send `call` once (`retry`: with the runner's own tries, for a request no loop of
-        the engine repeats; `hold`: a long-poll, through the holding runner), after any pause
-        a `Retry-After` asked for."""
+        the engine repeats; `hold`: a long-poll, through the holding runner; `rank`: its place
+        in the queue for a request slot, `wake` its job's, see `slots`), after any pause a
+        `Retry-After` asked for."""
         pause = backend.paused_until - self.now()
         if pause > 0:
             await asyncio.sleep(self.deadline.cap(pause))
@@ -379,7 +395,7 @@ class Engine:
             if hold:
                 result = await self._holder.run(backend.adapter, call, retry=False)
             else:
-                async with backend.request_slots:
+                async with backend.request_slots.held(rank, wake=wake):
                     result = await self._runner.run(backend.adapter, call, retry=retry)
         except JobHubError as exc:
             if not (hold and exc.status_code == 408):  # an expired hold is no failure
@@ -388,13 +404,22 @@ class Engine:
         policy.answered(backend)
         return result
 
-    async def get(self, backend: BackendState, followed: FollowedJob, backoff: Backoff) -> float:
-        """One GET of the job; the pause to take before the next."""
+    async def get(
+        self,
+        backend: BackendState,
+        followed: FollowedJob,
+        backoff: Backoff,
+        *,
+        routine: bool = False,
+    ) -> float:
+        """One GET of the job (`routine`: its backoff or `poll_max` came due, nothing moved);
+        the pause to take before the next."""
         try:
             call = backend.adapter.expecting(
                 followed.ref.id, backend.adapter.get_job(followed.ref.id)
             )
-            job = await self.send(backend, call)
+            rank = ROUTINE if routine else WOKEN
+            job = await self.send(backend, call, rank=rank, wake=followed.wake)
         except Exception as exc:
             followed.first_request_done.set()
             return policy.retry_in(backend, exc, backoff, self.now())

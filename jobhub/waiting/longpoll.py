@@ -93,7 +93,8 @@ async def _until_a_hold_frees(
             if vouched:  # the listing follows it and wakes it when it moves
                 delay = max(followed.fetch_by - now, backend.settings.poll_interval)
                 continue
-            delay = await engine.get(backend, followed, backoff)
+            routine = not woken and followed.last_view is not None
+            delay = await engine.get(backend, followed, backoff, routine=routine)
             if woken:
                 delay = backoff.reset()
     finally:

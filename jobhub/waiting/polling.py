@@ -66,7 +66,8 @@ async def poll(
         if vouched:  # the listing follows it and wakes it when it moves
             delay = max(followed.fetch_by - now, backend.settings.poll_interval)
             continue
-        delay = await engine.get(backend, followed, backoff)
+        routine = not woken and followed.last_view is not None
+        delay = await engine.get(backend, followed, backoff, routine=routine)
         if woken:  # a listing saw it move, or stopped covering it: start over
             delay = backoff.reset()
 

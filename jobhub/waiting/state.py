@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from jobhub.backend import Adapter, Capability
 from jobhub.errors import JobHubError
 from jobhub.model import Job, JobEvent, JobRef
+from jobhub.waiting.slots import Slots, Wake
 
 __all__ = ["BackendState", "FollowedJob", "JobUpdate", "canonical"]
 
@@ -64,7 +65,7 @@ class FollowedJob:
         # When it is fetched on its own at the latest, whatever a listing says of it.
         self.fetch_by = math.inf
         self.checked_at = -math.inf  # when its follower last woke to look at it
-        self.wake = asyncio.Event()  # a listing saw it move (or stopped covering it): look now
+        self.wake = Wake()  # a listing saw it move (or stopped covering it): look now
         self.first_request_done = asyncio.Event()  # set once it was asked for, answered or not
         self.followers: set[asyncio.Task[None]] = set()  # the tasks following it
 
@@ -81,7 +82,7 @@ class BackendState:
         self.adapter = adapter
         self.name = adapter.name
         self.settings = adapter.settings
-        self.request_slots = asyncio.Semaphore(adapter.settings.concurrency)
+        self.request_slots = Slots(adapter.settings.concurrency)  # urgent requests first
         self.holds_in_use = 0
         self.max_holds = max_holds
         # Followers waiting for a hold to free, first come first served, and the keys of their
