@@ -200,6 +200,11 @@ def test_a_generator_yield_of_several_outputs_stays_a_list(sieve: SieveAdapter) 
     assert sieve.normalize(payload(outputs=outputs)).outputs == [1, [2, 3]]
 
 
+def test_an_output_record_without_data_is_null_beside_the_others(sieve: SieveAdapter) -> None:
+    outputs = [{"name": "a", "data": 1}, {"name": "b"}, {"name": "c", "data": None}]
+    assert sieve.normalize(payload(outputs=outputs)).outputs == [1, None, None]
+
+
 def test_missing_inputs_and_outputs_are_empty(sieve: SieveAdapter) -> None:
     job = payload()
     del job["inputs"], job["outputs"]

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from jobhub.backend import Adapter, StateTable
 from jobhub.model import Job, JobState, Task
 from jobhub.problems import describe
+from jobhub.times import known_times
 from jobhub_pixxel.values import decode_raw_json, number, percent, seconds, timestamp
 from jobhub_pixxel.wire import JobPayload
 
@@ -75,6 +76,8 @@ _TERMINAL = frozenset(state for state in JobState if state.terminal)
 _NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
 _WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.known.items()}
 _TEXT = (str, NoneType)
+# Integers within ±2**53 are floats exactly; `number` reads any other value.
+_EXACT = 2**53
 
 # The readers never raise and give immutable values, so each distinct text is read once (a
 # listing read every cycle repeats every job's durations; `timestamp` remembers times itself).
@@ -110,20 +113,29 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
     pass, giving what `_job` gives for it; any other payload goes the way `to_job` says."""
     name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
     jobs: list[Job] = []
-    append, trusted, words = jobs.append, Job.trusted, _WORDS
+    append, trusted, words, known_time = jobs.append, Job.trusted, _WORDS, known_times.get
     for payload in payloads:
-        get = payload.get if type(payload) is dict else None
-        if get is None or not (
-            get("tasks") is None
-            and get("val_errors") is None
-            and get("exec_created_at") is None
-            and get("spec") is None
-            and get("inputs") is None
+        # A list item has none of the full job's keys: `in` costs less than a call to `get`.
+        if type(payload) is not dict or not (
+            ("tasks" not in payload or payload["tasks"] is None)
+            and ("val_errors" not in payload or payload["val_errors"] is None)
+            and ("exec_created_at" not in payload or payload["exec_created_at"] is None)
+            and ("spec" not in payload or payload["spec"] is None)
+            and ("inputs" not in payload or payload["inputs"] is None)
         ):
             append(_read(adapter, payload, workflow_id))
             continue
-        job_id, own_workflow, status = get("id"), get("workflow_id"), get("status")
-        user, created_at, finished_at = get("created_by"), get("created_at"), get("finished_at")
+        try:  # Pixxel sends every one of these; indexing costs less than `get`
+            job_id, own_workflow, status = payload["id"], payload["workflow_id"], payload["status"]
+            user, created_at = payload["created_by"], payload["created_at"]
+            finished_at, taken = payload["finished_at"], payload["time_taken"]
+            reported, cost = payload["progress"], payload["cost"]
+        except KeyError:
+            get = payload.get
+            job_id, own_workflow, status = get("id"), get("workflow_id"), get("status")
+            user, created_at = get("created_by"), get("created_at")
+            finished_at, taken = get("finished_at"), get("time_taken")
+            reported, cost = get("progress"), get("cost")
         workflow = own_workflow or workflow_id
         if not (
             type(job_id) is str
@@ -131,6 +143,8 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and type(workflow) is str
             and type(status) in _TEXT
             and type(user) in _TEXT
+            and type(created_at) in _TEXT  # any other is read by `_read` (as no time)
+            and type(finished_at) in _TEXT
             and job_id.strip()
             and workflow.strip()
             and "/" not in workflow
@@ -138,11 +152,17 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             append(_read(adapter, payload, workflow_id))  # which says what is wrong
             continue
         state = words.get(status) or STATES(status)
-        taken, reported, cost = get("time_taken"), get("progress"), get("cost")
         if state is _SUCCEEDED:
             progress: float | None = 1.0
         else:
             progress = _percent_of_text(reported) if type(reported) is str else percent(reported)
+        # A time read before is looked up (Go's zero time, year 1, is no time: `timestamp`).
+        created = known_time(created_at)
+        if created is None or created.year <= 1:
+            created = timestamp(created_at)
+        finished = known_time(finished_at)
+        if finished is None or finished.year <= 1:
+            finished = timestamp(finished_at)
         combined = f"{workflow}/{job_id}"
         append(
             trusted(
@@ -154,9 +174,9 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "workflow": workflow,
                     "state": state,
                     "status": status,
-                    "created_at": timestamp(created_at),
+                    "created_at": created,
                     "started_at": None,
-                    "finished_at": timestamp(finished_at),
+                    "finished_at": finished,
                     "duration": _seconds_of_text(taken) if type(taken) is str else seconds(taken),
                     "progress": progress,
                     "error": None,
@@ -166,7 +186,9 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "outputs": None,
                     "children": [],
                     "restarts": 0,
-                    "cost": number(cost),
+                    "cost": float(cost)
+                    if type(cost) is int and _EXACT > cost > -_EXACT
+                    else number(cost),
                     "labels": {},
                     "raw": payload,
                 }

@@ -14,14 +14,24 @@ from datetime import datetime
 from typing import Any
 
 from jobhub.backend import UnreadableJson, parse_time, read_json
+from jobhub.times import known_times
 
 __all__ = ["decode_raw_json", "number", "percent", "seconds", "timestamp"]
+
+_known_time = known_times.get
 
 
 def timestamp(value: Any) -> datetime | None:
     """An RFC 3339 time as an aware UTC datetime. "", null, Go's zero time
     (`0001-01-01T00:00:00Z`, what an unset Go time marshals to) and unreadable values are None."""
-    parsed = parse_time(value)
+    if value is None:
+        return None
+    try:  # a text read before is looked up, which saves a call
+        parsed = _known_time(value)
+    except TypeError:  # unhashable: `parse_time` says why it is no time
+        parsed = None
+    if parsed is None:
+        parsed = parse_time(value)
     if parsed is None or parsed.year <= 1:
         return None
     return parsed

@@ -262,48 +262,56 @@ def _tasks(
             raise _Unusual
         if depends_on is not None and type(depends_on) is not list:
             raise _Unusual
-        try:
+        try:  # a list or an object where a word, a time or a name belongs: TypeError
             state = words.get(status) or _task_state(status, ended)
             if depends_on:
                 "".join(depends_on)  # the quickest check that every item is a string
-        except TypeError:  # a list or an object where a word, a time or a name belongs
+            # A time read before is looked up; None also for null, "" and a time not yet read.
+            started_at = known_time(start)
+            finished_at = known_time(end)
+        except TypeError:
             raise _Unusual from None
+        if started_at is None and start is not None:
+            if type(start) is not str:
+                raise _Unusual
+            started_at = parse_time(start)
+        if finished_at is None and end is not None:
+            if type(end) is not str:
+                raise _Unusual
+            finished_at = parse_time(end)
         if exit_code is not None and type(exit_code) is not int:
-            raise _Unusual
-        if start is None:
-            started_at = None
-        elif type(start) is str:
-            started_at = known_time(start) or parse_time(start)
-        else:
-            raise _Unusual
-        if end is None:
-            finished_at = None
-        elif type(end) is str:
-            finished_at = known_time(end) or parse_time(end)
-        else:
             raise _Unusual
         if error is not None:
             if type(error) is not str:
                 raise _Unusual
             if not error:
                 error = None
-        if state is _PENDING or state is _RUNNING or (started_at is None and state is _CANCELLED):
-            exit_code = None  # it never ran, or runs still: prunner's 0 or -1 mean nothing
-        elif exit_code == NO_EXIT_CODE:
-            exit_code = 0 if state is _SUCCEEDED else None
-        if state is _FAILED:
-            failures.append(f"task {name}: {error or _failed_how(exit_code)}")
-        if (
-            finished_at is None
-            and started_at is not None
-            and (state is _FAILED or state is _CANCELLED)
-            and job_end is not None
-            and job_end >= started_at
-        ):
-            finished_at = job_end  # prunner records no end for these; the job's is the bound
-        # Progress counts tasks that ran and ended, not those that never started.
-        if state in terminal_states and not (state is _CANCELLED and started_at is None):
+        if state is _SUCCEEDED:  # most tasks: it ran, ended and counts as work done
             terminal += 1
+            if exit_code == NO_EXIT_CODE:
+                exit_code = 0  # prunner sets the real 0 after its last change is published
+        else:
+            if (
+                state is _PENDING
+                or state is _RUNNING
+                or (started_at is None and state is _CANCELLED)
+            ):
+                exit_code = None  # it never ran, or runs still: prunner's 0 or -1 mean nothing
+            elif exit_code == NO_EXIT_CODE:
+                exit_code = None
+            if state is _FAILED:
+                failures.append(f"task {name}: {error or _failed_how(exit_code)}")
+            if (
+                finished_at is None
+                and started_at is not None
+                and (state is _FAILED or state is _CANCELLED)
+                and job_end is not None
+                and job_end >= started_at
+            ):
+                finished_at = job_end  # prunner records no end for these; the job's is the bound
+            # Progress counts tasks that ran and ended, not those that never started.
+            if state in terminal_states and not (state is _CANCELLED and started_at is None):
+                terminal += 1
         tasks.append(
             trusted(
                 {

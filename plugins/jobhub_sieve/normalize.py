@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from jobhub.backend import Adapter, StateTable, parse_time
 from jobhub.model import Job, JobState
 from jobhub.problems import describe
+from jobhub.times import known_times
 from jobhub_sieve.wire import json_kind, read_job
 
 __all__ = ["SIEVE_STATES", "to_job"]
@@ -36,6 +37,7 @@ SIEVE_STATES = StateTable(
 
 _WORDS: dict[str | None, JobState] = {word: state for word, state in SIEVE_STATES.known.items()}
 _SUCCEEDED = JobState.SUCCEEDED
+_known_time = known_times.get
 
 
 class _Unusual(Exception):
@@ -89,9 +91,16 @@ def _job(adapter: Adapter, fields: dict[str, Any], payload: Any, workflow: str |
             raise _Unusual
     if not job_id:
         raise adapter.invalid("job has an empty id", payload)
-    created_at = parse_time(created)
-    started_at = parse_time(started)
-    finished_at = parse_time(completed)
+    # A time read before is looked up (None also for null, "" and a time not read yet).
+    created_at = _known_time(created)
+    started_at = _known_time(started)
+    finished_at = _known_time(completed)
+    if created_at is None and created:
+        created_at = parse_time(created)
+    if started_at is None and started:
+        started_at = parse_time(started)
+    if finished_at is None and completed:
+        finished_at = parse_time(completed)
     state = _WORDS.get(status) or SIEVE_STATES(status)
     labels: dict[str, str] = {}
     if visibility:
@@ -169,6 +178,10 @@ def _outputs(adapter: Adapter, outputs: Any, job_id: str, payload: Any) -> list[
         return values
     if type(outputs) is not list:
         raise _Unusual
+    try:  # the common case: every output one record
+        return [item["data"] for item in outputs]
+    except (KeyError, TypeError):  # a record without data, a yield's list, not a record
+        pass
     for item in outputs:
         if isinstance(item, dict):
             values.append(item.get("data"))
