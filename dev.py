@@ -57,9 +57,11 @@ def test(extra: list[str]) -> None:
     _run(BIN / "ruff", "format", "--check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "mypy", "jobhub", "plugins")
     # pytest exits 5 when it collects no test: that is a failure here, never hidden. The tests
-    # are spread over one process per core (pytest-xdist), each test sent to the first one free
-    # (tests in an `xdist_group` together); `-n 0` after the command runs them in this one.
-    _run(BIN / "python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *extra)
+    # are spread over one process per core (pytest-xdist), each module whole to the first one
+    # free, so a module's fixtures (emulators, servers, the soak's runs) are set up once; `-n 0`
+    # after the command runs them in this one. (`--dist loadgroup` keeps no group together
+    # under pytest 9: pytest-xdist renames the test's `_nodeid`, which pytest 9 no longer reads.)
+    _run(BIN / "python", "-m", "pytest", "-n", "auto", "--dist", "loadscope", *extra)
 
 
 # The quick part of the suite run at the lowest and the newest versions: the core model, hub,

@@ -117,14 +117,16 @@ def allow_null(node: dict[str, Any], *properties: str) -> dict[str, Any]:
 # oneOf, enum, const, properties/required, additionalProperties, items, date-time strings.
 
 
-def _json_strategy() -> Any:
+def _json_strategy(max_leaves: int = 12) -> Any:
+    """Any JSON value; a small `max_leaves` for a field's value of the wrong type, where the
+    reader looks at the type and not far into it (and a smaller value costs less to draw)."""
     from hypothesis import strategies as st
 
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
     return st.recursive(
         scalars,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-        max_leaves=12,
+        max_leaves=max_leaves,
     )
 
 

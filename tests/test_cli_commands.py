@@ -18,12 +18,11 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import jsonschema
 import pytest
@@ -32,7 +31,7 @@ from jobhub.emulator import Emulator, config_toml
 from jobhub.hub import Hub
 from jobhub.model import Job, JobEvent, JobState
 from jobhub.plugins import get_registry
-from jobhub.waiting.policy import FAILING_WARNED_AFTER
+from jobhub.waiting import policy
 from tests.cli_helpers import JOBHUB, run_command
 from tests.conftest import SECRET
 
@@ -41,7 +40,6 @@ MOVING = 40.0  # emulated seconds (2 s real): still running once a command has s
 LONG = 100_000.0  # emulated seconds: a job that runs for the whole module
 POLL = {"poll_interval": 0.1, "poll_max": 0.4}
 CREDENTIAL_VARS = ("SIEVE_API_KEY", "PIXXEL_API_KEY", "PRUNNER_JWT_SECRET")
-T = TypeVar("T")
 
 
 class Env:
@@ -121,19 +119,6 @@ class Env:
         assert SECRET not in result.stdout + result.stderr
         return result
 
-    def run_script(self, *args: str, config: Path) -> subprocess.CompletedProcess[str]:
-        """The same through the installed console script, in a process of its own."""
-        result = subprocess.run(
-            [JOBHUB, "--config", str(config), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=self.home,
-            env=self.environ(),
-        )
-        assert SECRET not in result.stdout + result.stderr
-        return result
-
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
@@ -176,13 +161,6 @@ def one_line(stderr: str) -> str:
 
 def json_lines(stdout: str) -> list[Any]:
     return [json.loads(line) for line in stdout.splitlines()]
-
-
-def at_once(*calls: Callable[[], T]) -> list[T]:
-    """Each call's result, the calls made at the same time: commands that wait out a timeout
-    wait it out together."""
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 # -- get -----------------------------------------------------------------------------------------
@@ -536,34 +514,24 @@ def down_backend(env: Env, path: Path) -> tuple[Path, str]:
     return env.write_config(path, {"down": down}), "down:8c1c6a5e-1111-4222-8333-944455556666"
 
 
-def test_a_timeout_names_the_error_of_a_backend_that_never_answered(
-    env: Env, tmp_path: Path
+def test_wait_on_a_backend_that_never_answers_warns_once_then_names_its_error(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """While a backend stays down, `wait` warns once on stderr (the engine's rule: failures in
+    a row lasting FAILING_WARNED_AFTER, a second here rather than ten, so the wait is short),
+    and its timeout error names the backend and what it answered (nothing)."""
+    monkeypatch.setattr(policy, "FAILING_WARNED_AFTER", 1.0)
     config, ref = down_backend(env, tmp_path / "down.toml")
-    result, machine = at_once(
-        lambda: env.run_script("wait", ref, "--timeout", "3", config=config),
-        lambda: env.run_script("wait", ref, "--timeout", "3", "-o", "json", config=config),
-    )
-    assert result.returncode == 4
-    last = result.stderr.splitlines()[-1]
-    assert "unreachable" in last and ref in last
-    assert "down" in json_lines(machine.stderr)[-1]["error"]["backend_errors"]
-
-
-@pytest.mark.slow
-def test_wait_warns_once_on_stderr_while_a_backend_is_down(env: Env, tmp_path: Path) -> None:
-    config, ref = down_backend(env, tmp_path / "down.toml")
-    # the engine warns once failures in a row have lasted FAILING_WARNED_AFTER seconds
-    timeout = str(FAILING_WARNED_AFTER + 3)
-    result, machine = at_once(
-        lambda: env.run_script("wait", ref, "--timeout", timeout, config=config),
-        lambda: env.run_script("wait", ref, "--timeout", timeout, "-o", "json", config=config),
-    )
-    assert result.returncode == 4
-    *warnings, _ = result.stderr.splitlines()
+    result = env.run("wait", ref, "--timeout", "2.5", config=config)
+    machine = env.run("wait", ref, "--timeout", "2.5", "-o", "json", config=config)
+    assert result.returncode == machine.returncode == 4
+    *warnings, last = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
     assert "down" in warnings[0]
-    assert "warning" in json_lines(machine.stderr)[0]
+    assert "unreachable" in last and ref in last
+    *json_warnings, json_error = json_lines(machine.stderr)
+    assert len(json_warnings) == 1 and "warning" in json_warnings[0]
+    assert "down" in json_error["error"]["backend_errors"]
 
 
 # -- cancel --------------------------------------------------------------------------------------

@@ -80,14 +80,21 @@ def test_cancel_on_timeout_cancels_on_each_backend_that_can(emu: Emulator) -> No
 
 
 def test_as_completed_yields_across_backends_in_completion_order(emu: Emulator) -> None:
-    # Ends at least 13.5 emulated seconds apart (queueing takes up to 1.5 s): 0.68 s of real
-    # time, more than twice the longest pause between polls (poll_max 0.3 s), so the order in
-    # which they are noticed is the order in which they end, even on a loaded machine.
+    # The emulated clock stands still and is moved past one job's end at a time: each job has
+    # ended, and the next has not, when it is asked for, however loaded the machine.
+    emu.clock.speed = 0
     plan = [("prunner", 20), ("sieve", 5), ("pixxel", 35), ("sieve", 50), ("pixxel", 65)]
     refs = [f"{t}:{emu.submit(t, duration=d, outcome='succeeded')}" for t, d in plan]
+    by_end = sorted(refs, key=lambda ref: ends(emu, ref))
+    assert by_end != refs  # submitted in another order than they end
+    order = []
     with Hub(hub_config(emu)) as hub:
-        order = [job.ref for job in hub.as_completed(refs, timeout=20)]
-    assert order == sorted(refs, key=lambda ref: ends(emu, ref))
+        completed = hub.as_completed(refs, timeout=20)
+        for ref in by_end:
+            emu.clock.advance(ends(emu, ref) - emu.clock.now() + 0.1)
+            order.append(next(completed).ref)
+        assert next(completed, None) is None
+    assert order == by_end
 
 
 @pytest.mark.parametrize("backend", TYPES)
