@@ -129,12 +129,12 @@ def run(
         jobs = plan(list(emu.backends), jobs_per_backend, cancellable=cancellable, seed=seed)
         # Submitting takes real time (a WES run most, on a busy machine seconds): emulated time
         # stands still until every job is in, so none ends before the demo has looked at it.
-        emu.clock.speed = 0
-        refs = [
-            f"{job.type}:{emu.submit(job.type, duration=job.duration, outcome=job.outcome)}"
-            for job in jobs
-        ]
-        emu.clock.speed = speed
+        # A WES run sleeps in real time, planned at the speed the clock will run at again.
+        with emu.clock.held():
+            refs = [
+                f"{job.type}:{emu.submit(job.type, duration=job.duration, outcome=job.outcome)}"
+                for job in jobs
+            ]
         demo = _Demo(emu, hub, jobs, refs, out, tz)
         if json_output:
             demo.stream_json(out.file)

@@ -86,6 +86,21 @@ def test_clock_real_delay_is_infinite_when_frozen_and_scaled_otherwise() -> None
     assert Clock(speed=10).real_delay(5) == pytest.approx(0.5)
 
 
+def test_a_held_clock_stands_still_then_runs_at_its_speed_again() -> None:
+    clock = Clock(speed=1000)
+    with clock.held():
+        held_at = clock.now()
+        time.sleep(0.01)
+        assert (clock.speed, clock.now()) == (0, held_at)
+        assert clock.pace == 1000  # what real-time plans are made with meanwhile
+        with clock.held():  # nested: the outer hold ends it
+            pass
+        assert clock.now() == held_at
+    assert (clock.speed, clock.pace) == (1000, 1000)
+    time.sleep(0.01)
+    assert clock.now() > held_at
+
+
 # -- wire formats --------------------------------------------------------------------------------
 
 

@@ -142,6 +142,18 @@ def test_a_cancel_reaches_the_server_and_the_run_still_ends_as_planned(
     assert job.state.value == emu.final_state("wes", run_id) == "succeeded"
 
 
+def test_a_run_submitted_while_the_clock_is_held_sleeps_at_the_speed_it_resumes_at(
+    emu: Emulator,
+) -> None:
+    # `jobhub demo` holds the clock while it submits: a WES run's real sleep must not take
+    # the held clock's speed 0 for "no speed at all" and sleep the whole emulated duration.
+    with emu.clock.held():
+        run_id = emu.submit("wes", duration=10, outcome="succeeded")
+    run = emu.backends["wes"].find(run_id)
+    assert run is not None
+    assert run.inputs["script"].startswith("sleep 0.500;")  # 10 emulated seconds at 20x
+
+
 def test_a_workflow_name_a_file_cannot_carry_is_refused(emu: Emulator) -> None:
     with pytest.raises(SteeringError, match="workflow names the CWL file"):
         emu.submit("wes", workflow="../escape")

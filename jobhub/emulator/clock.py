@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 __all__ = ["Clock"]
@@ -33,6 +34,7 @@ class Clock:
         self._emulated_base = 0.0
         self.start = (start or datetime.now(UTC)).astimezone(UTC)
         self._listeners: list[Callable[[], None]] = []
+        self._resumes_at: float | None = None  # the speed to run at again, while held
 
     def __repr__(self) -> str:
         return f"Clock(speed={self._speed:g}, now={self.now():.3f}s)"
@@ -49,6 +51,29 @@ class Clock:
             self._rebase()
             self._speed = float(value)
         self._changed()
+
+    @property
+    def pace(self) -> float:
+        """The speed emulated time runs at: while `held`, the one it will run at again. What
+        plans in real time (a WES run's sleep) reads this, not `speed`."""
+        resumes_at = self._resumes_at
+        return self._speed if resumes_at is None else resumes_at
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Emulated time stands still inside (as `speed = 0`), then runs again at the speed it
+        had. Nested holds end with the outermost."""
+        if self._resumes_at is not None:
+            yield
+            return
+        speed = self._speed
+        self.speed = 0
+        self._resumes_at = speed
+        try:
+            yield
+        finally:
+            self._resumes_at = None
+            self.speed = speed
 
     def now(self) -> float:
         """Emulated seconds since the clock started."""

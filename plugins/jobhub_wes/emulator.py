@@ -12,9 +12,10 @@ answer comes back as it is (status, body, content type). `submit` posts a one-st
 through that same path, the way any WES client creates a run.
 
 Unlike the other emulators, jobs here are real processes on real time: a run sleeps for the
-real seconds its `duration` takes on the emulator's clock at submission (`duration / speed`;
-`duration` itself when the clock is frozen), plus the few seconds cwltool needs, and later
-changes to the clock do not reach it. The reference server has no authentication, so neither
+real seconds its `duration` takes on the emulator's clock at submission (`duration / pace`:
+the clock's speed, or while it is held the speed it will run at again; `duration` itself when
+the clock is frozen at speed 0), plus the few seconds cwltool needs, and later changes to the
+clock do not reach it. The reference server has no authentication, so neither
 has this emulator. It accepts a cancel but lets the run go on; `final_state` is the outcome
 the run was submitted to end in, which is what the server reports in the end, and
 `cancel_requests` remembers the cancels that reached it.
@@ -208,8 +209,8 @@ class WesEmulator(EmulatedBackend):
         return run_id
 
     def _real_seconds(self, emulated: float) -> float:
-        speed = self.clock.speed
-        return emulated / speed if speed > 0 else emulated
+        pace = self.clock.pace  # while the clock is held, the speed it will run at again
+        return emulated / pace if pace > 0 else emulated
 
 
 def _path_below(request: Request) -> bytes:
