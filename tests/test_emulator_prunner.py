@@ -16,7 +16,6 @@ from jobhub.emulator import Emulator
 
 # One worker runs the module, in order: its tests share one emulator, and a pipeline runs one job
 # at a time, so each test counts on the jobs of the tests before it having ended.
-pytestmark = pytest.mark.xdist_group("test_emulator_prunner")
 
 
 @pytest.fixture(scope="module")

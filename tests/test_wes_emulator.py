@@ -28,7 +28,6 @@ from jobhub.plugins import get_registry
 
 # One worker runs the module: its runs are cwltool processes, so the reference server is started
 # and the runs are submitted once, not once per worker.
-pytestmark = pytest.mark.xdist_group("test_wes_emulator")
 
 SPEED = 20.0  # emulated seconds per real second
 TIMEOUT = 90.0  # real seconds: a cwltool run takes a few, more when several share two cores

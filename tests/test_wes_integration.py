@@ -25,7 +25,6 @@ from jobhub.plugins import Registry
 
 # One worker runs the module: its runs are cwltool processes, so the reference server is started
 # and the runs are submitted once, not once per worker.
-pytestmark = pytest.mark.xdist_group("test_wes_integration")
 
 RUN_TIMEOUT = 120.0  # a cwltool run of one `sh -c` step takes a few seconds
 SCRIPTS = {
