@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 from collections.abc import Awaitable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +57,6 @@ T = TypeVar("T")
 Mode = Literal["wait", "watch"]
 
 CANCEL_TIMEOUT = 30.0  # cancelling open jobs after a timeout may take this long in all
-FIRST_SPREAD = 0.5  # a job's first fetch_by is this much of poll_max after first sight, or more
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,17 +347,14 @@ class Engine:
         followed.reported = high_water(followed.reported, job)
         followed.last_view = job
         now = self.now()
-        longest = policy.longest_pause(self.backend(followed.ref.backend).settings)
+        settings = self.backend(followed.ref.backend).settings
         if followed.fetch_by == math.inf:  # first seen
-            # Jobs followed together are first seen together: the first fetch_by of each is
-            # drawn from the later half of poll_max, so that their routine fetches come spread
-            # over it rather than all in the same second, poll_max after the start.
-            followed.fetch_by = now + longest * random.uniform(FIRST_SPREAD, 1.0)
+            followed.fetch_by = policy.first_fetch_by(settings, now)
             if full:
                 followed.fetched_at = now
         elif full:
             followed.fetched_at = now
-            followed.fetch_by = now + longest
+            followed.fetch_by = now + policy.longest_pause(settings)
         if job.state.terminal:
             self.finish(followed)
             current = asyncio.current_task()

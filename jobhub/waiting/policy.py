@@ -7,6 +7,7 @@ is given, and the strategies ask here rather than deciding for themselves.
 from __future__ import annotations
 
 import logging
+import random
 
 from jobhub.backend import excerpt
 from jobhub.config import BackendSettings
@@ -32,6 +33,7 @@ __all__ = [
 log = logging.getLogger("jobhub.waiting")
 
 MAX_UNREADABLE = 5  # unreadable answers in a row from one backend before giving up
+FIRST_SPREAD = 0.5  # a job's first fetch_by is this much of poll_max after first sight, or more
 MIN_HOLD = 1.0  # a 408 sooner than this (or poll_interval) is not a real hold: back off first
 # A backend is warned about (once, until it answers again) after this many failed requests
 # in a row spanning at least this many seconds: a few faults among answers are no news.
@@ -51,6 +53,13 @@ def backoff(settings: BackendSettings, *, shared: bool = False) -> Backoff:
 def longest_pause(settings: BackendSettings) -> float:
     """The longest a followed job goes without being fetched on its own (`poll_max`)."""
     return max(settings.poll_interval, settings.poll_max)
+
+
+def first_fetch_by(settings: BackendSettings, now: float) -> float:
+    """When a job first seen `now` must first be fetched on its own. Jobs followed together
+    are first seen together, so the time is drawn from the later half of `poll_max`: their
+    routine fetches come spread over it, not all in the same second `poll_max` after the start."""
+    return now + longest_pause(settings) * random.uniform(FIRST_SPREAD, 1.0)
 
 
 def listing_vouches(backend: BackendState, followed: FollowedJob, now: float) -> bool:
