@@ -35,6 +35,9 @@ from jobhub.waiting import policy
 from tests.cli_helpers import JOBHUB, run_command
 from tests.conftest import SECRET
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 SPEED = 20.0  # emulated seconds per real second
 MOVING = 40.0  # emulated seconds (2 s real): still running once a command has started
 LONG = 100_000.0  # emulated seconds: a job that runs for the whole module

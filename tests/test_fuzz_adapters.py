@@ -39,6 +39,9 @@ from jobhub.testing.fuzz import JUNK, _paths, _replace
 from tests import specs
 from tests.conftest import SECRET
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("JOBHUB_FUZZ_EXAMPLES", "50"))
 MUTANTS = 12  # bent payloads per generated one
 FUZZ = settings(

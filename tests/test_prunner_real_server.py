@@ -15,6 +15,9 @@ from jobhub import Hub, JobState
 from jobhub.errors import AuthError, InvalidRef, JobAlreadyFinished, JobNotFound
 from tests.realprunner import RealPrunner, running
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 WAIT = 30.0  # seconds any one job may take to end here, load included
 NOT_A_JOB = "6f0e5d4c-3b2a-4190-8f7e-6d5c4b3a2918"
 

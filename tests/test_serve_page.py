@@ -22,7 +22,7 @@ from jobhub.serve import Options, Tokens
 from tests.serve_helpers import Live, live_server
 
 # One worker runs the module: one browser, one server and one emulator for all its tests.
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

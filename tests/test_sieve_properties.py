@@ -20,6 +20,9 @@ from jobhub.model import Job, JobState
 from tests import specs
 from tests.conftest import SECRET
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # costlier examples (many fields, or two calls per example): fewer of them
 COSTLY = settings(PROPERTY, max_examples=150)
