@@ -405,15 +405,15 @@ class Engine:
         followed: FollowedJob,
         backoff: Backoff,
         *,
-        routine: bool = False,
+        woken: bool = True,
     ) -> float:
-        """One GET of the job (`routine`: its backoff or `poll_max` came due, nothing moved);
-        the pause to take before the next."""
+        """One GET of the job (`woken=False`: only its backoff or `poll_max` came due, so the
+        GET of a job seen before is a routine poll); the pause to take before the next."""
         try:
             call = backend.adapter.expecting(
                 followed.ref.id, backend.adapter.get_job(followed.ref.id)
             )
-            rank = ROUTINE if routine else WOKEN
+            rank = WOKEN if woken or followed.last_view is None else ROUTINE
             job = await self.send(backend, call, rank=rank, wake=followed.wake)
         except Exception as exc:
             followed.first_request_done.set()

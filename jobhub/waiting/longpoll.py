@@ -93,8 +93,7 @@ async def _until_a_hold_frees(
             if vouched:  # the listing follows it and wakes it when it moves
                 delay = max(followed.fetch_by - now, backend.settings.poll_interval)
                 continue
-            routine = not woken and followed.last_view is not None
-            delay = await engine.get(backend, followed, backoff, routine=routine)
+            delay = await engine.get(backend, followed, backoff, woken=woken)
             if woken:
                 delay = backoff.reset()
     finally:

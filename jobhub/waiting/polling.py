@@ -66,8 +66,7 @@ async def poll(
         if vouched:  # the listing follows it and wakes it when it moves
             delay = max(followed.fetch_by - now, backend.settings.poll_interval)
             continue
-        routine = not woken and followed.last_view is not None
-        delay = await engine.get(backend, followed, backoff, routine=routine)
+        delay = await engine.get(backend, followed, backoff, woken=woken)
         if woken:  # a listing saw it move, or stopped covering it: start over
             delay = backoff.reset()
 
