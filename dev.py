@@ -52,6 +52,23 @@ def ensure_env() -> None:
     STAMP.write_text(wanted)
 
 
+# Every worker collects the whole suite, so what collection costs is paid once per worker. Two
+# things made it 10.8 s of CPU: pytest rewrites the asserts of every module of a package that
+# has a `pytest11` entry point (all of schemathesis, hypothesis, anyio and jobhub), and with
+# PYTHONDONTWRITEBYTECODE set nothing it rewrote or compiled was kept for the next process. So
+# the suite's run names the plugins it uses instead of loading every installed one, and writes
+# bytecode (under `__pycache__/`, which git ignores).
+PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+PYTEST_PLUGINS = (
+    "xdist.plugin",
+    "pytest_timeout",
+    "anyio.pytest_plugin",
+    "_hypothesis_pytestplugin",
+    "schemathesis.pytest.plugin",
+    "jobhub.testing.plugin",
+)
+
+
 def test(extra: list[str]) -> None:
     _run(BIN / "ruff", "check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "ruff", "format", "--check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
@@ -63,9 +80,15 @@ def test(extra: list[str]) -> None:
     # subprocesses, real clocks), so one worker more than the cores keeps them busy: on two
     # cores three workers took 3 min 14 s where two took 4 min 05 s. (`--dist loadgroup` keeps
     # no group together under pytest 9: pytest-xdist renames the test's `_nodeid`, which
-    # pytest 9 no longer reads.)
+    # pytest 9 no longer reads.) Modules go out in the order tests/conftest.py gives them, the
+    # longest first; pytest-xdist would otherwise send the modules with the most tests first,
+    # and a module of one long test last.
     workers = str((os.cpu_count() or 1) + 1)
-    _run(BIN / "python", "-m", "pytest", "-n", workers, "--dist", "loadscope", *extra)
+    os.environ.update(PYTEST_ENV)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    plugins = [arg for plugin in PYTEST_PLUGINS for arg in ("-p", plugin)]
+    dist = ["--dist", "loadscope", "--no-loadscope-reorder"]
+    _run(BIN / "python", "-m", "pytest", *plugins, "-n", workers, *dist, *extra)
 
 
 # The quick part of the suite run at the lowest and the newest versions: the core model, hub,

@@ -20,6 +20,8 @@ from jobhub.plugins import Registry, get_registry
 from tests.conftest import SECRET
 from tests.fakes import FakePlugin
 
+pytestmark = pytest.mark.slow
+
 # One ref per adapter type, each valid for that adapter's id rules.
 REFS = {
     "fake": "1",

@@ -20,7 +20,7 @@ from jobhub.store import Retention, open_store
 from tests.serve_helpers import Live, eventually, live_server
 from tests.store_helpers import change, ended, make_job
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 TYPES = ["sieve", "pixxel", "prunner"]
 READ = "read-token-0123456789abcdef"

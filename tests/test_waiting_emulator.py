@@ -16,6 +16,8 @@ from jobhub import AsyncHub, Hub, JobEvent, JobState
 from jobhub.emulator import FAULT_KINDS, Emulator, Faults
 from jobhub.errors import WaitTimeout
 
+pytestmark = pytest.mark.slow
+
 TYPES = ("sieve", "pixxel", "prunner")
 SPEED = 20.0  # emulated seconds per real second
 FAST = {"poll_interval": 0.05, "poll_max": 0.3, "timeout": 5.0}
