@@ -521,12 +521,13 @@ def test_wait_on_a_backend_that_never_answers_warns_once_then_names_its_error(
     env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a backend stays down, `wait` warns once on stderr (the engine's rule: failures in
-    a row lasting FAILING_WARNED_AFTER, a second here rather than ten, so the wait is short),
-    and its timeout error names the backend and what it answered (nothing)."""
-    monkeypatch.setattr(policy, "FAILING_WARNED_AFTER", 1.0)
+    a row lasting FAILING_WARNED_AFTER, half a second here rather than ten, so the wait is short
+    and a loaded machine, slow to make the first request, still has time for it), and its
+    timeout error names the backend and what it answered (nothing)."""
+    monkeypatch.setattr(policy, "FAILING_WARNED_AFTER", 0.5)
     config, ref = down_backend(env, tmp_path / "down.toml")
-    result = env.run("wait", ref, "--timeout", "2.5", config=config)
-    machine = env.run("wait", ref, "--timeout", "2.5", "-o", "json", config=config)
+    result = env.run("wait", ref, "--timeout", "3", config=config)
+    machine = env.run("wait", ref, "--timeout", "3", "-o", "json", config=config)
     assert result.returncode == machine.returncode == 4
     *warnings, last = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("jobhub: warning: ")
