@@ -63,11 +63,11 @@ async def long_poll(engine: Engine, backend: BackendState, followed: FollowedJob
         if backend.holds_in_use >= backend.max_holds:
             await _until_a_hold_frees(engine, backend, followed, backoff)
             continue
-        delay = await _hold(engine, backend, followed, backoff)
-        if delay is None:  # the hold expired and went to the job first in line for one
+        pause = await _hold(engine, backend, followed, backoff)
+        if pause is None:  # the hold expired and went to the job first in line for one
             await _until_a_hold_frees(engine, backend, followed, backoff)
-        elif delay:
-            await asyncio.sleep(delay)
+        elif pause:
+            await asyncio.sleep(pause)
 
 
 async def _until_a_hold_frees(
