@@ -249,39 +249,3 @@ async def test_a_flapping_backend_never_makes_a_watch_go_back_or_repeat_itself(
     assert states == [(None, JobState.RUNNING), (JobState.RUNNING, JobState.SUCCEEDED)]
     assert [event.new for event in events if event.kind == "output"] == [["b"]]
     assert any(seen.at > 0.2 for seen in server.requests[:-2])  # the flap was seen
-
-
-@pytest.mark.parametrize(("adapter_type", "route"), [("batch", "refresh"), ("plain", "list")])
-async def test_a_slow_refresh_or_listing_still_starts_every_poll_interval(
-    adapter_type: str, route: str
-) -> None:
-    # An end every half second for 20 s, each answer taking 0.4 s: every pass sees a change,
-    # so passes start a poll_interval apart, counted from the start of the one before (not
-    # from its end), and each end is seen within one interval and one answer.
-    ends = {f"j{i}": 1.0 + 0.5 * i for i in range(40)}
-    timelines = {job: life((0, "running"), (end, "succeeded")) for job, end in ends.items()}
-    server = ScriptedServer(timelines, latency=0.4, workflow="nightly")
-    seen: dict[str, float] = {}
-    async with hub(server, adapter_type, poll_interval=1, poll_max=30) as h:
-        server.restart()
-        async for job in h.as_completed([f"b:{job}" for job in ends], timeout=120):
-            seen[job.id] = server.now()
-    starts = [request.at for request in server.routes(route) if request.at < 20]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert len(gaps) > 10 and max(gaps) <= 1.05
-    # The GET of a job the listing saw end adds one answer more.
-    answers = 2 if route == "list" else 1
-    assert max(seen[job] - end for job, end in ends.items()) <= 1.0 + 0.4 * (answers + 1)
-
-
-async def test_a_refresh_slower_than_the_poll_interval_is_not_repeated_back_to_back() -> None:
-    # Each answer takes 1.5 s, past the 1 s interval: after each refresh comes a pause, so
-    # the backend is not kept busy answering refreshes all the time.
-    ends = {f"j{i}": 1.0 + 0.5 * i for i in range(40)}
-    timelines = {job: life((0, "running"), (end, "succeeded")) for job, end in ends.items()}
-    server = ScriptedServer(timelines, latency=1.5)
-    async with hub(server, "batch", poll_interval=1, poll_max=30) as h:
-        await h.wait_all([f"b:{job}" for job in ends], timeout=120)
-    starts = [request.at for request in server.routes("refresh") if request.at < 20]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert len(gaps) > 5 and min(gaps) >= 1.5 + 0.5

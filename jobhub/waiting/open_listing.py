@@ -55,7 +55,6 @@ async def open_listing(engine: Engine, backend: BackendState) -> None:
     delay = 0.0
     while backend.unheld:
         await asyncio.sleep(delay)
-        started = engine.now()
         # Each job waiting for a hold, as last seen (a view may change while the listing runs).
         unheld = {
             followed: followed.last_view
@@ -93,7 +92,6 @@ async def open_listing(engine: Engine, backend: BackendState) -> None:
                 followed.wake.set()  # out of the open states: most likely ended
                 changed = True
         delay = backoff.reset() if changed else backoff.next()
-        delay = policy.pause_after_pass(delay, started, engine.now())
 
 
 def _covers(listed: _Listed, view: Job) -> bool:

@@ -27,7 +27,6 @@ __all__ = [
     "hold_expired",
     "listing_vouches",
     "longest_pause",
-    "pause_after_pass",
     "retry_in",
 ]
 
@@ -61,18 +60,6 @@ def first_fetch_by(settings: BackendSettings, now: float) -> float:
     are first seen together, so the time is drawn from the later half of `poll_max`: their
     routine fetches come spread over it, not all in the same second `poll_max` after the start."""
     return now + longest_pause(settings) * random.uniform(FIRST_SPREAD, 1.0)
-
-
-def pause_after_pass(pause: float, started: float, now: float) -> float:
-    """The pause before the next pass of a listing or refresh (one that serves many jobs),
-    `pause` being what its backoff asks for. Counted from the end of a pass, a job that ended
-    just after its page was read waits the pass, the pause and the next pass to be seen, and
-    at 10,000 jobs a pass takes most of a second; so passes start every `pause` seconds,
-    counted from the start of the pass that just ended (`started`). But never sooner after a
-    pass than it took (up to `pause`): a pass that takes longer than half the pause is CPU or
-    server time, and back-to-back passes would spend twice as much of it."""
-    took = now - started
-    return max(pause - took, min(took, pause))
 
 
 def listing_vouches(backend: BackendState, followed: FollowedJob, now: float) -> bool:

@@ -92,7 +92,6 @@ async def listing(engine: Engine, backend: BackendState, *, discover: bool) -> N
     delay = 0.0 if discover else backoff.next()
     while discover or backend.open:
         await asyncio.sleep(delay)
-        started = engine.now()
         workflows: list[str | None] = [None] if discover else [*_shared_workflows(engine, backend)]
         if not workflows:  # not yet (jobs not seen yet) or not any more
             delay = backend.settings.poll_interval
@@ -110,7 +109,6 @@ async def listing(engine: Engine, backend: BackendState, *, discover: bool) -> N
                 changed = apply_listing(engine, backend, result, discover) or changed
         if not delay:
             delay = backoff.reset() if changed else backoff.next()
-            delay = policy.pause_after_pass(delay, started, engine.now())
 
 
 async def list_jobs(engine: Engine, backend: BackendState, workflow: str | None) -> list[Job]:

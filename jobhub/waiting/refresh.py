@@ -42,7 +42,6 @@ async def refresh(engine: Engine, backend: BackendState, *, discover: bool) -> N
     refresh_after = -math.inf  # loop time before which a too-large refresh is not asked again
     while discover or backend.open:
         await asyncio.sleep(delay)
-        started = engine.now()
         jobs: list[Job] = []
         try:
             if engine.now() >= refresh_after:
@@ -76,7 +75,6 @@ async def refresh(engine: Engine, backend: BackendState, *, discover: bool) -> N
         if missing:  # not (or no longer) in the refresh: ask for each
             changed = await _get_missing(engine, backend, missing) or changed
         delay = backoff.reset() if changed else backoff.next()
-        delay = policy.pause_after_pass(delay, started, engine.now())
 
 
 def _warn_too_large(backend: BackendState, exc: AnswerTooLarge, discover: bool) -> None:
