@@ -36,6 +36,7 @@ _probe: dict[str, Any] = {
     "ends": {},  # key → {woken, asked, sent, answered, rank, hold, path, accepted}
 }
 _pages: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("pages", default=None)
+_woken_at: dict[int, float] = {}  # id of a job's wake → when it was last set
 _first: contextvars.ContextVar[bool] = contextvars.ContextVar("first", default=False)
 _last: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("last", default=None)
 
@@ -73,7 +74,7 @@ def install() -> None:
         if job.state.terminal and not followed.ended:
             last = _last.get()
             _probe["ends"][followed.key] = {
-                "woken": getattr(followed.wake, "set_at", None),
+                "woken": _woken_at.get(id(followed.wake)),
                 "request": list(last) if last is not None else None,
                 "accepted": clock(),
                 "full": full,
@@ -107,7 +108,7 @@ def install() -> None:
 
     def noted_set(self: Any) -> None:
         if not self.is_set():
-            self.set_at = clock()
+            _woken_at[id(self)] = clock()
         wake_set(self)
 
     slots.Wake.set = noted_set  # type: ignore[method-assign]
