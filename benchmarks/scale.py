@@ -100,6 +100,12 @@ async def _contend(spec: dict[str, Any]) -> dict[str, Any]:
         rounds.append(float(len(cycles)))
 
     held: list[Any] = []  # the floor's parsed answers, held until the figures are taken
+    probing = None
+    if spec.get("probe"):
+        from benchmarks import scale_probe
+
+        scale_probe.install()
+        probing = asyncio.ensure_future(scale_probe.loop_lag())
     ready = time.monotonic()
     async with AsyncHub(spec["config"]) as hub:
         if spec["mode"] == "dicts":
@@ -119,7 +125,14 @@ async def _contend(spec: dict[str, Any]) -> dict[str, Any]:
             else:
                 with contextlib.suppress(TimeoutError, WaitTimeout):
                     await asyncio.wait_for(body, timeout=spec["timeout"])
+    probe: dict[str, Any] | None = None
+    if probing is not None:
+        probing.cancel()
+        from benchmarks import scale_probe
+
+        probe = scale_probe.collected()
     return {
+        "probe": probe,
         "seen": seen,
         "window_cpu": window,
         "window_rounds": rounds,
@@ -158,7 +171,14 @@ async def _hold_dicts(hub: Any, refs: list[str]) -> list[Any]:
 def child(path: str) -> None:
     spec = json.loads(Path(path).read_text())
     started, cpu = time.monotonic(), _cpu()
-    result = asyncio.run(_contend(spec))
+    if spec.get("profile"):  # where the contender's CPU goes (`-- --profile FILE`)
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            result = asyncio.run(_contend(spec))
+        profile.dump_stats(spec["profile"])
+    else:
+        result = asyncio.run(_contend(spec))
     result |= {"cpu": _cpu() - cpu, "wall": time.monotonic() - started, "peak": peak_rss()}
     Path(spec["out"]).write_text(json.dumps(result))  # a file, not stdout: large, read whole
 
@@ -230,6 +250,8 @@ def _run(
             "warmup": warmup,
             "window": window,
             "timeout": (args.span + 120.0) / speed,
+            "probe": args.probe and mode == "jobhub",
+            "profile": args.profile if mode == "jobhub" else None,
         }
         with tempfile.TemporaryDirectory() as folder:
             spec["out"] = str(Path(folder, "figures.json"))
@@ -266,6 +288,22 @@ def _run(
         result.lags.append(lag)
         result.lags_by[kind].append(lag)
         result.wrong += state != final_state
+    if figures.get("probe"):
+        from benchmarks import scale_probe
+
+        ends = {
+            f"{kind}:{job_id}": report["runs"][job_id][0]
+            for kind, report in reports.items()
+            for job_id in report["runs"]
+        }
+        scale_probe.report(
+            figures["probe"], figures["seen"], ends, servers.emulated, figures["ready"]
+        )
+        busy = ", ".join(
+            f"{kind} {report['cpu']:.1f} s ({report['cpu'] / figures['wall']:.0%} of a core)"
+            for kind, report in reports.items()
+        )
+        print(f"\nemulators' CPU: {busy}; jobhub {figures['cpu']:.1f} s", flush=True)
     result.cpu, result.wall, result.peak = figures["cpu"], figures["wall"], figures["peak"] / MiB
     result.rounds = figures["rounds"]
     if len(figures["window_cpu"]) == 2:
@@ -398,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         help="which parts to run (also: floor, the memory floor alone or with --jobhub-only)",
     )
     parser.add_argument("--types", default=",".join(TYPES), help="backends: single, cpu parts")
+    parser.add_argument(
+        "--probe", action="store_true", help="where jobhub's lag comes from (`scale_probe`)"
+    )
+    parser.add_argument("--profile", help="cProfile jobhub's process into this file")
     parser.add_argument("--long-polls", type=int, help="long-polls held per backend (512)")
     args = parser.parse_args(argv)
     tenth = 10 if args.quick else 1

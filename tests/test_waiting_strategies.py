@@ -87,6 +87,29 @@ async def test_a_hold_freed_by_a_job_that_ended_is_handed_to_the_job_waiting_for
     assert seen["a"] - 5 < 1
 
 
+async def test_an_expired_hold_goes_to_the_job_waiting_for_one_and_back_in_turn() -> None:
+    # One hold, two jobs ending at 42 s and 44 s, holds expiring after 5 s. The listing of
+    # open jobs fails for good and poll_max is long, so a job is seen ending promptly only
+    # through a hold: each expired hold goes to the job waiting for one, and back.
+    timelines = {
+        "a": life((0, "running"), (42, "succeeded")),
+        "b": life((0, "running"), (44, "succeeded")),
+    }
+    server = ScriptedServer(timelines, hold=5)
+    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 100
+    seen: dict[str, float] = {}
+    async with hub(server, "longpoll", long_polls=1, poll_interval=1, poll_max=120) as h:
+        server.restart()
+        started = clock()
+        async for job in h.as_completed(["b:a", "b:b"], timeout=300):
+            seen[job.id] = clock() - started
+    holders = [seen_.job for seen_ in server.routes("await") if seen_.at < 40]
+    assert holders.count("a") >= 3 and holders.count("b") >= 3  # in turn, not "a" alone
+    assert all(one != other for one, other in itertools.pairwise(holders))
+    # Each end is seen within a hold's turn (5 s) and a GET, far sooner than poll_max.
+    assert seen["a"] - 42 < 7 and seen["b"] - 44 < 7
+
+
 async def test_batch_refresh_makes_one_request_per_cycle_for_all_jobs() -> None:
     timelines = {f"j{i}": life((0, "running"), (0.1 + 0.03 * i, "succeeded")) for i in range(12)}
     server = ScriptedServer(timelines, latency=0.01)

@@ -1,5 +1,6 @@
 """Following a job by long-poll (`Capability.LONG_POLL`): one held `await_job` per job; the
-server answers when the job ends, and a 408 (the hold expired) is re-issued at once.
+server answers when the job ends, and a 408 (the hold expired) is re-issued at once, unless a
+job waits for a hold: then the hold goes to it and the job whose hold expired waits in turn.
 
 A wait looks at each job once first (a GET), so a `WaitTimeout` can say what the job was
 doing. A watch also GETs the job between answers (`polling.poll`), because a long-poll says
@@ -62,9 +63,11 @@ async def long_poll(engine: Engine, backend: BackendState, followed: FollowedJob
         if backend.holds_in_use >= backend.max_holds:
             await _until_a_hold_frees(engine, backend, followed, backoff)
             continue
-        delay = await _hold(engine, backend, followed, backoff)
-        if delay:
-            await asyncio.sleep(delay)
+        pause = await _hold(engine, backend, followed, backoff)
+        if pause is None:  # the hold expired and went to the job first in line for one
+            await _until_a_hold_frees(engine, backend, followed, backoff)
+        elif pause:
+            await asyncio.sleep(pause)
 
 
 async def _until_a_hold_frees(
@@ -101,20 +104,23 @@ async def _until_a_hold_frees(
         turn.cancel()  # no-op once given; else out of the queue
 
 
-def _release_hold(backend: BackendState) -> None:
-    """A hold ended: hand it to the first follower waiting for one."""
+def _release_hold(backend: BackendState) -> bool:
+    """A hold ended: hand it to the first follower waiting for one; True when one was."""
     backend.holds_in_use -= 1
     while backend.hold_queue:
         turn = backend.hold_queue.popleft()
         if not turn.done():
             turn.set_result(None)
-            return
+            return True
+    return False
 
 
 async def _hold(
     engine: Engine, backend: BackendState, followed: FollowedJob, backoff: Backoff
-) -> float:
-    """One long-poll; the pause to take before the next (0: re-issue at once)."""
+) -> float | None:
+    """One long-poll; the pause to take before the next (0: re-issue at once), or None when
+    the hold expired and was handed to a job waiting for one: this job then waits in turn,
+    so that with more jobs than holds each is held for a while, not the first ones forever."""
     known = followed.reported.outputs if followed.reported is not None else None
     offset = len(known) if engine.mode == "watch" and isinstance(known, list) else 0
     asked = engine.now()
@@ -124,14 +130,16 @@ async def _hold(
         job = await engine.send(
             backend, backend.adapter.expecting(followed.ref.id, call), hold=True
         )
-    except BackendUnavailable as exc:
-        if policy.hold_expired(exc, engine.now() - asked, backend.settings):
-            return 0.0  # ask again
+    except BaseException as exc:
+        handed = _release_hold(backend)
+        if not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, BackendUnavailable) and policy.hold_expired(
+            exc, engine.now() - asked, backend.settings
+        ):
+            return None if handed else 0.0  # ask again, after those waiting for a hold
         return policy.retry_in(backend, exc, backoff, engine.now())
-    except Exception as exc:
-        return policy.retry_in(backend, exc, backoff, engine.now())
-    finally:
-        _release_hold(backend)
+    _release_hold(backend)
     if offset and isinstance(known, list) and isinstance(job.outputs, list):
         job = job.model_copy(update={"outputs": known[:offset] + job.outputs})
     engine.accept(followed, job)

@@ -22,6 +22,7 @@ from jobhub.backend import Call
 from jobhub.errors import JobHubError
 from jobhub.model import Job
 from jobhub.waiting import policy
+from jobhub.waiting.flag import Flag
 from jobhub.waiting.schedule import Backoff
 from jobhub.waiting.state import BackendState, FollowedJob
 
@@ -71,7 +72,7 @@ async def poll(
             delay = backoff.reset()
 
 
-async def sleep_or_wake(seconds: float, wake: asyncio.Event) -> bool:
+async def sleep_or_wake(seconds: float, wake: Flag) -> bool:
     """Sleep; True (and `wake` cleared) when woken early."""
     if not wake.is_set():
         try:

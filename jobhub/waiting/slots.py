@@ -19,14 +19,18 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
+from jobhub.waiting.flag import Flag
+
 __all__ = ["LISTING", "ROUTINE", "WOKEN", "Slots", "Wake"]
 
 LISTING, WOKEN, ROUTINE = 0, 1, 2
 
 
-class Wake(asyncio.Event):
-    """A followed job's wake-up (a listing saw it move): an `asyncio.Event` that also moves
-    the job's routine request, if one is waiting for a slot, up to `WOKEN`."""
+class Wake(Flag):
+    """A followed job's wake-up (a listing saw it move): a `Flag` (an `asyncio.Event`) that
+    also moves the job's routine request, if one is waiting for a slot, up to `WOKEN`."""
+
+    __slots__ = ("hurry",)
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from jobhub.backend import Adapter, Capability
 from jobhub.errors import JobHubError
 from jobhub.model import Job, JobEvent, JobRef
+from jobhub.waiting.flag import Flag
 from jobhub.waiting.slots import Slots, Wake
 
 __all__ = ["BackendState", "FollowedJob", "JobUpdate", "canonical"]
@@ -66,7 +67,7 @@ class FollowedJob:
         self.fetch_by = math.inf
         self.checked_at = -math.inf  # when its follower last woke to look at it
         self.wake = Wake()  # a listing saw it move (or stopped covering it): look now
-        self.first_request_done = asyncio.Event()  # set once it was asked for, answered or not
+        self.first_request_done = Flag()  # set once it was asked for, answered or not
         self.followers: set[asyncio.Task[None]] = set()  # the tasks following it
 
     @property
