@@ -82,6 +82,21 @@ def _default_ctrl_c() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+@pytest.fixture(autouse=True)
+def _no_status_word_warned_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no unknown status word warned of. A table warns of each word once
+    and of at most `StateTable.MAX_WARNED` words per process, so without this whether a test
+    sees its warning would depend on which tests its worker ran before (the fuzzers draw many
+    words)."""
+    from jobhub_pixxel.normalize import STATES as PIXXEL_STATES
+    from jobhub_prunner.normalize import TASK_STATES as PRUNNER_TASK_STATES
+    from jobhub_sieve.normalize import SIEVE_STATES
+    from jobhub_wes.adapter import WES_STATES
+
+    for table in (PIXXEL_STATES, PRUNNER_TASK_STATES, SIEVE_STATES, WES_STATES):
+        monkeypatch.setattr(table, "_warned", set())
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
