@@ -76,14 +76,14 @@ def test(extra: list[str]) -> None:
     # pytest exits 5 when it collects no test: that is a failure here, never hidden. The tests
     # are spread over worker processes (pytest-xdist), each module whole to the first one free,
     # so a module's fixtures (emulators, servers, the soak's runs) are set up once; `-n 0` after
-    # the command runs them in this one. A third of the suite's time is spent waiting (servers,
-    # subprocesses, real clocks), so one worker more than the cores keeps them busy: on two
-    # cores three workers took 3 min 14 s where two took 4 min 05 s. (`--dist loadgroup` keeps
-    # no group together under pytest 9: pytest-xdist renames the test's `_nodeid`, which
-    # pytest 9 no longer reads.) Modules go out in the order tests/conftest.py gives them, the
-    # longest first; pytest-xdist would otherwise send the modules with the most tests first,
-    # and a module of one long test last.
-    workers = str((os.cpu_count() or 1) + 1)
+    # the command runs them in this one. Much of the suite's time is spent waiting (servers,
+    # subprocesses, real clocks), so two workers more than the cores keep them busy: on two
+    # idle cores four workers took 2 min 41 s, three 3 min 02 s, five 2 min 55 s. Modules go
+    # out in the order tests/conftest.py gives them, the longest first; pytest-xdist would
+    # otherwise send the modules with the most tests first, and a module of one long test
+    # last. (`--dist loadgroup` keeps no group together under pytest 9: pytest-xdist renames
+    # the test's `_nodeid`, which pytest 9 no longer reads.)
+    workers = str((os.cpu_count() or 1) + 2)
     os.environ.update(PYTEST_ENV)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     plugins = [arg for plugin in PYTEST_PLUGINS for arg in ("-p", plugin)]
