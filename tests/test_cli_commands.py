@@ -521,10 +521,12 @@ def test_wait_on_a_backend_that_never_answers_warns_once_then_names_its_error(
     env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a backend stays down, `wait` warns once on stderr (the engine's rule: failures in
-    a row lasting FAILING_WARNED_AFTER, half a second here rather than ten, so the wait is short
-    and a loaded machine, slow to make the first request, still has time for it), and its
-    timeout error names the backend and what it answered (nothing)."""
-    monkeypatch.setattr(policy, "FAILING_WARNED_AFTER", 0.5)
+    a row, FAILURES_WARNED of them over FAILING_WARNED_AFTER; two over a fifth of a second here
+    rather than three over ten, so the wait is short and a loaded machine, slow to send its
+    requests, still reaches the warning), and its timeout error names the backend and what it
+    answered (nothing)."""
+    monkeypatch.setattr(policy, "FAILURES_WARNED", 2)
+    monkeypatch.setattr(policy, "FAILING_WARNED_AFTER", 0.2)
     config, ref = down_backend(env, tmp_path / "down.toml")
     result = env.run("wait", ref, "--timeout", "3", config=config)
     machine = env.run("wait", ref, "--timeout", "3", "-o", "json", config=config)
