@@ -184,7 +184,9 @@ class CountingTransport(httpx.AsyncBaseTransport):
 def test_sieve_jobs_beyond_the_held_long_polls_are_followed_through_its_status_listings(
     emu: Emulator,
 ) -> None:
-    refs = [f"sieve:{emu.submit('sieve', duration=2 + i % 6)}" for i in range(12)]
+    # 1 to 1.5 s each: still running once the wait has looked at each (on a loaded machine
+    # jobs of a fraction of a second had all ended before any listing was needed).
+    refs = [f"sieve:{emu.submit('sieve', duration=20 + 2 * (i % 6))}" for i in range(12)]
     counting = CountingTransport()
 
     async def wait() -> list[str]:
