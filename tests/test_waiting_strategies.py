@@ -66,6 +66,20 @@ async def test_long_poll_while_watching_asks_past_the_outputs_already_seen() -> 
     assert events[-1].job.outputs == ["first", "second"]  # the view is completed
 
 
+async def _ends_seen_through_one_hold(server: ScriptedServer) -> dict[str, float]:
+    """When each of jobs "a" and "b" was seen ending, from the start: one long-poll hold
+    between them, the listing of open jobs failing for good and poll_max long, so only a hold
+    shows an end promptly."""
+    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 100
+    seen: dict[str, float] = {}
+    async with hub(server, "longpoll", long_polls=1, poll_interval=1, poll_max=120) as h:
+        server.restart()
+        started = clock()
+        async for job in h.as_completed(["b:a", "b:b"], timeout=300):
+            seen[job.id] = clock() - started
+    return seen
+
+
 async def test_a_hold_freed_by_a_job_that_ended_is_handed_to_the_job_waiting_for_one() -> None:
     # One hold: "a" takes it and ends at 5 s; "b" waits for it and ends at 40 s. The listing
     # of open jobs fails for good and poll_max is long, so "b" is seen ending promptly only
@@ -74,13 +88,7 @@ async def test_a_hold_freed_by_a_job_that_ended_is_handed_to_the_job_waiting_for
         {"a": life((0, "running"), (5, "succeeded")), "b": life((0, "running"), (40, "succeeded"))},
         hold=600,
     )
-    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 100
-    seen: dict[str, float] = {}
-    async with hub(server, "longpoll", long_polls=1, poll_interval=1, poll_max=120) as h:
-        server.restart()
-        started = clock()
-        async for job in h.as_completed(["b:a", "b:b"], timeout=300):
-            seen[job.id] = clock() - started
+    seen = await _ends_seen_through_one_hold(server)
     held = [seen_.at for seen_ in server.routes("await") if seen_.job == "b"]
     assert held and min(held) >= 5  # "b" was given the hold once "a" ended ...
     assert seen["b"] - 40 < 1  # ... and its end came through it, not a GET poll_max later
@@ -96,13 +104,7 @@ async def test_an_expired_hold_goes_to_the_job_waiting_for_one_and_back_in_turn(
         "b": life((0, "running"), (44, "succeeded")),
     }
     server = ScriptedServer(timelines, hold=5)
-    server.faults["list"] = [status(400, {"detail": "no listing here"})] * 100
-    seen: dict[str, float] = {}
-    async with hub(server, "longpoll", long_polls=1, poll_interval=1, poll_max=120) as h:
-        server.restart()
-        started = clock()
-        async for job in h.as_completed(["b:a", "b:b"], timeout=300):
-            seen[job.id] = clock() - started
+    seen = await _ends_seen_through_one_hold(server)
     holders = [seen_.job for seen_ in server.routes("await") if seen_.at < 40]
     assert holders.count("a") >= 3 and holders.count("b") >= 3  # in turn, not "a" alone
     assert all(one != other for one, other in itertools.pairwise(holders))
