@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobhub_sieve.adapter import SIEVE_STATES
 from rich.console import Console
 
 from jobhub.model import Job, JobEvent, JobState, Task
@@ -191,13 +190,9 @@ def test_an_error_message_from_the_backend_is_escaped(config: Path) -> None:
     assert "\\x1b[2J" in result.stderr
 
 
-def test_a_warning_quoting_a_status_word_is_escaped(
-    config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Sieve's status words are warned about once per process, at most a hundred: the command,
-    # run in this process, starts with none warned about, as a process of its own does (the
-    # property tests may have used the hundred up in this one).
-    monkeypatch.setattr(SIEVE_STATES, "_warned", set())
+def test_a_warning_quoting_a_status_word_is_escaped(config: Path) -> None:
+    # The command, run in this process, starts with no status word warned about, as a process
+    # of its own does (tests/conftest.py empties every table's warned words for each test).
     result = jobhub(config, "get", "sieve:weird")
     assert result.returncode == 0, result.stderr
     assert "warning" in result.stderr
