@@ -20,7 +20,7 @@ from tests.conftest import SECRET
 # Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
 pytestmark = pytest.mark.slow
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 JSON = st.recursive(

@@ -16,7 +16,7 @@ from jobhub.model import Job
 from tests import specs
 
 ADAPTER = PrunnerAdapter("ci", PrunnerAdapter.settings_from("ci", {}, env={}))
-EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

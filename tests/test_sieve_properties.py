@@ -23,9 +23,9 @@ from tests.conftest import SECRET
 # Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
 pytestmark = pytest.mark.slow
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # costlier examples (many fields, or two calls per example): fewer of them
-COSTLY = settings(PROPERTY, max_examples=150)
+COSTLY = settings(PROPERTY, max_examples=100)
 JSON = specs._json_strategy()
 FIELD_JSON = specs._json_strategy(max_leaves=4)
 JOB_SCHEMA = specs.schema("sieve", "Job")
