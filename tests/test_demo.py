@@ -24,6 +24,9 @@ from jobhub.demo import Submission, plan, run
 from jobhub.model import JobEvent, JobState
 from jobhub.plugins import get_registry
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 JOBHUB = str(Path(sys.executable).parent / "jobhub")
 FAST = 20.0  # emulated seconds per real second: the demo in about two seconds
 TYPES = ["pixxel", "prunner", "sieve"]

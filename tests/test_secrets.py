@@ -45,6 +45,9 @@ from jobhub.plugins import get_registry
 from tests.cli_helpers import run_command
 from tests.conftest import CASSETTES, SECRET
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 TYPES = ("sieve", "pixxel", "prunner")
 CREDENTIAL = {"sieve": "api_key", "pixxel": "api_key", "prunner": "jwt_secret", "wes": "token"}
 UNKNOWN = {

@@ -17,7 +17,7 @@ from jobhub.emulator import Emulator
 from jobhub.serve import Options
 from tests.serve_helpers import Live, eventually, live_server
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 @dataclass

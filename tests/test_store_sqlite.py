@@ -23,7 +23,7 @@ from jobhub.store.query import InvalidQuery, encode_cursor
 from jobhub.store.sqlite import MIGRATIONS, SQLiteStore
 from tests.store_helpers import EPOCH, change, ended, make_job
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 @pytest.fixture

@@ -23,6 +23,9 @@ from jobhub import AsyncHub, Hub, JobState
 from jobhub.errors import ConfigError, WaitTimeout
 from jobhub.plugins import Registry
 
+# Many seconds in all: the module starts first, so a parallel run does not end waiting on it.
+pytestmark = pytest.mark.slow
+
 # One worker runs the module: its runs are cwltool processes, so the reference server is started
 # and the runs are submitted once, not once per worker.
 
