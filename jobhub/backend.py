@@ -142,6 +142,10 @@ class Adapter(ABC):
     # Derived when the class is made, from the methods it overrides: never declared apart.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     hints: ClassVar[ErrorHints] = ErrorHints()
+    # True when each job a listing shows is the job a GET of it gives (the same payload, read
+    # the same way): a wait then takes an end it sees in a listing without fetching the job.
+    # False (a listing shows a summary): every end a listing shows is fetched in full.
+    lists_whole_jobs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

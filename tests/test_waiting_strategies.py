@@ -66,6 +66,22 @@ async def test_long_poll_while_watching_asks_past_the_outputs_already_seen() -> 
     assert events[-1].job.outputs == ["first", "second"]  # the view is completed
 
 
+@pytest.mark.parametrize("adapter_type", ["longpoll", "whole"])
+async def test_ends_a_listing_shows_whole_are_taken_as_listed(adapter_type: str) -> None:
+    """Of twelve jobs, eight ended before the wait began. A listing that shows jobs whole
+    (Sieve's) gives their ends at the first look, with no request of their own; one that may
+    show a summary is followed by a GET of each. Either way each ends in its own state."""
+    ended = {f"e{i}": life((0, ("succeeded", "failed")[i % 2])) for i in range(8)}
+    running = {f"r{i}": life((0, "running"), (3, "succeeded")) for i in range(4)}
+    server = ScriptedServer({**ended, **running}, hold=600)
+    async with hub(server, adapter_type) as h:
+        jobs = await h.wait_all([f"b:{job}" for job in [*ended, *running]], timeout=30)
+    assert [job.state.value for job in jobs] == [*("succeeded", "failed") * 4, *["succeeded"] * 4]
+    asked = {seen.job for seen in server.requests if seen.route in ("get", "await")}
+    assert asked.isdisjoint(ended) if adapter_type == "whole" else asked >= ended.keys()
+    assert len(server.routes("list")) == 1  # the first look
+
+
 async def _ends_seen_through_one_hold(server: ScriptedServer) -> dict[str, float]:
     """When each of jobs "a" and "b" was seen ending, from the start: one long-poll hold
     between them, the listing of open jobs failing for good and poll_max long, so only a hold

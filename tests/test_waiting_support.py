@@ -119,6 +119,13 @@ class LongPollAdapter(PlainAdapter):
         return Call(self.request("DELETE", "jobs", job_id), lambda response: None)
 
 
+class WholeListingAdapter(LongPollAdapter):
+    """A long-poll backend whose listings show each job whole, as Sieve's do."""
+
+    type = "whole"
+    lists_whole_jobs = True
+
+
 class BatchAdapter(PlainAdapter):
     type = "batch"
     capabilities = frozenset({Capability.BATCH_REFRESH, Capability.CANCEL})
@@ -138,7 +145,7 @@ class ScriptedPlugin:
     @staticmethod
     @hookimpl
     def jobhub_register_adapters(register: Callable[[Any], None]) -> None:
-        for adapter in (PlainAdapter, LongPollAdapter, BatchAdapter):
+        for adapter in (PlainAdapter, LongPollAdapter, WholeListingAdapter, BatchAdapter):
             register(adapter)
 
 

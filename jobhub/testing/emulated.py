@@ -69,6 +69,22 @@ class EmulatorConformance:
         assert (job.id, job.backend, job.terminal) == (job_id, kind, False)
         assert job_id in [listed.id for listed in emulated_hub.list(kind)]
 
+    def test_listed_jobs_are_whole_when_the_adapter_says_so(
+        self, emulator: Any, emulated_hub: Hub, adapter_class: type[Adapter]
+    ) -> None:
+        """`lists_whole_jobs`: a wait takes an end it sees listed without a GET, so each job a
+        listing shows must be the job a GET of it gives."""
+        if not adapter_class.lists_whole_jobs:
+            return
+        kind = adapter_class.type
+        refs = [
+            f"{kind}:{emulator.submit(kind, duration=0.5, outcome=outcome)}"
+            for outcome in ("succeeded", "failed")
+        ]
+        ended = {job.id: job for job in emulated_hub.wait_all(refs, timeout=30)}
+        listed = {job.id: job for job in emulated_hub.list(kind) if job.id in ended}
+        assert listed == ended, "a listed job differs from the job a GET gives"
+
     @pytest.mark.parametrize("outcome", ["succeeded", "failed"])
     def test_waits_end_as_the_emulator_says(
         self, emulator: Any, emulated_hub: Hub, adapter_class: type[Adapter], outcome: str

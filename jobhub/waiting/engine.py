@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -323,19 +323,22 @@ class Engine:
     ) -> asyncio.Task[None]:
         """Run `body` until the engine closes (or, given `followed`, until that job ends); its
         error is raised to the caller by `next`."""
-        task = asyncio.create_task(self._guard(body))
+        # The coroutine itself is the task: one cancelled before it starts (its job ended
+        # first) is closed, not left never awaited.
+        task = asyncio.create_task(body)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
         if followed is not None:
             followed.followers.add(task)
             task.add_done_callback(followed.followers.discard)
         return task
 
-    async def _guard(self, body: Awaitable[None]) -> None:
-        try:
-            await body
-        except Exception as exc:  # reported to the caller by next(), not lost in a task
-            self._queue.put_nowait(_Failed(exc))
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            exc = task.exception()
+            if isinstance(exc, Exception):  # reported to the caller by next(), not lost
+                self._queue.put_nowait(_Failed(exc))
 
     def accept(self, followed: FollowedJob, job: Job, *, full: bool = True) -> bool:
         """Take a view of a job (`full`: from a GET, long-poll or refresh, not a listing

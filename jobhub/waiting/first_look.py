@@ -51,11 +51,17 @@ async def _first_look(engine: Engine, backend: BackendState, count: int) -> None
         except (TimeoutError, JobHubError) as exc:
             why = str(exc) or "no answer in time"
             log.debug("%s: first look cut short at %d jobs (%s)", backend.name, len(jobs), why)
+        whole = backend.adapter.lists_whole_jobs
         for job in jobs:
             followed = engine.followed.get(str(backend.ref_of(job)))
-            # An ended job is fetched in full: a listing may show only a summary of it.
-            if followed is not None and followed.last_view is None and not job.state.terminal:
-                engine.accept(followed, job, full=False)
+            # An ended job is fetched in full, unless the listing shows jobs whole: else it
+            # may show only a summary of it.
+            if (
+                followed is not None
+                and followed.last_view is None
+                and (whole or not job.state.terminal)
+            ):
+                engine.accept(followed, job, full=whole)
                 backend.listing_confirmed_at[followed.key] = engine.now()
     finally:
         backend.first_look_done.set()  # each follower now gets what the listing did not show

@@ -196,12 +196,14 @@ def apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discov
             )
         else:
             moved = job.state is not last.state
-            if moved and not job.state.terminal:
-                # A wait only needs the end in full; a move before it is noted as listed.
-                engine.accept(followed, job, full=False)
-                backend.listing_confirmed_at[key] = now
-                changed = True
-                continue
+        # A job listed whole is taken as listed. Else a watch fetches each move in full, and a
+        # wait only its end: a move before it is noted as listed.
+        whole = backend.adapter.lists_whole_jobs
+        if moved and (whole or (engine.mode == "wait" and not job.state.terminal)):
+            engine.accept(followed, job, full=whole)
+            backend.listing_confirmed_at[key] = now
+            changed = True
+            continue
         if moved:
             followed.wake.set()
             changed = True

@@ -80,6 +80,9 @@ class SieveAdapter(Adapter):
         auth="check api_key (or the SIEVE_API_KEY environment variable)",
         not_found="check the job id (or the function's owner/name) and the backend name",
     )
+    # The API's listings (`ListResponse_Job_`) hold the same `Job` schema `GET /v2/jobs/{id}`
+    # answers with, read by the same `to_job`: a wait takes an end it sees listed as it is.
+    lists_whole_jobs = True
 
     def auth(self) -> httpx.Auth:
         return HeaderAuth(self, "X-API-Key", self.settings.api_key, setting="api_key")
