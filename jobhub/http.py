@@ -10,6 +10,7 @@ credential is ever sent to an origin other than the configured `url`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import ssl
@@ -251,10 +252,19 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     return request, timeout
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """What `verify=True` gives (certifi's CAs), made once: making one loads the CA bundle
+    (about 30 ms of CPU), and a backend's connections are split over several clients."""
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 def _tls(adapter: Adapter) -> bool | ssl.SSLContext:
     settings = adapter.settings
-    if not settings.verify or settings.ca_file is None:
-        return settings.verify
+    if not settings.verify:
+        return False
+    if settings.ca_file is None:
+        return _default_tls()
     try:
         return ssl.create_default_context(cafile=settings.ca_file)
     except (OSError, ssl.SSLError) as exc:
@@ -427,12 +437,9 @@ class AsyncRunner:
         if clients is None:
             connections = self.connections_for(adapter)
             pools = -(-connections // POOL_CONNECTIONS)
+            options = _client_options(adapter, -(-connections // pools))  # one TLS context
             clients = self._clients[adapter.name] = [
-                httpx.AsyncClient(
-                    transport=self._transport,
-                    **_client_options(adapter, -(-connections // pools)),
-                )
-                for _ in range(pools)
+                httpx.AsyncClient(transport=self._transport, **options) for _ in range(pools)
             ]
             self._in_flight[adapter.name] = [0] * pools
         return clients

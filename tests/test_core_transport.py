@@ -94,6 +94,20 @@ def test_a_url_holding_a_password_is_refused(registry: Registry) -> None:
     assert SECRET not in str(caught.value)
 
 
+def test_by_default_certificates_and_host_names_are_checked_against_certifis_cas(
+    registry: Registry,
+) -> None:
+    import ssl
+
+    from jobhub.http import _tls
+
+    hub = Hub({"f": {"type": "fake", "url": "https://x.test"}}, registry=registry, env={})
+    context = _tls(hub.backends["f"])
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 50
+
+
 def test_a_ca_file_replaces_the_system_trust_store(registry: Registry) -> None:
     import certifi
 
