@@ -67,7 +67,7 @@ class Backoff:
         backoff.reset()  # something changed: back to 0.5 .. 1
     """
 
-    __slots__ = ("_rng", "base", "cap", "growth", "steps")
+    __slots__ = ("_random", "base", "cap", "growth", "steps")
 
     def __init__(
         self,
@@ -83,7 +83,9 @@ class Backoff:
         self.cap = max(base, cap)  # a cap below the base would make the base meaningless
         self.growth = growth
         self.steps = 0
-        self._rng = rng or random.Random()
+        # The process's own generator unless one is given: seeding a `Random` of its own costs
+        # more than the rest of a Backoff, and a request makes one for its retries.
+        self._random = rng.random if rng is not None else random.random
 
     def step(self) -> float:
         """The longest the next pause can be."""
@@ -94,7 +96,7 @@ class Backoff:
         """The next pause in seconds; each call without a `reset()` lengthens the following."""
         step = self.step()
         self.steps += 1
-        return step * (1.0 - JITTER * self._rng.random())
+        return step * (1.0 - JITTER * self._random())
 
     def reset(self) -> float:
         """Start over after a change; returns the next pause (as `next()` would)."""
