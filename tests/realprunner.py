@@ -38,13 +38,14 @@ READY_TIMEOUT = 20.0  # seconds for the server to answer its first request
 # Each task sleeps first, so every state the tests look at lasts a few tenths of a second.
 PIPELINES: dict[str, Any] = {
     "pipelines": {
-        # a diamond that succeeds: a -> (b, c) -> d
+        # a diamond that succeeds: a -> (b, c) -> d; b is done 0.7 s before c (at 0.3 s, the
+        # differential test's samples of the real server once missed it under load)
         "ok": {
             "concurrency": 4,
             "tasks": {
                 "a": {"script": ["sleep 0.3", "echo a"]},
                 "b": {"script": ["sleep 0.3", "echo b"], "depends_on": ["a"]},
-                "c": {"script": ["sleep 0.6", "echo c >&2"], "depends_on": ["a"]},
+                "c": {"script": ["sleep 1.0", "echo c >&2"], "depends_on": ["a"]},
                 "d": {"script": ["sleep 0.3", "echo d"], "depends_on": ["b", "c"]},
             },
         },
