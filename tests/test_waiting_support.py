@@ -3,8 +3,9 @@
 `ScriptedServer` serves jobs whose views change over time, through `httpx.MockTransport`:
 `GET /jobs/{id}`, `GET /jobs/{id}/await?offset=N` (held until the job ends, 408 after `hold`
 seconds), `GET /jobs?workflow=&state=`, `GET /refresh` and `DELETE /jobs/{id}`. It records every
-request and how many were in flight at once. Three adapters speak it: `PlainAdapter` (no
-capability), `LongPollAdapter` (long-poll, cancel) and `BatchAdapter` (batch refresh, cancel).
+request and how many were in flight at once. Four adapters speak it: `PlainAdapter` (no
+capability), `LongPollAdapter` (long-poll, cancel), `WholeListingAdapter` (the same, its listings
+showing jobs whole) and `BatchAdapter` (batch refresh, cancel).
 
 The server keeps the time of the event loop it answers on, so a test run on `virtual_time`
 (looptime: the loop's clock jumps to the next timer whenever nothing else is ready) sees its
