@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from jobhub.backend import Call, Capability
 from jobhub.errors import JobHubError
 from jobhub.model import Job
-from jobhub.waiting.polling import LIST_MAX_PAGES
+from jobhub.waiting.polling import LIST_MAX_PAGES, take_listed
 from jobhub.waiting.state import BackendState, FollowedJob
 
 if TYPE_CHECKING:
@@ -51,18 +51,11 @@ async def _first_look(engine: Engine, backend: BackendState, count: int) -> None
         except (TimeoutError, JobHubError) as exc:
             why = str(exc) or "no answer in time"
             log.debug("%s: first look cut short at %d jobs (%s)", backend.name, len(jobs), why)
-        whole = backend.adapter.lists_whole_jobs
+        now = engine.now()
         for job in jobs:
             followed = engine.followed.get(str(backend.ref_of(job)))
-            # An ended job is fetched in full, unless the listing shows jobs whole: else it
-            # may show only a summary of it.
-            if (
-                followed is not None
-                and followed.last_view is None
-                and (whole or not job.state.terminal)
-            ):
-                engine.accept(followed, job, full=whole)
-                backend.listing_confirmed_at[followed.key] = engine.now()
+            if followed is not None and followed.last_view is None:
+                take_listed(engine, backend, followed, job, now, fetch_moves=False)
     finally:
         backend.first_look_done.set()  # each follower now gets what the listing did not show
 

@@ -38,6 +38,7 @@ __all__ = [
     "listing",
     "poll",
     "sleep_or_wake",
+    "take_listed",
 ]
 
 log = logging.getLogger("jobhub.waiting")
@@ -175,6 +176,7 @@ def apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discov
     """Discover new jobs (watching a backend); wake followers whose job moved."""
     changed = False
     now = engine.now()
+    watching = engine.mode == "watch"
     for job in jobs:
         ref = backend.ref_of(job)
         key = str(ref)
@@ -190,18 +192,14 @@ def apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discov
         if followed.ended or followed.last_view is None:
             continue
         last = followed.last_view
-        if engine.mode == "watch":
+        if watching:
             moved = job.state is not last.state or (
                 job.progress is not None and job.progress != last.progress
             )
         else:
             moved = job.state is not last.state
-        # A job listed whole is taken as listed. Else a watch fetches each move in full, and a
-        # wait only its end: a move before it is noted as listed.
-        whole = backend.adapter.lists_whole_jobs
-        if moved and (whole or (engine.mode == "wait" and not job.state.terminal)):
-            engine.accept(followed, job, full=whole)
-            backend.listing_confirmed_at[key] = now
+        # A move is fetched in full by a watch, an end by a wait; neither when listed whole.
+        if moved and take_listed(engine, backend, followed, job, now, fetch_moves=watching):
             changed = True
             continue
         if moved:
@@ -210,3 +208,24 @@ def apply_listing(engine: Engine, backend: BackendState, jobs: list[Job], discov
         else:
             backend.listing_confirmed_at[key] = now
     return changed
+
+
+def take_listed(
+    engine: Engine,
+    backend: BackendState,
+    followed: FollowedJob,
+    job: Job,
+    now: float,
+    *,
+    fetch_moves: bool,
+) -> bool:
+    """Take a listing's view of a followed job when that view is enough: always when the
+    backend lists jobs whole (`Adapter.lists_whole_jobs`); else (a listing may show a summary)
+    only before its end, and not when every move is to be fetched in full (`fetch_moves`).
+    True when taken; else its follower is to fetch it."""
+    whole = backend.adapter.lists_whole_jobs
+    if not whole and (fetch_moves or job.state.terminal):
+        return False
+    engine.accept(followed, job, full=whole)
+    backend.listing_confirmed_at[followed.key] = now
+    return True
