@@ -1,7 +1,8 @@
 """Runs adapters' `Call`s with httpx: one pooled client per backend, retries of transient
 faults (the policy of `jobhub.retry`), a whole-response deadline, a body size cap, and every
 failure mapped to a `jobhub.errors` type. `SyncRunner` and `AsyncRunner` are twins over the
-same pure pieces (`_Reader`, `interpret`, `jobhub.retry`).
+same pure pieces (`_Reader`, `interpret`, `jobhub.retry`); their clients' options are
+`jobhub.transport`'s.
 
 Redirects are not followed: a 3xx is reported as an error naming where it pointed, so no
 credential is ever sent to an origin other than the configured `url`.
@@ -10,14 +11,10 @@ credential is ever sent to an origin other than the configured `url`.
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 import httpx
@@ -37,6 +34,7 @@ from jobhub.errors import (
 )
 from jobhub.retry import Backoff, is_transient, pause_before_retry
 from jobhub.sync_deadline import DeadlineTransport, sending_until
+from jobhub.transport import USER_AGENT, client_options
 
 __all__ = ["AsyncRunner", "SyncRunner", "follow_up", "interpret", "is_transient"]
 
@@ -50,15 +48,6 @@ T = TypeVar("T")
 MAX_FOLLOW_UPS = 1000
 
 
-def _user_agent() -> str:
-    try:
-        return f"jobhub/{version('jobhub')}"
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "jobhub"
-
-
-# Every request says who sends it, so a backend's operators can tell jobhub's calls apart.
-USER_AGENT = _user_agent()
 _UNADDRESSABLE = (
     "an id or paging token in the answer cannot build the request URL for it (too long, or "
     "characters a URL cannot carry)"
@@ -197,46 +186,6 @@ def _log(adapter: Adapter, request: httpx.Request, response: httpx.Response, sta
         )
 
 
-def is_loopback(host: str) -> bool:
-    """True when `host` can only be this machine: "localhost" or a loopback address
-    (127.0.0.0/8, ::1, ::ffff:127.x.x.x). Decided by address, never by how a name begins:
-    `127.attacker.example` is someone else's host."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
-_warned: set[tuple[str, str, str]] = set()
-
-
-def _warn_once(adapter: Adapter, what: str, message: str) -> None:
-    key = (adapter.name, str(adapter.base_url), what)
-    if key not in _warned:
-        _warned.add(key)
-        log.warning("%s backend %r: %s", adapter.type, adapter.name, message)
-
-
-def _check_transport(adapter: Adapter) -> None:
-    """Warn (once per backend) about settings that put credentials at risk."""
-    settings = adapter.settings
-    if not settings.verify:
-        _warn_once(adapter, "verify", "TLS certificate verification is OFF (verify = false)")
-    host = adapter.base_url.host
-    loopback = is_loopback(host)
-    has_secret = bool(settings.secrets())
-    if adapter.base_url.scheme == "http" and not loopback and has_secret:
-        _warn_once(
-            adapter,
-            "plain-http",
-            f"credentials are sent over plain HTTP to {host}; use https:// if the server has it",
-        )
-
-
 def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     """The call's request carrying its timeouts, and the whole-answer deadline in seconds.
 
@@ -250,41 +199,6 @@ def _timed(adapter: Adapter, call: Call[Any]) -> tuple[httpx.Request, float]:
     request.headers.setdefault("User-Agent", USER_AGENT)
     request.extensions["timeout"] = httpx.Timeout(adapter.settings.timeout, read=timeout).as_dict()
     return request, timeout
-
-
-@functools.cache
-def _default_tls() -> ssl.SSLContext:
-    """What `verify=True` gives (certifi's CAs), made once: making one loads the CA bundle
-    (about 30 ms of CPU), and a backend's connections are split over several clients."""
-    return httpx.create_ssl_context(verify=True, trust_env=False)
-
-
-def _tls(adapter: Adapter) -> bool | ssl.SSLContext:
-    settings = adapter.settings
-    if not settings.verify:
-        return False
-    if settings.ca_file is None:
-        return _default_tls()
-    try:
-        return ssl.create_default_context(cafile=settings.ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"{adapter.type} backend {adapter.name!r}: ca_file {settings.ca_file} cannot be "
-            f"used ({type(exc).__name__}: {exc}) — point it at a PEM file of CA certificates"
-        ) from None
-
-
-def _client_options(adapter: Adapter, connections: int | None = None) -> dict[str, Any]:
-    settings = adapter.settings
-    _check_transport(adapter)
-    connections = connections or settings.concurrency
-    return {
-        "timeout": httpx.Timeout(settings.timeout),
-        "verify": _tls(adapter),
-        "follow_redirects": False,
-        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        "trust_env": False,
-    }
 
 
 def _attempts(adapter: Adapter, call: Call[Any], retry: bool) -> int:
@@ -313,7 +227,7 @@ class SyncRunner:
                 raise HubClosed
             client = self._clients.get(adapter.name)
             if client is None:
-                options = _client_options(adapter)
+                options = client_options(adapter)
                 transport = self._transport or DeadlineTransport(
                     verify=options["verify"], limits=options["limits"]
                 )
@@ -437,7 +351,7 @@ class AsyncRunner:
         if clients is None:
             connections = self.connections_for(adapter)
             pools = -(-connections // POOL_CONNECTIONS)
-            options = _client_options(adapter, -(-connections // pools))  # one TLS context
+            options = client_options(adapter, -(-connections // pools))  # one TLS context
             clients = self._clients[adapter.name] = [
                 httpx.AsyncClient(transport=self._transport, **options) for _ in range(pools)
             ]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from jobhub import Hub
-from jobhub.http import SyncRunner, _warned
+from jobhub.http import SyncRunner
 from jobhub.plugins import Registry
+from jobhub.transport import _warned
 from tests.conftest import SECRET
 from tests.fakes import FakePlugin
 
@@ -99,7 +100,7 @@ def test_by_default_certificates_and_host_names_are_checked_against_certifis_cas
 ) -> None:
     import ssl
 
-    from jobhub.http import _tls
+    from jobhub.transport import _tls
 
     hub = Hub({"f": {"type": "fake", "url": "https://x.test"}}, registry=registry, env={})
     context = _tls(hub.backends["f"])
@@ -111,7 +112,7 @@ def test_by_default_certificates_and_host_names_are_checked_against_certifis_cas
 def test_a_ca_file_replaces_the_system_trust_store(registry: Registry) -> None:
     import certifi
 
-    from jobhub.http import _tls
+    from jobhub.transport import _tls
 
     hub = Hub(
         {"f": {"type": "fake", "url": "https://x.test", "ca_file": certifi.where()}},

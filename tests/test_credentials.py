@@ -20,8 +20,9 @@ from jobhub.backend import Adapter
 from jobhub.commands.backends import credentials
 from jobhub.config import FromEnv
 from jobhub.errors import ConfigError
-from jobhub.http import SyncRunner, _warned
+from jobhub.http import SyncRunner
 from jobhub.plugins import Registry, get_registry
+from jobhub.transport import _warned
 from tests.conftest import ROOT, SECRET
 from tests.fakes import FakeAdapter, FakeSettings
 

@@ -17,7 +17,8 @@ import pytest
 from jobhub import AsyncHub, Hub
 from jobhub.backend import Adapter
 from jobhub.errors import JobHubError
-from jobhub.http import AsyncRunner, SyncRunner, _warned
+from jobhub.http import AsyncRunner, SyncRunner
+from jobhub.transport import _warned
 from jobhub.waiting.longpoll import HoldingRunner
 from tests.conftest import SECRET
 
