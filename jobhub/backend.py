@@ -60,6 +60,7 @@ __all__ = [
     "Page",
     "StateTable",
     "UnreadableJson",
+    "Wanted",
     "excerpt",
     "parse_retry_after",
     "parse_time",
@@ -118,6 +119,29 @@ class Page:
 
     jobs: list[Job]
     next: Call[Page] | None = None
+
+
+class Wanted:
+    """Which jobs of a batch refresh a wait needs, and its last view of each.
+
+    Called with a job's id as the backend answers it, it says whether the job is needed, as any
+    `wanted` callable does. `unchanged(job_id, payload)` gives the view the wait holds when
+    `payload` equals the payload that view was read from (its `raw`): the job has not changed,
+    so an adapter may return that view instead of reading the payload again. A refresh then
+    costs its parse and a comparison for each job that did not move."""
+
+    __slots__ = ("_also", "_views")
+
+    def __init__(self, views: Mapping[str, Job], also: Callable[[str], bool] | None = None):
+        self._views = views  # the last view of each needed job, by id
+        self._also = also  # other ids needed, with no view to compare (new jobs, watching)
+
+    def __call__(self, job_id: str) -> bool:
+        return job_id in self._views or (self._also is not None and self._also(job_id))
+
+    def unchanged(self, job_id: str, payload: Any) -> Job | None:
+        view = self._views.get(job_id)
+        return view if view is not None and view.raw == payload else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +372,9 @@ class Adapter(ABC):
         """Batch refresh (`Capability.BATCH_REFRESH`): every job the server holds, at once.
         `wanted`, when given, says which jobs the caller needs, by id as the backend answers
         it: the others need not be read (compare the raw id before building a Job); an adapter
-        may return them anyway."""
+        may return them anyway. A wait passes a `Wanted`, whose `unchanged(id, payload)` gives
+        the view it holds of a job whose payload has not changed: return that view as it is
+        rather than normalizing the payload again."""
         raise NotSupported(
             f"{self.type} backend {self.name!r}: no batch refresh", backend=self.name
         )

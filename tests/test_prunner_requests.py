@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from jobhub_prunner.adapter import PrunnerAdapter
 
-from jobhub.backend import Capability
+from jobhub.backend import Capability, Wanted
 from jobhub.errors import (
     BackendUnavailable,
     InvalidPayload,
@@ -253,3 +254,22 @@ def test_a_refresh_reads_only_the_jobs_wanted(adapter) -> None:
         adapter, adapter.refresh_jobs(wanted={"r1", "d1"}.__contains__), answer(200, body)
     )
     assert [job.id for job in jobs] == ["d1", "r1"]  # in the answer's order; x1 never read
+
+
+def test_a_refresh_keeps_the_view_of_a_job_that_did_not_move(adapter) -> None:
+    first = interpret(adapter, adapter.refresh_jobs(), answer(200, LISTING))
+    views = {job.id: job for job in first}
+    moved = copy.deepcopy(LISTING)
+    moved["jobs"][0]["start"] = "2025-08-15T12:00:05Z"  # it started since
+    jobs = interpret(adapter, adapter.refresh_jobs(wanted=Wanted(views)), answer(200, moved))
+    changed, *kept = jobs
+    assert all(job is views[job.id] for job in kept)  # read once, the same views
+    assert changed is not views[changed.id]
+    assert changed == adapter.normalize(moved["jobs"][0])
+    assert (views[changed.id].state, changed.state) == (JobState.QUEUED, JobState.RUNNING)
+    # Equal payloads only: the same ids with payloads that differ in a value are read again.
+    retyped = copy.deepcopy(LISTING)
+    for item in retyped["jobs"]:
+        item["user"] = "someone else"
+    again = interpret(adapter, adapter.refresh_jobs(wanted=Wanted(views)), answer(200, retyped))
+    assert [job.user for job in again] == ["someone else"] * len(views)

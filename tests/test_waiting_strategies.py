@@ -160,6 +160,20 @@ async def test_a_batch_refresh_reads_only_the_jobs_followed() -> None:
     assert {seen.route for seen in server.requests} == {"refresh"}
 
 
+async def test_a_batch_refresh_reads_a_job_again_only_once_it_has_moved() -> None:
+    # "a" runs for 1 s and "b" for 2 s, refreshed every 0.02-0.08 s: each answer shows both,
+    # and each is read when first seen and when it has moved, its view kept in between.
+    server = ScriptedServer(
+        {"a": life((0, "running"), (1.0, "succeeded")), "b": life((0, "running"), (2.0, "failed"))}
+    )
+    async with hub(server, "batch") as h:
+        jobs = await h.wait_all(["b:a", "b:b"], timeout=5)
+        adapter = h.adapter("b")
+    assert [job.state for job in jobs] == [JobState.SUCCEEDED, JobState.FAILED]
+    assert len(server.routes("refresh")) >= 15
+    assert sorted(adapter.read) == ["a", "a", "b", "b"]
+
+
 async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:
     timelines = {f"j{i}": life((0, "running"), (0.3, "succeeded")) for i in range(20)}
     server = ScriptedServer(timelines, latency=0.02)

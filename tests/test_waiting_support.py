@@ -25,7 +25,7 @@ from urllib.parse import unquote
 import httpx
 import looptime
 
-from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page
+from jobhub.backend import Adapter, Call, Capability, HeaderAuth, Page, Wanted
 from jobhub.config import BackendSettings, HeaderSecret
 from jobhub.hookspecs import hookimpl
 from jobhub.model import Job, JobState, Task
@@ -131,10 +131,21 @@ class BatchAdapter(PlainAdapter):
     type = "batch"
     capabilities = frozenset({Capability.BATCH_REFRESH, Capability.CANCEL})
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: list[str] = []  # the id of each job a refresh read (not kept as it was)
+
     def refresh_jobs(self, *, wanted: Callable[[str], bool] | None = None) -> Call[list[Job]]:
         def parse(response: httpx.Response) -> list[Job]:
-            items = self.json(response)["jobs"]
-            return [self.normalize(item) for item in items if wanted is None or wanted(item["id"])]
+            jobs = []
+            for item in self.json(response)["jobs"]:
+                if wanted is not None and not wanted(item["id"]):
+                    continue
+                kept = wanted.unchanged(item["id"], item) if isinstance(wanted, Wanted) else None
+                if kept is None:
+                    self.read.append(item["id"])
+                jobs.append(kept or self.normalize(item))
+            return jobs
 
         return Call(self.request("GET", "refresh"), parse)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from jobhub.backend import Wanted
 from jobhub.errors import AnswerTooLarge, JobNotFound
 from jobhub.model import Job
 from jobhub.waiting import policy
@@ -93,13 +93,22 @@ def _warn_too_large(backend: BackendState, exc: AnswerTooLarge, discover: bool) 
     )
 
 
-def _wanted(engine: Engine, backend: BackendState, discover: bool) -> Callable[[str], bool]:
-    """The jobs of a refresh worth reading, by id: those followed and open; when
-    discovering, every one not already seen to end."""
-    if not discover:
-        return {engine.followed[key].ref.id for key in backend.open}.__contains__
-    ended_ids = backend.ended_ids
-    return lambda job_id: job_id not in ended_ids
+def _wanted(engine: Engine, backend: BackendState, discover: bool) -> Wanted:
+    """The jobs of a refresh worth reading, by id: those followed and open, with the last view
+    of each (a job that did not move is not read again); when discovering, every one not
+    already seen to end."""
+    views: dict[str, Job] = {}
+    unseen: set[str] = set()  # followed, not seen yet: wanted, with no view to compare
+    for key in backend.open:
+        followed = engine.followed[key]
+        if followed.last_view is None:
+            unseen.add(followed.ref.id)
+        else:
+            views[followed.ref.id] = followed.last_view
+    if discover:
+        ended_ids = backend.ended_ids
+        return Wanted(views, lambda job_id: job_id not in ended_ids)
+    return Wanted(views, unseen.__contains__ if unseen else None)
 
 
 async def _get_missing(engine: Engine, backend: BackendState, missing: list[FollowedJob]) -> bool:

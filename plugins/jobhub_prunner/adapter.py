@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import Field, SecretStr, ValidationError
 
-from jobhub.backend import Adapter, Call, ErrorHints, Page, excerpt
+from jobhub.backend import Adapter, Call, ErrorHints, Page, Wanted, excerpt
 from jobhub.config import BackendSettings, FromEnv, HeaderSecret
 from jobhub.errors import InvalidRef, JobAlreadyFinished, JobHubError
 from jobhub.model import Job, JobState
@@ -135,20 +135,27 @@ class PrunnerAdapter(Adapter):
         wanted: Callable[[str], bool] | None = None,
     ) -> list[Job]:
         """The jobs of a `/pipelines/jobs` answer, in its order, filtered; stops at `limit`.
-        With `wanted`, a job whose id it refuses is passed over before it is read."""
+        With `wanted`, a job whose id it refuses is passed over before it is read, and, when
+        it is a `Wanted`, one that has not changed is its last view, not read again."""
         items = body.get("jobs") if isinstance(body, dict) else None
         if type(items) is not list or type(body.get("pipelines", [])) not in (list, NoneType):
             items = self.validate(WireJobList, body, what="not a job listing").jobs
+        unchanged = wanted.unchanged if isinstance(wanted, Wanted) else None
         jobs: list[Job] = []
         for item in items or ():
             # The pipeline is compared before normalizing: other pipelines' jobs cost nothing.
             if workflow is not None and isinstance(item, dict) and item.get("pipeline") != workflow:
                 continue
+            job = None
             if wanted is not None and type(item) is dict:  # so is the id: a refresh holds
                 job_id = item.get("id")  # every job the server remembers, few of them followed
-                if type(job_id) is str and not wanted(job_id):
-                    continue
-            job = self.normalize(item)
+                if type(job_id) is str:
+                    if not wanted(job_id):
+                        continue
+                    if unchanged is not None:  # a job that did not move: its view as it was
+                        job = unchanged(job_id, item)
+            if job is None:
+                job = self.normalize(item)
             if state is not None and job.state is not state:
                 continue
             jobs.append(job)
