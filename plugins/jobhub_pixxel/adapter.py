@@ -135,9 +135,7 @@ class PixxelAdapter(Adapter):
                     raise self.invalid("a job list must be a JSON object with 'jobs'", body)
                 what = "'jobs' must be a list of job objects"
                 items = self.validate(JobList, body, what=what).jobs or []
-            jobs = to_jobs(self, items, workflow_id=workflow_id)
-            if name:
-                jobs = [named(job, name) for job in jobs]
+            jobs = to_jobs(self, items, workflow_id=workflow_id, workflow_name=name)
             return Page(jobs, then() if then is not None else None)
 
         return Call(request, parse)
@@ -209,8 +207,3 @@ class PixxelAdapter(Adapter):
         if details not in (None, "", [], {}):
             said = f"{said} ({excerpt(details, 100)})" if said else excerpt(details, 100)
         return excerpt(said, 200) if said else super().error_detail(response)
-
-
-def named(job: Job, name: str) -> Job:
-    """`job` with its workflow's name as the `workflow_name` label."""
-    return job.model_copy(update={"labels": {**job.labels, "workflow_name": name}})

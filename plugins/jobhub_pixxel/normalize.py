@@ -107,10 +107,18 @@ def to_job(adapter: Adapter, payload: Any, *, workflow_id: str | None = None) ->
     return to_jobs(adapter, [payload], workflow_id=workflow_id)[0]
 
 
-def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = None) -> list[Job]:
+def to_jobs(
+    adapter: Adapter,
+    payloads: list[Any],
+    *,
+    workflow_id: str | None = None,
+    workflow_name: str | None = None,
+) -> list[Job]:
     """`to_job` of each payload, in order: a listing. A list item (no tasks, validation errors,
     spec, inputs or execution time) whose fields have JSON's own types is read here in one
-    pass, giving what `_job` gives for it; any other payload goes the way `to_job` says."""
+    pass, giving what `_job` gives for it; any other payload goes the way `to_job` says.
+    `workflow_name`, the workflow's own name where the workflow list gave it, becomes each
+    job's `workflow_name` label (job answers carry only the workflow's id)."""
     name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
     jobs: list[Job] = []
     append, trusted, words, known_time = jobs.append, Job.trusted, _WORDS, known_times.get
@@ -123,7 +131,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and ("spec" not in payload or payload["spec"] is None)
             and ("inputs" not in payload or payload["inputs"] is None)
         ):
-            append(_read(adapter, payload, workflow_id))
+            append(_read(adapter, payload, workflow_id, workflow_name))
             continue
         try:  # Pixxel sends every one of these; indexing costs less than `get`
             job_id, own_workflow, status = payload["id"], payload["workflow_id"], payload["status"]
@@ -149,7 +157,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
             and workflow.strip()
             and "/" not in workflow
         ):
-            append(_read(adapter, payload, workflow_id))  # which says what is wrong
+            append(_read(adapter, payload, workflow_id, workflow_name))  # which says what is wrong
             continue
         state = words.get(status) or STATES(status)
         if state is _SUCCEEDED:
@@ -189,7 +197,7 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
                     "cost": float(cost)
                     if type(cost) is int and _EXACT > cost > -_EXACT
                     else number(cost),
-                    "labels": {},
+                    "labels": {"workflow_name": workflow_name} if workflow_name else {},
                     "raw": payload,
                 }
             )
@@ -197,12 +205,14 @@ def to_jobs(adapter: Adapter, payloads: list[Any], *, workflow_id: str | None = 
     return jobs
 
 
-def _read(adapter: Adapter, payload: Any, workflow_id: str | None) -> Job:
+def _read(
+    adapter: Adapter, payload: Any, workflow_id: str | None, workflow_name: str | None = None
+) -> Job:
     """`to_job` of a payload the list-item path does not take."""
     if not isinstance(payload, dict):
         raise adapter.invalid(f"a job must be a JSON object, not {_kind(payload)}", payload)
     try:
-        return _job(adapter, payload, payload, workflow_id)
+        return _job(adapter, payload, payload, workflow_id, workflow_name)
     except _Unusual:
         pass
     try:
@@ -210,13 +220,17 @@ def _read(adapter: Adapter, payload: Any, workflow_id: str | None) -> Job:
     except ValidationError as exc:
         raise adapter.invalid(f"job {describe(exc)}", payload) from None
     try:
-        return _job(adapter, fields, payload, workflow_id)
+        return _job(adapter, fields, payload, workflow_id, workflow_name)
     except _Unusual:  # the wire model let through a type the reader does not take
         raise adapter.invalid("job holds a value of an unexpected type", payload) from None
 
 
 def _job(
-    adapter: Adapter, fields: dict[str, Any], payload: dict[str, Any], workflow_id: str | None
+    adapter: Adapter,
+    fields: dict[str, Any],
+    payload: dict[str, Any],
+    workflow_id: str | None,
+    workflow_name: str | None = None,
 ) -> Job:
     """The Job from `fields` (the payload, or the wire model's reading of it), keeping
     `payload` as raw."""
@@ -284,7 +298,7 @@ def _job(
             "children": [],
             "restarts": 0,
             "cost": number(fields.get("cost")),
-            "labels": {},
+            "labels": {"workflow_name": workflow_name} if workflow_name else {},
             "raw": payload,
         }
     )
