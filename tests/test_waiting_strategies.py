@@ -3,8 +3,10 @@ GETs under the concurrency limit (helped by workflow listings)."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
+import weakref
 from typing import Any
 
 import httpx
@@ -172,6 +174,31 @@ async def test_a_batch_refresh_reads_a_job_again_only_once_it_has_moved() -> Non
     assert [job.state for job in jobs] == [JobState.SUCCEEDED, JobState.FAILED]
     assert len(server.routes("refresh")) >= 15
     assert sorted(adapter.read) == ["a", "a", "b", "b"]
+
+
+@pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
+async def test_a_job_yielded_by_as_completed_is_not_held_by_the_wait(adapter_type: str) -> None:
+    # "a" and "b" end at once, "c" at 30 s: while the wait goes on for "c", nothing in jobhub
+    # keeps the view of "a" it handed over (a wait over 100,000 jobs holds the open ones, and
+    # the one it yielded last).
+    server = ScriptedServer(
+        {
+            "a": life((0, "running"), (0.1, "succeeded")),
+            "b": life((0, "running"), (0.2, "succeeded")),
+            "c": life((0, "running"), (30, "failed")),
+        }
+    )
+    async with hub(server, adapter_type) as h:
+        ended = h.as_completed(["b:a", "b:b", "b:c"], timeout=60)
+        first = await anext(ended)
+        handed = weakref.ref(first)
+        del first
+        assert (await anext(ended)).state is JobState.SUCCEEDED
+        gc.collect()
+        assert handed() is None  # only the caller held it
+        last = await anext(ended)
+        assert (last.id, last.state) == ("c", JobState.FAILED)
+        await ended.aclose()
 
 
 async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:

@@ -269,8 +269,11 @@ class Engine:
 
     def finish(self, followed: FollowedJob) -> None:
         """`followed` has ended (or is gone): nothing more is asked of it, and a job nobody
-        asked for, discovered on a watched backend, is forgotten but for its id."""
+        asked for, discovered on a watched backend, is forgotten but for its id. Its views are
+        let go: its end is on its way to the caller, who keeps it or not (`as_completed` over
+        100,000 jobs holds only the open ones)."""
         followed.ended = True
+        followed.last_view = followed.reported = None
         backend = self.backend(followed.ref.backend)
         backend.open.discard(followed.key)
         backend.listing_confirmed_at.pop(followed.key, None)
