@@ -4,6 +4,7 @@ every request needs a fresh HS256 token."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -355,6 +356,26 @@ def test_cancelling_the_running_job_starts_the_next_at_once(
         "context canceled",
     )
     assert detail(api, second)["start"] is not None
+
+
+def test_the_job_list_shows_each_job_as_its_detail_does_as_it_moves(
+    defined: Emulator, api: httpx.Client
+) -> None:
+    # The list encodes a job again only once it has moved; read at each step, through a
+    # cancel that starts the next job at once, it must say what each job's detail says.
+    defined.clock.advance(10)  # the jobs of other tests have ended
+    ids = [schedule(api, "one_at_a_time") for _ in range(3)]
+    seen = set()
+    for step, cancel in ((0, False), (0.3, False), (0.2, True), (0.1, False), (1.0, False),
+                         (0.4, False), (1.5, False), (3.0, False)):  # fmt: skip
+        defined.clock.advance(step)
+        if cancel:
+            assert api.post("/job/cancel", params={"id": ids[0]}).json() is True
+        listed = {job["id"]: job for job in api.get("/pipelines/jobs").json()["jobs"]}
+        for job_id in ids:
+            assert listed[job_id] == detail(api, job_id)
+            seen.add(json.dumps(listed[job_id], sort_keys=True))
+    assert len(seen) >= 7  # the jobs moved between the steps: the list followed them
 
 
 def test_a_full_wait_list_refuses_jobs_and_the_pipeline_is_not_schedulable(

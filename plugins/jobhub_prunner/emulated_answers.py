@@ -14,13 +14,30 @@ from starlette.responses import PlainTextResponse, Response
 from jobhub.emulator.formats import rfc3339_seconds
 from jobhub_prunner.emulated_runs import TaskRun
 
-__all__ = ["json_answer", "plain_answer", "task_json", "task_logs", "token_of"]
+__all__ = [
+    "encoded_answer",
+    "go_json",
+    "json_answer",
+    "plain_answer",
+    "task_json",
+    "task_logs",
+    "token_of",
+]
+
+
+def go_json(data: Any) -> str:
+    """JSON as Go's encoder writes it: compact, UTF-8, `<>&` escaped."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def json_answer(data: Any, status: int = 200) -> Response:
-    """JSON as Go's encoder writes it: compact, UTF-8, `<>&` escaped, ending in a newline."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    """`data` as Go's encoder answers it (`go_json`, ending in a newline)."""
+    return encoded_answer(go_json(data), status)
+
+
+def encoded_answer(text: str, status: int = 200) -> Response:
+    """A JSON answer already encoded by `go_json`."""
     return Response(text + "\n", status_code=status, media_type="application/json")
 
 

@@ -174,6 +174,14 @@ class Timeline:
             return self.halted is not None and now >= self.halted
         return self.end is not None and now >= self.end
 
+    def moments(self) -> tuple[float, ...]:
+        """When anything of the job changes, in order: its state and its tasks' are read
+        against the time (`now >= moment`), so they read alike between two of these."""
+        runs = (*self.tasks, *((self.on_error,) if self.on_error is not None else ()))
+        times = (self.start, self.end, self.halted, self.tasks_end)
+        times += tuple(t for run in runs for t in (run.start, run.end))
+        return tuple(sorted({t for t in times if t is not None}))
+
 
 def run_tasks(plan: JobPlan, start: float) -> Timeline:
     """The job's tasks run from `start`, fail-fast or not, until done, failed or cancelled."""

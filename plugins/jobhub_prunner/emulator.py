@@ -12,6 +12,7 @@ Writes prunner's JSON itself; it shares no code with the adapter.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 import uuid
@@ -37,6 +38,8 @@ from jobhub.emulator import (
 from jobhub.emulator.formats import rfc3339_seconds
 from jobhub.errors import ConfigError
 from jobhub_prunner.emulated_answers import (
+    encoded_answer,
+    go_json,
     json_answer,
     plain_answer,
     task_json,
@@ -122,6 +125,10 @@ class PrunnerEmulator(EmulatedBackend):
             for graph in STEERED
         }
         self._plans: dict[str, JobPlan] = {}  # by id, oldest first
+        # Each job's answer as last encoded: (its timeline, the timeline's moments, how many
+        # had passed, the text). Until its next moment the job reads the same, so a refresh of
+        # thousands of jobs encodes only those that moved.
+        self._texts: dict[str, tuple[Timeline, tuple[float, ...], int, str]] = {}
         self._lists: dict[str, WaitLists] = {}
         # Seconds this server's wall clock runs ahead of the client's (negative: behind). Token
         # expiry is checked against it, so clients can be tried against a skewed server:
@@ -267,6 +274,7 @@ class PrunnerEmulator(EmulatedBackend):
         if run is None or run.ends > self.now():
             raise ConfigError(f"prunner emulator: job {job_id!r} has not ended: cannot forget it")
         del self._plans[job_id]
+        self._texts.pop(job_id, None)
 
     # -- endpoints ----------------------------------------------------------------------------
 
@@ -277,8 +285,9 @@ class PrunnerEmulator(EmulatedBackend):
         now = self.now()
         # prunner sorts by creation time, newest first; jobs created in one instant keep no
         # particular order there, and here the later one comes first.
-        jobs = [self.job_json(plan, now) for plan in reversed(self._plans.values())]
-        return json_answer({"pipelines": self.pipelines_json(now), "jobs": jobs})
+        jobs = ",".join(self._job_text(plan, now) for plan in reversed(self._plans.values()))
+        pipelines = go_json(self.pipelines_json(now))
+        return encoded_answer(f'{{"pipelines":{pipelines},"jobs":[{jobs}]}}')
 
     async def schedule_job(self, request: Request) -> Response:
         raw = await request.body()
@@ -368,6 +377,18 @@ class PrunnerEmulator(EmulatedBackend):
             )
             answer.append({"pipeline": name, "schedulable": schedulable, "running": running})
         return answer
+
+    def _job_text(self, plan: JobPlan, now: float) -> str:
+        """`go_json(job_json(plan, now))`, encoded again only once the job has moved."""
+        line = self._timeline(plan)
+        known = self._texts.get(plan.id)
+        moments = known[1] if known is not None and known[0] is line else line.moments()
+        passed = bisect.bisect_right(moments, now)
+        if known is not None and known[0] is line and known[2] == passed:
+            return known[3]
+        text = go_json(self.job_json(plan, now))
+        self._texts[plan.id] = (line, moments, passed, text)
+        return text
 
     def job_json(self, plan: JobPlan, now: float) -> dict[str, Any]:
         """The job as prunner's ``pipelineJobResult`` at emulated time ``now``."""
