@@ -201,6 +201,20 @@ async def test_a_job_yielded_by_as_completed_is_not_held_by_the_wait(adapter_typ
         await ended.aclose()
 
 
+@pytest.mark.parametrize("adapter_type", ["plain", "longpoll", "batch"])
+async def test_a_job_seen_ended_is_asked_for_no_more(adapter_type: str) -> None:
+    # "a" has ended before the wait begins; "c" ends at 20 s. Once "a" is seen ended, no
+    # request names it again for the rest of the wait.
+    server = ScriptedServer(
+        {"a": life((0, "succeeded")), "c": life((0, "running"), (20, "succeeded"))}
+    )
+    async with hub(server, adapter_type) as h:
+        jobs = [job async for job in h.as_completed(["b:a", "b:c"], timeout=60)]
+    assert [job.id for job in jobs] == ["a", "c"]
+    asked = [seen.at for seen in server.requests if seen.job == "a"]
+    assert all(at < 1 for at in asked), asked
+
+
 async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:
     timelines = {f"j{i}": life((0, "running"), (0.3, "succeeded")) for i in range(20)}
     server = ScriptedServer(timelines, latency=0.02)

@@ -54,9 +54,10 @@ async def long_poll(engine: Engine, backend: BackendState, followed: FollowedJob
     """Hold `await_job` until the job ends, re-issuing it when the hold expires."""
     backoff = policy.backoff(backend.settings)
     await backend.first_look()
-    while engine.mode == "wait" and followed.last_view is None:  # first sight, for WaitTimeout
+    # First sight, for WaitTimeout (or the end: an ended job's views are let go).
+    while engine.mode == "wait" and followed.last_view is None and not followed.ended:
         delay = await engine.get(backend, followed, backoff)
-        if followed.last_view is None:
+        if followed.last_view is None and not followed.ended:
             await asyncio.sleep(delay)
     backoff.reset()
     while not followed.ended:

@@ -122,7 +122,7 @@ async def _get_missing(engine: Engine, backend: BackendState, missing: list[Foll
             if followed.requested:
                 raise
             engine.finish(followed)  # a discovered job deleted by retention: stop following
-        return followed.last_view is not was
+        return followed.ended or followed.last_view is not was
 
     results = await asyncio.gather(*(one(f) for f in missing))
     return any(results)
