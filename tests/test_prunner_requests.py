@@ -268,8 +268,8 @@ def test_a_refresh_keeps_the_view_of_a_job_that_did_not_move(adapter) -> None:
     assert changed == adapter.normalize(moved["jobs"][0])
     assert (views[changed.id].state, changed.state) == (JobState.QUEUED, JobState.RUNNING)
     # Equal payloads only: the same ids with payloads that differ in a value are read again.
-    retyped = copy.deepcopy(LISTING)
-    for item in retyped["jobs"]:
+    relabelled = copy.deepcopy(LISTING)
+    for item in relabelled["jobs"]:
         item["user"] = "someone else"
-    again = interpret(adapter, adapter.refresh_jobs(wanted=Wanted(views)), answer(200, retyped))
+    again = interpret(adapter, adapter.refresh_jobs(wanted=Wanted(views)), answer(200, relabelled))
     assert [job.user for job in again] == ["someone else"] * len(views)

@@ -144,7 +144,7 @@ class BatchAdapter(PlainAdapter):
                 kept = wanted.unchanged(item["id"], item) if isinstance(wanted, Wanted) else None
                 if kept is None:
                     self.read.append(item["id"])
-                jobs.append(kept or self.normalize(item))
+                jobs.append(kept if kept is not None else self.normalize(item))
             return jobs
 
         return Call(self.request("GET", "refresh"), parse)
