@@ -227,5 +227,6 @@ def take_listed(
     if not whole and (fetch_moves or job.state.terminal):
         return False
     engine.accept(followed, job, full=whole)
-    backend.listing_confirmed_at[followed.key] = now
+    if not followed.ended:  # an end leaves nothing to confirm (`Engine.finish` forgot it)
+        backend.listing_confirmed_at[followed.key] = now
     return True
