@@ -1,5 +1,6 @@
 """prunner's answers as the emulator writes them: Go's JSON encoding and plain-text errors,
-tasks in `taskResult` shape, the bearer token as jwtauth finds it, synthetic task output."""
+jobs in `pipelineJobResult` and tasks in `taskResult` shape, the bearer token as jwtauth
+finds it, synthetic task output."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from jobhub.emulator.formats import rfc3339_seconds
-from jobhub_prunner.emulated_runs import TaskRun
+from jobhub_prunner.emulated_runs import JobPlan, TaskRun, Timeline
 
 __all__ = [
     "encoded_answer",
     "go_json",
+    "job_answer",
     "json_answer",
     "plain_answer",
     "task_json",
@@ -53,6 +55,36 @@ def token_of(request: Request) -> str:
     if len(header) > 7 and header[:7].upper() == "BEARER ":
         return header[7:].strip()
     return request.cookies.get("jwt", "")
+
+
+def job_answer(
+    plan: JobPlan, line: Timeline, now: float, at: Callable[[float], datetime]
+) -> dict[str, Any]:
+    """The job as prunner's ``pipelineJobResult`` at emulated time ``now``, its timeline
+    ``line``; ``at`` turns an emulated time into a datetime."""
+    started = line.start is not None and now >= line.start
+    ended = line.ended(now)
+    runs = list(line.tasks)
+    if line.on_error is not None and line.tasks_end is not None and now >= line.tasks_end:
+        runs.append(line.on_error)
+    tasks = [task_json(run, now if started else None, at) for run in runs]
+    job: dict[str, Any] = {
+        "id": plan.id,
+        "pipeline": plan.pipeline.name,
+        "tasks": tasks,
+        "completed": ended and started,
+        "canceled": ended and line.canceled,
+        "errored": any(task["errored"] for task in tasks),
+        "created": rfc3339_seconds(at(plan.created)),
+        "start": rfc3339_seconds(at(line.start)) if started and line.start is not None else None,
+        "end": rfc3339_seconds(at(line.end)) if ended and line.end is not None else None,
+    }
+    if ended and line.last_error:
+        job["lastError"] = line.last_error
+    if plan.variables:
+        job["variables"] = plan.variables
+    job["user"] = plan.user
+    return job
 
 
 def task_json(run: TaskRun, now: float | None, at: Callable[[float], datetime]) -> dict[str, Any]:

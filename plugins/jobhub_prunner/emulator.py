@@ -35,14 +35,13 @@ from jobhub.emulator import (
     Step,
     parse_steering,
 )
-from jobhub.emulator.formats import rfc3339_seconds
 from jobhub.errors import ConfigError
 from jobhub_prunner.emulated_answers import (
     encoded_answer,
     go_json,
+    job_answer,
     json_answer,
     plain_answer,
-    task_json,
     task_logs,
     token_of,
 )
@@ -330,7 +329,7 @@ class PrunnerEmulator(EmulatedBackend):
         plan = self._job(request)
         if isinstance(plan, Response):
             return plan
-        return json_answer(self.job_json(plan, self.now()))
+        return json_answer(job_answer(plan, self._timeline(plan), self.now(), self.clock.at))
 
     async def cancel_job(self, request: Request) -> Response:
         plan = self._job(request)
@@ -379,46 +378,17 @@ class PrunnerEmulator(EmulatedBackend):
         return answer
 
     def _job_text(self, plan: JobPlan, now: float) -> str:
-        """`go_json(job_json(plan, now))`, encoded again only once the job has moved."""
+        """`go_json` of the job's answer, encoded again only once the job has moved."""
         line = self._timeline(plan)
         known = self._texts.get(plan.id)
-        moments = known[1] if known is not None and known[0] is line else line.moments()
-        passed = bisect.bisect_right(moments, now)
-        if known is not None and known[0] is line and known[2] == passed:
+        if known is None or known[0] is not line:
+            known = (line, line.moments(), -1, "")
+        passed = bisect.bisect_right(known[1], now)
+        if known[2] == passed:
             return known[3]
-        text = go_json(self.job_json(plan, now))
-        self._texts[plan.id] = (line, moments, passed, text)
+        text = go_json(job_answer(plan, line, now, self.clock.at))
+        self._texts[plan.id] = (line, known[1], passed, text)
         return text
-
-    def job_json(self, plan: JobPlan, now: float) -> dict[str, Any]:
-        """The job as prunner's ``pipelineJobResult`` at emulated time ``now``."""
-        line = self._timeline(plan)
-        at = self.clock.at
-        started = line.start is not None and now >= line.start
-        ended = line.ended(now)
-        runs = list(line.tasks)
-        if line.on_error is not None and line.tasks_end is not None and now >= line.tasks_end:
-            runs.append(line.on_error)
-        tasks = [task_json(run, now if started else None, at) for run in runs]
-        job: dict[str, Any] = {
-            "id": plan.id,
-            "pipeline": plan.pipeline.name,
-            "tasks": tasks,
-            "completed": ended and started,
-            "canceled": ended and line.canceled,
-            "errored": any(task["errored"] for task in tasks),
-            "created": rfc3339_seconds(at(plan.created)),
-            "start": rfc3339_seconds(at(line.start))
-            if started and line.start is not None
-            else None,
-            "end": rfc3339_seconds(at(line.end)) if ended and line.end is not None else None,
-        }
-        if ended and line.last_error:
-            job["lastError"] = line.last_error
-        if plan.variables:
-            job["variables"] = plan.variables
-        job["user"] = plan.user
-        return job
 
     # -- helpers --------------------------------------------------------------------------------
 
