@@ -15,6 +15,7 @@ import pytest
 
 from jobhub import AsyncHub, Hub, JobEvent, JobState
 from jobhub.errors import ConfigError, InvalidArgument, InvalidPayload, InvalidRef, WaitTimeout
+from jobhub.waiting import blocking
 from jobhub.waiting import engine as engine_module
 from jobhub.waiting import waiter as waiter_module
 from tests.test_waiting_support import (
@@ -288,6 +289,26 @@ def test_ctrl_c_stops_a_sync_wait_promptly() -> None:
     with sync_hub(server, "longpoll") as hub, pytest.raises(KeyboardInterrupt):
         hub.wait("b:a")
     assert time.monotonic() - sent[0] < 1.5
+    assert waiting_threads() == []
+    assert server.holding == 0
+
+
+def test_ctrl_c_while_the_worker_starts_still_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under load the caller's thread can take the interrupt while `Thread.start()` still
+    # waits for the worker to come up, after the worker already holds its long-poll.
+    server = never_ends()
+    start = blocking._Worker.start
+
+    def start_then_interrupted(worker: blocking._Worker) -> None:
+        start(worker)
+        deadline = time.monotonic() + 10
+        while not server.holding and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(blocking._Worker, "start", start_then_interrupted)
+    with sync_hub(server, "longpoll") as hub, pytest.raises(KeyboardInterrupt):
+        hub.wait("b:a")
     assert waiting_threads() == []
     assert server.holding == 0
 

@@ -102,8 +102,10 @@ def blocking_iter(make: Callable[[], AsyncIterator[T]]) -> Generator[T, None, No
     """Iterate, from sync code, the async iterator `make()` builds on the worker's loop.
     Breaking out of the loop (or the iterator being closed or collected) stops the worker."""
     worker = _Worker(make)
-    worker.start()
     try:
+        # Started inside the `try`: a Ctrl-C that lands while `start()` waits for the thread
+        # to come up must still stop it.
+        worker.start()
         while True:
             kind, value = worker.get()
             if kind == "item":
