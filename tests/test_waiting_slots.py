@@ -1,6 +1,7 @@
 """A backend's request slots: never more requests at once than the slots, listings served
-first, then woken jobs' GETs, then routine polls, a routine one moved up when its job's wake
-is set, and a waiter cancelled in the queue never costing a slot."""
+first, then woken jobs' GETs, then routine polls, then backstop polls (never more than half
+the slots), a routine or backstop one moved up when its job's wake is set, and a waiter
+cancelled in the queue never costing a slot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jobhub.waiting.slots import LISTING, ROUTINE, WOKEN, Slots, Wake
+from jobhub.waiting.slots import BACKSTOP, LISTING, ROUTINE, WOKEN, Slots, Wake
 from tests.test_waiting_support import VIRTUAL_TIME
 
 pytestmark = pytest.mark.anyio
@@ -42,6 +43,7 @@ async def test_listings_go_first_then_woken_jobs_then_routine_polls_each_in_turn
     order = await served_in_order(
         Slots(1),
         [
+            ("b1", BACKSTOP, None),
             ("r1", ROUTINE, None),
             ("w1", WOKEN, None),
             ("l1", LISTING, None),
@@ -50,7 +52,47 @@ async def test_listings_go_first_then_woken_jobs_then_routine_polls_each_in_turn
             ("l2", LISTING, None),
         ],
     )
-    assert order == ["l1", "l2", "w1", "w2", "r1", "r2"]
+    assert order == ["l1", "l2", "w1", "w2", "r1", "r2", "b1"]
+
+
+async def test_backstop_polls_hold_at_most_half_the_slots() -> None:
+    slots = Slots(4)
+    done = asyncio.Event()
+    busy = most = 0
+
+    async def backstop() -> None:
+        nonlocal busy, most
+        async with slots.held(BACKSTOP):
+            busy += 1
+            most = max(most, busy)
+            await done.wait()
+            busy -= 1
+
+    backstops = [asyncio.create_task(backstop()) for _ in range(10)]
+    await asyncio.sleep(0)
+    assert busy == 2  # two slots are left free ...
+    # ... so a woken job's GET and a routine poll are served at once, not after a backstop.
+    await asyncio.wait_for(slots.acquire(WOKEN), timeout=0.01)
+    await asyncio.wait_for(slots.acquire(ROUTINE), timeout=0.01)
+    slots.release()
+    slots.release()
+    done.set()
+    await asyncio.gather(*backstops)
+    assert most == 2
+    await asyncio.wait_for(slots.acquire(LISTING), timeout=0.01)  # every slot was given back
+    for _ in range(3):
+        await asyncio.wait_for(slots.acquire(WOKEN), timeout=0.01)
+
+
+async def test_a_backstop_poll_whose_job_is_woken_takes_a_slot_backstops_may_not() -> None:
+    slots = Slots(2)
+    await slots.acquire(BACKSTOP)  # the one slot backstop polls may hold
+    woken = Wake()
+    waiting = asyncio.create_task(slots.acquire(BACKSTOP, wake=woken))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # a slot is free, but not for a backstop
+    woken.set()  # a listing saw its job end
+    assert await asyncio.wait_for(waiting, timeout=0.01) is False  # served as a woken GET
 
 
 async def test_a_routine_request_whose_job_is_woken_while_it_waits_moves_up() -> None:

@@ -3,6 +3,7 @@ GETs under the concurrency limit (helped by workflow listings)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import itertools
 import json
@@ -221,6 +222,30 @@ async def test_per_job_gets_never_exceed_the_concurrency_limit() -> None:
     async with hub(server, "plain", concurrency=3) as h:
         await h.wait_all([f"b:j{i}" for i in range(20)], timeout=10)
     assert server.max_in_flight == 3  # reached, never passed
+
+
+class SlowGets(ScriptedServer):
+    """Answers a job's GET after 0.2 s, everything else at once."""
+
+    async def _answer(self, route: str, job_id: str | None, params: dict[str, str]) -> Any:
+        if route == "get":
+            await asyncio.sleep(0.2)
+        return await super()._answer(route, job_id, params)
+
+
+async def test_backstop_gets_of_listed_jobs_leave_half_the_slots_free() -> None:
+    # 40 jobs of one workflow, its listing (at least once a second) showing them unchanged:
+    # each is due for its poll_max backstop every 1.2 s, more than 4 slots can serve. The
+    # other half of the slots stays free for the GETs of jobs that move.
+    timelines = {f"j{i}": life((0, "running"), (8 + 0.1 * i, "succeeded")) for i in range(40)}
+    server = SlowGets(timelines, workflow="nightly")
+    async with hub(server, "plain", concurrency=4, poll_max=1) as h:
+        jobs = await h.wait_all([f"b:j{i}" for i in range(40)], timeout=30)
+    assert all(job.state is JobState.SUCCEEDED for job in jobs)
+    gets = [seen for seen in server.routes("get") if 2 < seen.at < 7.5]
+    # Between the first looks and the first ends (5.5 s), backstops keep two slots busy:
+    # 5.5 s / 0.2 s * 2 = 55 GETs, a few routine ones besides; with all four slots, 110.
+    assert 40 < len(gets) < 70
 
 
 async def test_jobs_sharing_a_workflow_are_watched_through_its_listing() -> None:

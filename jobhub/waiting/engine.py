@@ -46,7 +46,7 @@ from jobhub.waiting.open_listing import open_listing
 from jobhub.waiting.polling import listing, poll
 from jobhub.waiting.refresh import refresh
 from jobhub.waiting.schedule import Backoff, Deadline
-from jobhub.waiting.slots import LISTING, ROUTINE, WOKEN, Wake
+from jobhub.waiting.slots import BACKSTOP, LISTING, ROUTINE, WOKEN, Wake
 from jobhub.waiting.state import BackendState, FollowedJob, JobUpdate, canonical
 
 __all__ = ["Engine", "Mode"]
@@ -412,14 +412,19 @@ class Engine:
         backoff: Backoff,
         *,
         woken: bool = True,
+        backstop: bool = False,
     ) -> float:
         """One GET of the job (`woken=False`: only its backoff or `poll_max` came due, so the
-        GET of a job seen before is a routine poll); the pause to take before the next."""
+        GET of a job seen before is a routine poll; `backstop`: one of a job a listing shows
+        unchanged, due at `poll_max`); the pause to take before the next."""
         try:
             call = backend.adapter.expecting(
                 followed.ref.id, backend.adapter.get_job(followed.ref.id)
             )
-            rank = WOKEN if woken or followed.last_view is None else ROUTINE
+            if woken or followed.last_view is None:
+                rank = WOKEN
+            else:
+                rank = BACKSTOP if backstop else ROUTINE
             job = await self.send(backend, call, rank=rank, wake=followed.wake)
         except Exception as exc:
             followed.first_request_done.set()

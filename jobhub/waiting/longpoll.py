@@ -24,7 +24,7 @@ from jobhub.config import BackendSettings
 from jobhub.errors import BackendUnavailable
 from jobhub.http import AsyncRunner
 from jobhub.waiting import policy
-from jobhub.waiting.polling import sleep_or_wake
+from jobhub.waiting.polling import poll_once, sleep_or_wake
 from jobhub.waiting.schedule import Backoff
 from jobhub.waiting.state import BackendState, FollowedJob
 
@@ -91,15 +91,7 @@ async def _until_a_hold_frees(
             woken = await sleep_or_wake(delay, followed.wake)
             if turn.done():
                 return
-            now = engine.now()
-            vouched = not woken and policy.listing_vouches(backend, followed, now)
-            followed.checked_at = now
-            if vouched:  # the listing follows it and wakes it when it moves
-                delay = max(followed.fetch_by - now, backend.settings.poll_interval)
-                continue
-            delay = await engine.get(backend, followed, backoff, woken=woken)
-            if woken:
-                delay = backoff.reset()
+            delay = await poll_once(engine, backend, followed, backoff, woken=woken)
     finally:
         backend.unheld.discard(followed.key)
         turn.cancel()  # no-op once given; else out of the queue

@@ -25,6 +25,7 @@ __all__ = [
     "backoff",
     "failed",
     "hold_expired",
+    "listed_unchanged",
     "listing_vouches",
     "longest_pause",
     "retry_in",
@@ -67,8 +68,11 @@ def listing_vouches(backend: BackendState, followed: FollowedJob, now: float) ->
     looked: the listing wakes it when the job moves, or when it stops covering the job. A
     listing is only a hint: past `fetch_by` (`poll_max` after the last full view) the job is
     fetched whatever the listing says."""
-    if now >= followed.fetch_by:
-        return False
+    return now < followed.fetch_by and listed_unchanged(backend, followed)
+
+
+def listed_unchanged(backend: BackendState, followed: FollowedJob) -> bool:
+    """Whether a listing has shown the job unchanged since its follower last looked."""
     return backend.listing_confirmed_at.get(followed.key, -float("inf")) > followed.checked_at
 
 

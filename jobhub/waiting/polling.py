@@ -37,6 +37,7 @@ __all__ = [
     "list_jobs",
     "listing",
     "poll",
+    "poll_once",
     "sleep_or_wake",
     "take_listed",
 ]
@@ -60,17 +61,22 @@ async def poll(
     delay = first_delay if followed.last_view is None else backoff.next()
     while not followed.ended:
         woken = await sleep_or_wake(delay, followed.wake)
-        now = engine.now()
-        vouched = (
-            not woken and engine.mode == "wait" and policy.listing_vouches(backend, followed, now)
-        )
-        followed.checked_at = now
-        if vouched:  # the listing follows it and wakes it when it moves
-            delay = max(followed.fetch_by - now, backend.settings.poll_interval)
-            continue
-        delay = await engine.get(backend, followed, backoff, woken=woken)
-        if woken:  # a listing saw it move, or stopped covering it: start over
-            delay = backoff.reset()
+        delay = await poll_once(engine, backend, followed, backoff, woken=woken)
+
+
+async def poll_once(
+    engine: Engine, backend: BackendState, followed: FollowedJob, backoff: Backoff, *, woken: bool
+) -> float:
+    """One turn of a follower's loop (`woken`: a listing saw the job move, or stopped covering
+    it): its GET, unless a listing vouches for the job; the pause before the next turn."""
+    now = engine.now()
+    listed = not woken and engine.mode == "wait" and policy.listed_unchanged(backend, followed)
+    followed.checked_at = now
+    if listed and now < followed.fetch_by:  # the listing wakes it when it moves
+        return max(followed.fetch_by - now, backend.settings.poll_interval)
+    # A job the listing shows unchanged is fetched only as the `poll_max` backstop.
+    delay = await engine.get(backend, followed, backoff, woken=woken, backstop=listed)
+    return backoff.reset() if woken else delay  # woken: start over
 
 
 async def sleep_or_wake(seconds: float, wake: Flag) -> bool:

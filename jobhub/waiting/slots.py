@@ -2,15 +2,21 @@
 
 Thousands of followed jobs come due for their routine fetch (the one every `poll_max`, or a
 quiet job's backoff poll) in bursts, and a first-come queue puts everything else behind them.
-At 10,000 jobs that queue, not the backend, set the detection lag. So requests wait in three
+At 10,000 jobs that queue, not the backend, set the detection lag. So requests wait in four
 queues, each first come, first served, each served before the next:
 
 - `LISTING`: a listing's or refresh's pages (and cancels). They come first because a listing
   read page after page while jobs end shifts the later pages (an offset skips the jobs that
   left), and each job a shifted page skips is woken to be fetched for nothing;
 - `WOKEN`: the GET of a job a listing saw move, or a job's first look;
-- `ROUTINE`: a poll nothing asked for but the clock. One whose job is woken while it waits
-  (`Wake`) moves up to `WOKEN`: a job that ended is not left behind the routine backlog.
+- `ROUTINE`: a poll nothing asked for but the clock;
+- `BACKSTOP`: the `poll_max` fetch of a job a listing shows unchanged. These hold at most
+  `BACKSTOP_SHARE` of the slots: where listings watch thousands of jobs, their backstops come
+  due faster than the slots can serve them, and would otherwise keep every slot busy, each
+  job that moves waiting for one to free and the event loop busy with their answers.
+
+A routine or backstop request whose job is woken while it waits (`Wake`) moves up to `WOKEN`:
+a job that ended is not left behind the backlog.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from collections.abc import Callable
 
 from jobhub.waiting.flag import Flag
 
-__all__ = ["LISTING", "ROUTINE", "WOKEN", "Slots", "Wake"]
+__all__ = ["BACKSTOP", "BACKSTOP_SHARE", "LISTING", "ROUTINE", "WOKEN", "Slots", "Wake"]
 
-LISTING, WOKEN, ROUTINE = 0, 1, 2
+LISTING, WOKEN, ROUTINE, BACKSTOP = 0, 1, 2, 3
+# Of a backend's slots, the most backstop polls may hold at once (at least one).
+BACKSTOP_SHARE = 0.5
 
 
 class Wake(Flag):
@@ -44,7 +52,9 @@ class Wake(Flag):
 
 class Slots:
     """At most `size` requests at once; a waiting request goes before every one of a later
-    rank (`LISTING`, `WOKEN`, `ROUTINE`).
+    rank (`LISTING`, `WOKEN`, `ROUTINE`, `BACKSTOP`). Backstop polls hold at most
+    `BACKSTOP_SHARE` of the slots, so a listing or a job that moved never waits behind a full
+    backlog of them.
 
     async with slots.held(ROUTINE, wake=followed.wake):   # a routine poll of one job
         ...
@@ -52,61 +62,87 @@ class Slots:
 
     def __init__(self, size: int) -> None:
         self._free = size
+        self._backstop_free = max(1, int(size * BACKSTOP_SHARE))
         # Waiters by rank. A waiter cancelled in place stays here, skipped when reached:
         # removing it would cost a scan of thousands at every job's end.
-        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
+        self._waiting: tuple[deque[asyncio.Future[bool]], ...] = tuple(
+            deque() for _ in range(BACKSTOP + 1)
+        )
 
     def held(self, rank: int, *, wake: Wake | None = None) -> _Held:
         """A slot for one request (`wake`: its job's, which moves a routine request up)."""
         return _Held(self, rank, wake)
 
-    async def acquire(self, rank: int, *, wake: Wake | None = None) -> None:
-        if self._free > 0:  # then no live waiter is left (`release` serves them first)
-            self._free -= 1
-            for queue in self._waiting:
-                queue.clear()
-            return
-        turn = asyncio.get_running_loop().create_future()
-        if rank == ROUTINE and wake is not None and wake.is_set():
+    async def acquire(self, rank: int, *, wake: Wake | None = None) -> bool:
+        """Wait for a slot; True when it is a backstop's (give that back to `release`)."""
+        if rank >= ROUTINE and wake is not None and wake.is_set():
             rank = WOKEN
+        backstop = rank == BACKSTOP
+        if self._free > 0 and (not backstop or self._backstop_free > 0):
+            # No live waiter is left that this one would pass (`_serve` serves them first).
+            self._take(backstop)
+            for queue in self._waiting[:BACKSTOP]:
+                queue.clear()
+            return backstop
+        turn: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting[rank].append(turn)
-        if rank == ROUTINE and wake is not None:
+        if rank >= ROUTINE and wake is not None:
 
             def hurry() -> None:  # queued twice then: whichever place comes first serves it
                 if not turn.done():
                     self._waiting[WOKEN].append(turn)
+                    self._serve()  # a slot may be free that backstop polls may not take
 
             wake.hurry = hurry
         try:
-            await turn
+            return await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
-                self.release()  # given a slot, then cancelled: hand it on
+                self.release(turn.result())  # given a slot, then cancelled: hand it on
             raise
         finally:
             if wake is not None:
                 wake.hurry = None
 
-    def release(self) -> None:
-        for queue in self._waiting:
-            while queue:
-                turn = queue.popleft()
-                if not turn.done():
-                    turn.set_result(None)
-                    return
+    def release(self, backstop: bool = False) -> None:
         self._free += 1
+        self._backstop_free += backstop
+        self._serve()
+
+    def _take(self, backstop: bool) -> None:
+        self._free -= 1
+        self._backstop_free -= backstop
+
+    def _serve(self) -> None:
+        """Hand the free slots to the waiters, most urgent first."""
+        while self._free > 0:
+            for rank, queue in enumerate(self._waiting):
+                if rank == BACKSTOP and self._backstop_free <= 0:
+                    return
+                while queue:
+                    turn = queue.popleft()
+                    if not turn.done():
+                        self._take(rank == BACKSTOP)
+                        turn.set_result(rank == BACKSTOP)
+                        break
+                else:
+                    continue
+                break
+            else:
+                return
 
 
 class _Held:
-    __slots__ = ("_rank", "_slots", "_wake")
+    __slots__ = ("_backstop", "_rank", "_slots", "_wake")
 
     def __init__(self, slots: Slots, rank: int, wake: Wake | None) -> None:
         self._slots = slots
         self._rank = rank
         self._wake = wake
+        self._backstop = False
 
     async def __aenter__(self) -> None:
-        await self._slots.acquire(self._rank, wake=self._wake)
+        self._backstop = await self._slots.acquire(self._rank, wake=self._wake)
 
     async def __aexit__(self, *exc: object) -> None:
-        self._slots.release()
+        self._slots.release(self._backstop)
