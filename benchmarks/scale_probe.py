@@ -96,11 +96,12 @@ def install() -> None:
 
     acquire = slots.Slots.acquire
 
-    async def noted_acquire(self: Any, rank: int, **k: Any) -> None:
-        await acquire(self, rank, **k)
+    async def noted_acquire(self: Any, rank: int, **k: Any) -> bool:
+        backstop = await acquire(self, rank, **k)
         record = _last.get()
         if record is not None:
             record[5] = clock()
+        return backstop
 
     slots.Slots.acquire = noted_acquire  # type: ignore[method-assign]
 
@@ -183,7 +184,7 @@ def report(
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     groups: defaultdict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for name, rank, hold, path, asked, sent, answered, first in probe["requests"]:
-        label = "hold" if hold else ("LISTING", "WOKEN", "ROUTINE")[rank]
+        label = "hold" if hold else ("LISTING", "WOKEN", "ROUTINE", "BACKSTOP")[rank]
         label += " (first look)" if first else ""
         groups[(name, label, path)].append((asked, sent or answered, answered))
     for (name, label, path), rows in sorted(groups.items()):
