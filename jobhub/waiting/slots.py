@@ -115,21 +115,21 @@ class Slots:
 
     def _serve(self) -> None:
         """Hand the free slots to the waiters, most urgent first."""
-        while self._free > 0:
-            for rank, queue in enumerate(self._waiting):
-                if rank == BACKSTOP and self._backstop_free <= 0:
-                    return
-                while queue:
-                    turn = queue.popleft()
-                    if not turn.done():
-                        self._take(rank == BACKSTOP)
-                        turn.set_result(rank == BACKSTOP)
-                        break
-                else:
-                    continue
-                break
-            else:
-                return
+        while self._free > 0 and (served := self._next_waiter()) is not None:
+            turn, backstop = served
+            self._take(backstop)
+            turn.set_result(backstop)
+
+    def _next_waiter(self) -> tuple[asyncio.Future[bool], bool] | None:
+        """The first live waiter a free slot may go to, and whether it waits as a backstop."""
+        for rank, queue in enumerate(self._waiting):
+            if rank == BACKSTOP and self._backstop_free <= 0:
+                return None
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    return turn, rank == BACKSTOP
+        return None
 
 
 class _Held:
