@@ -72,7 +72,7 @@ PYTEST_PLUGINS = (
 def test(extra: list[str]) -> None:
     _run(BIN / "ruff", "check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
     _run(BIN / "ruff", "format", "--check", "jobhub", "plugins", "tests", "benchmarks", "dev.py")
-    _run(BIN / "mypy", "jobhub", "plugins")
+    _run(BIN / "mypy", "jobhub", "plugins", "benchmarks")
     # pytest exits 5 when it collects no test: that is a failure here, never hidden. The tests
     # are spread over worker processes (pytest-xdist), each module whole to the first one free,
     # so a module's fixtures (emulators, servers, the soak's runs) are set up once; `-n 0` after

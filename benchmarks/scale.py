@@ -330,7 +330,7 @@ def _awaiting(
     if floor:
         contenders.append("dicts")
     results = {mode: _run(mode, types, jobs, args, follow=False) for mode in contenders}
-    mine, loop, floor = results["jobhub"], results.get("loop"), results.get("dicts")
+    mine, loop, dicts = results["jobhub"], results.get("loop"), results.get("dicts")
     minutes = mine.wall / 60
     print(f"\n### scale: {title}, {jobs:,} jobs ending over {args.span:g} emulated s\n")
     print(
@@ -370,10 +370,10 @@ def _awaiting(
             f"{sent / max(1, sum(loop.requests.values())):.1%} of what the hand loop sent "
             f"(it made {loop.rounds} rounds in {loop.wall:.0f} s)"
         )
-    if floor is not None:
+    if dicts is not None:
         notes.append(
-            f"peak RSS {mine.peak:.0f} MiB against {floor.peak:.0f} MiB for a process holding "
-            f"the same jobs as parsed JSON dicts ({mine.peak / floor.peak:.2f}×, target ≤ 1.5×)"
+            f"peak RSS {mine.peak:.0f} MiB against {dicts.peak:.0f} MiB for a process holding "
+            f"the same jobs as parsed JSON dicts ({mine.peak / dicts.peak:.2f}×, target ≤ 1.5×)"
         )
     print("\n" + "; ".join(notes) + ".", flush=True)
 

@@ -199,8 +199,8 @@ def report(
     print("\n#### probe: listing passes (s, pages per pass)\n")
     for name, what, started, ended, pages in probe["passes"]:
         if what == "first look":
-            took = f"{started - ready:.1f} → {ended - ready:.1f} s"
-            print(f"- first look {name}: {took} after ready, {pages} pages")
+            span = f"{started - ready:.1f} → {ended - ready:.1f} s"
+            print(f"- first look {name}: {span} after ready, {pages} pages")
     print()
     print("| backend | what | passes | p50 s | p99 s | max s | pages p50 | pages max |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -209,10 +209,10 @@ def report(
         passes[(name, what)].append((ended - started, pages))
     for (name, what), rows in sorted(passes.items()):
         took = [t for t, _ in rows]
-        pages = [float(p) for _, p in rows]
+        pages_read = [float(p) for _, p in rows]
         print(
             f"| {name} | {what} | {len(rows):,} | {_pct(took, 0.5):.2f} | {_pct(took, 0.99):.2f} "
-            f"| {max(took):.2f} | {_pct(pages, 0.5):.0f} | {max(pages):.0f} |"
+            f"| {max(took):.2f} | {_pct(pages_read, 0.5):.0f} | {max(pages_read):.0f} |"
         )
 
     # Phases per job seen ended, in emulated seconds from its end.

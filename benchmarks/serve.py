@@ -167,13 +167,13 @@ def queries(config: Path, db: Path, jobs: int, rounds: int) -> dict[str, float]:
     process, url = start_serve(config, db)
     try:
         with httpx.Client(base_url=url, timeout=60) as client:
-            failed = {"state": "failed", "limit": 100}
+            failed: dict[str, str | int] = {"state": "failed", "limit": 100}
             timed_gets(client, "/api/v1/jobs", failed, 5)  # warm the page cache
             failed_times = timed_gets(client, "/api/v1/jobs", failed, rounds)
             middle = job(jobs // 2)
             assert middle.created_at is not None
             cursor = encode_cursor("-created", middle.created_at.timestamp(), middle.ref)
-            deep = {"limit": 100, "cursor": cursor}
+            deep: dict[str, str | int] = {"limit": 100, "cursor": cursor}
             deep_times = timed_gets(client, "/api/v1/jobs", deep, rounds)
             assert len(client.get("/api/v1/jobs", params=deep).json()["jobs"]) == 100
         return {
