@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 import httpx
-from pydantic import ValidationError
 
 from jobhub.backend import Adapter, Call, Page
 from jobhub.config import (
@@ -27,8 +26,8 @@ from jobhub.config import (
     load_config_file,
     locate_config,
     refuse_redirected_credentials,
-    settings_error,
 )
+from jobhub.configured import BackendsConfig, build_adapters, from_environment
 from jobhub.errors import ConfigError, HubClosed, InvalidArgument, InvalidRef
 from jobhub.http import AsyncRunner, SyncRunner
 from jobhub.model import Job, JobEvent, JobRef, JobState
@@ -38,41 +37,9 @@ from jobhub.waiting.blocking import ThreadedRunner, blocking_call, blocking_iter
 
 __all__ = ["AsyncHub", "BackendsConfig", "Hub", "HubClosed"]
 
-BackendsConfig = Mapping[str, Mapping[str, Any]]
 # Long-polls held at once per backend when a sync-only transport makes each take a thread.
 THREADED_HOLDS = 16
 Ref = str | JobRef
-
-
-def build_adapters(
-    backends: BackendsConfig,
-    *,
-    registry: Registry,
-    env: Mapping[str, str],
-    where: str = "backends",
-) -> dict[str, Adapter]:
-    """One adapter per configured backend; every problem raised as a `ConfigError`."""
-    if not isinstance(backends, Mapping):
-        raise ConfigError(f"{where}: backends must be a mapping of name -> settings")
-    adapters: dict[str, Adapter] = {}
-    for name, entry in backends.items():
-        if not isinstance(name, str) or not name or ":" in name:
-            raise ConfigError(f"{where}: backend name {name!r} must be non-empty, without ':'")
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{where}.{name}: settings must be a mapping")
-        adapter_type = entry.get("type", name)
-        if not isinstance(adapter_type, str):
-            raise ConfigError(f"{where}.{name}.type: must be a string")
-        try:
-            cls = registry.adapter(adapter_type)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}.{name}.type: {exc}") from None
-        try:
-            settings = cls.settings_from(name, entry, env)
-        except ValidationError as exc:
-            raise settings_error(exc, where=f"{where}.{name}") from None
-        adapters[name] = cls(name, settings)
-    return adapters
 
 
 def _state(state: JobState | str | None) -> JobState | None:
@@ -97,7 +64,7 @@ class _HubBase:
         self.registry = registry or get_registry()
         environ = os.environ if env is None else env
         if backends is None:
-            backends = _from_environment(self.registry, environ)
+            backends = from_environment(self.registry, environ)
         self._adapters = build_adapters(
             backends, registry=self.registry, env=environ, where=config_source or "backends"
         )
@@ -179,14 +146,6 @@ class _HubBase:
         wanted = _state(state)
         call = adapter.list_jobs(workflow=workflow, state=wanted, limit=limit)
         return adapter, _Listing(call, wanted, limit)
-
-
-def _from_environment(registry: Registry, env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    return {
-        adapter_type: {}
-        for adapter_type, cls in registry.adapters.items()
-        if cls.configured_from_env(env)
-    }
 
 
 class _Listing:
