@@ -4,8 +4,10 @@ finds it, synthetic task output."""
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from jobhub.emulator.formats import rfc3339_seconds
 from jobhub_prunner.emulated_runs import JobPlan, TaskRun, Timeline
 
 __all__ = [
+    "EncodedJobs",
     "encoded_answer",
     "go_json",
     "job_answer",
@@ -55,6 +58,37 @@ def token_of(request: Request) -> str:
     if len(header) > 7 and header[:7].upper() == "BEARER ":
         return header[7:].strip()
     return request.cookies.get("jwt", "")
+
+
+@dataclass(slots=True)
+class _Encoded:
+    line: Timeline  # the timeline the text was read from
+    moments: tuple[float, ...]  # `line.moments()`
+    passed: int  # how many of them had passed when it was encoded
+    text: str
+
+
+class EncodedJobs:
+    """Each job's answer as last encoded (`go_json` of `job_answer`). Until the next moment of
+    its timeline a job reads the same, so a refresh of thousands of jobs encodes only those
+    that moved."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, _Encoded] = {}
+
+    def text(
+        self, plan: JobPlan, line: Timeline, now: float, at: Callable[[float], datetime]
+    ) -> str:
+        known = self._known.get(plan.id)
+        if known is None or known.line is not line:
+            known = self._known[plan.id] = _Encoded(line, line.moments(), -1, "")
+        passed = bisect.bisect_right(known.moments, now)
+        if known.passed != passed:
+            known.passed, known.text = passed, go_json(job_answer(plan, line, now, at))
+        return known.text
+
+    def forget(self, job_id: str) -> None:
+        self._known.pop(job_id, None)
 
 
 def job_answer(

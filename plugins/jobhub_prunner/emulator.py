@@ -12,7 +12,6 @@ Writes prunner's JSON itself; it shares no code with the adapter.
 
 from __future__ import annotations
 
-import bisect
 import json
 import time
 import uuid
@@ -37,6 +36,7 @@ from jobhub.emulator import (
 )
 from jobhub.errors import ConfigError
 from jobhub_prunner.emulated_answers import (
+    EncodedJobs,
     encoded_answer,
     go_json,
     job_answer,
@@ -124,10 +124,7 @@ class PrunnerEmulator(EmulatedBackend):
             for graph in STEERED
         }
         self._plans: dict[str, JobPlan] = {}  # by id, oldest first
-        # Each job's answer as last encoded: (its timeline, the timeline's moments, how many
-        # had passed, the text). Until its next moment the job reads the same, so a refresh of
-        # thousands of jobs encodes only those that moved.
-        self._texts: dict[str, tuple[Timeline, tuple[float, ...], int, str]] = {}
+        self._texts = EncodedJobs()  # each job's answer, encoded again only once it moved
         self._lists: dict[str, WaitLists] = {}
         # Seconds this server's wall clock runs ahead of the client's (negative: behind). Token
         # expiry is checked against it, so clients can be tried against a skewed server:
@@ -273,7 +270,7 @@ class PrunnerEmulator(EmulatedBackend):
         if run is None or run.ends > self.now():
             raise ConfigError(f"prunner emulator: job {job_id!r} has not ended: cannot forget it")
         del self._plans[job_id]
-        self._texts.pop(job_id, None)
+        self._texts.forget(job_id)
 
     # -- endpoints ----------------------------------------------------------------------------
 
@@ -284,7 +281,11 @@ class PrunnerEmulator(EmulatedBackend):
         now = self.now()
         # prunner sorts by creation time, newest first; jobs created in one instant keep no
         # particular order there, and here the later one comes first.
-        jobs = ",".join(self._job_text(plan, now) for plan in reversed(self._plans.values()))
+        at = self.clock.at
+        jobs = ",".join(
+            self._texts.text(plan, self._timeline(plan), now, at)
+            for plan in reversed(self._plans.values())
+        )
         pipelines = go_json(self.pipelines_json(now))
         return encoded_answer(f'{{"pipelines":{pipelines},"jobs":[{jobs}]}}')
 
@@ -376,19 +377,6 @@ class PrunnerEmulator(EmulatedBackend):
             )
             answer.append({"pipeline": name, "schedulable": schedulable, "running": running})
         return answer
-
-    def _job_text(self, plan: JobPlan, now: float) -> str:
-        """`go_json` of the job's answer, encoded again only once the job has moved."""
-        line = self._timeline(plan)
-        known = self._texts.get(plan.id)
-        if known is None or known[0] is not line:
-            known = (line, line.moments(), -1, "")
-        passed = bisect.bisect_right(known[1], now)
-        if known[2] == passed:
-            return known[3]
-        text = go_json(job_answer(plan, line, now, self.clock.at))
-        self._texts[plan.id] = (line, known[1], passed, text)
-        return text
 
     # -- helpers --------------------------------------------------------------------------------
 
