@@ -97,7 +97,9 @@ def test_tokens_stay_out_of_reprs() -> None:
     assert SECRET not in repr(Options(tokens=Tokens(READ, WRITE)))
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.org"])
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "192.168.1.10", "::", "example.org", "127.attacker.example"]
+)
 def test_listening_beyond_loopback_needs_a_token_or_no_auth(host: str) -> None:
     with pytest.raises(ConfigError, match="--token"):
         check_exposure(host, Tokens(), no_auth=False)
@@ -105,7 +107,9 @@ def test_listening_beyond_loopback_needs_a_token_or_no_auth(host: str) -> None:
     check_exposure(host, Tokens(), no_auth=True)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1", "localhost", "LOCALHOST"]
+)
 def test_loopback_needs_no_token(host: str) -> None:
     check_exposure(host, Tokens(), no_auth=False)
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from starlette.requests import Request
 
 from jobhub.errors import ConfigError
+from jobhub.transport import is_loopback
 
-__all__ = ["Access", "Tokens", "check_exposure", "is_loopback"]
+__all__ = ["Access", "Tokens", "check_exposure"]
 
 
 class Access(IntEnum):
@@ -56,15 +56,6 @@ class Tokens:
         if presented is not None and hmac.compare_digest(presented, _digest(self.read)):
             return Access.READ
         return Access.NONE
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, tokens: Tokens, *, no_auth: bool) -> None:
