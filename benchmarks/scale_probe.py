@@ -9,6 +9,7 @@ In the child (`install`, before the wait starts):
   held long-poll, how long it waited for a request slot and how long it took once sent;
 - every pass over a listing (Pixxel's workflow listings, Sieve's open-jobs listing): its pages
   and how long it took;
+- every run of the cyclic garbage collector: its generation, when and how long it took;
 - for each job seen ended: when its follower was woken (a listing saw it move) and by what
   request the end was seen, when that request was asked for and answered, when the engine
   queued the event.
@@ -22,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 __all__ = ["collected", "install", "report"]
@@ -34,6 +36,8 @@ _probe: dict[str, Any] = {
     "requests": [],  # [backend, rank, hold, path, asked, sent, answered]
     "passes": [],  # [backend, what, started, ended, pages]
     "ends": {},  # key → {woken, asked, sent, answered, rank, hold, path, accepted}
+    "collections": [],  # [generation, started, seconds, unreachable objects found]
+    "garbage_left": None,  # unreachable objects a full collection finds when the wait ends
 }
 _pages: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("pages", default=None)
 _woken_at: dict[int, float] = {}  # id of a job's wake → when it was last set
@@ -48,7 +52,20 @@ def _path(call: Any) -> str:
     return "/".join(kept)[:60]
 
 
+def _timed_collection(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _collecting[:] = [time.monotonic()]
+    elif _collecting:
+        started = _collecting.pop()
+        took = time.monotonic() - started
+        _probe["collections"].append([info["generation"], started, took, info["collected"]])
+
+
+_collecting: list[float] = []
+
+
 def install() -> None:
+    gc.callbacks.append(_timed_collection)
     from jobhub.waiting import engine as engine_module
     from jobhub.waiting import first_look, open_listing, polling, slots
 
@@ -146,6 +163,8 @@ async def loop_lag() -> None:
 
 
 def collected() -> dict[str, Any]:
+    gc.callbacks.remove(_timed_collection)
+    _probe["garbage_left"] = gc.collect()
     return _probe
 
 
@@ -154,6 +173,10 @@ def _pct(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _label(rank: int, hold: bool) -> str:
+    return "hold" if hold else ("LISTING", "WOKEN", "ROUTINE", "BACKSTOP")[rank]
 
 
 def _row(values: list[float]) -> str:
@@ -176,6 +199,21 @@ def report(
     late = ", ".join(f"{late:.2f} s at {at - ready:.0f} s" for at, late in probe["late"][:30])
     print(f"\nlate sleeps (seconds after ready): {late or 'none'}")
 
+    print("\n#### probe: the cyclic garbage collector (seconds per collection)\n")
+    print("| generation | collections | p50 | p99 | max | in all | unreachable objects found |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for generation in (0, 1, 2):
+        runs = [(t, found) for g, _, t, found in probe["collections"] if g == generation]
+        took = [t for t, _ in runs]
+        print(f"| {generation} | {_row(took)} | {sum(took):.2f} | {sum(f for _, f in runs):,} |")
+    full = ", ".join(
+        f"{took:.2f} s at {at - ready:.0f} s ({found:,} found)"
+        for g, at, took, found in probe["collections"]
+        if g == 2
+    )
+    print(f"\nfull collections (seconds after ready): {full or 'none'}")
+    print(f"\na full collection once the wait ended found {probe['garbage_left']:,} objects")
+
     print("\n#### probe: requests (slot wait and time to answer, s)\n")
     print(
         "| backend | rank | endpoint | count | wait p50 | wait p99 | wait max | answer p50 "
@@ -184,8 +222,7 @@ def report(
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     groups: defaultdict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for name, rank, hold, path, asked, sent, answered, first in probe["requests"]:
-        label = "hold" if hold else ("LISTING", "WOKEN", "ROUTINE", "BACKSTOP")[rank]
-        label += " (first look)" if first else ""
+        label = _label(rank, hold) + (" (first look)" if first else "")
         groups[(name, label, path)].append((asked, sent or answered, answered))
     for (name, label, path), rows in sorted(groups.items()):
         waits = [s - a for a, s, _ in rows]
@@ -195,6 +232,22 @@ def report(
             f"| {_pct(waits, 0.99):.3f} | {max(waits):.3f} | {_pct(answers, 0.5):.3f} "
             f"| {_pct(answers, 0.99):.3f} | {max(answers):.3f} |"
         )
+
+    print("\n#### probe: the first 6 s, per half second after ready\n")
+    print("requests answered (a hold: opened), and how late the loop woke at most\n")
+    counts: Counter[tuple[int, str, str]] = Counter()
+    for name, rank, hold, _, asked, _, answered, _ in probe["requests"]:
+        at = asked if hold else answered
+        if at is not None and 0 <= at - ready < 6:
+            counts[(int((at - ready) * 2), name, _label(rank, hold))] += 1
+    kinds = sorted({(name, label) for _, name, label in counts})
+    print("| from | " + " | ".join(f"{n} {k}" for n, k in kinds) + " | loop late max |")
+    print("| ---: |" + " ---: |" * (len(kinds) + 1))
+    for step in range(12):
+        low = ready + step / 2
+        most = max((by for at, by in probe["late"] if low <= at < low + 0.5), default=0.0)
+        cells = " | ".join(str(counts[(step, name, label)]) for name, label in kinds)
+        print(f"| {step / 2:.1f} | {cells} | {most:.2f} |")
 
     print("\n#### probe: listing passes (s, pages per pass)\n")
     for name, what, started, ended, pages in probe["passes"]:

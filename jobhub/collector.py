@@ -7,14 +7,20 @@ well, and the collector can take more time than the parsing. A payload holds no 
 cycles, so what a parse builds and drops is freed by reference counting without the collector;
 `paused()` turns the collector off for the parse and back on after it.
 
-Turned back on, the collector would walk every object the answer built at its next young
-collection and again at the next middle one, before they reach the oldest generation, where
-whatever is held anyway ends up: for a 10,000-job refresh that is as long as the parse. So
-after an answer that built more than `PROMOTE_AFTER` objects, the young objects are moved to
-the oldest generation at once (`gc.freeze()` then `gc.unfreeze()`: two list splices, no walk);
-a full collection walks them there, as it walks everything held. Nothing is lost: cyclic
-garbage that was young at that moment is still found, by the next full collection. A program
-that has frozen objects itself (`gc.freeze()`, before forking workers) is left as it is.
+Turned back on, the collector would walk every object a large answer built at its next young
+collection and again at the next middle one. Those held that long (a listing read page after
+page, a refresh compared with the jobs followed) then reach the oldest generation as
+survivors, and CPython starts a full collection, a walk of everything the process holds, each
+time survivors come to a quarter of what that generation held: at 10,000 followed jobs a pause
+of 0.3-0.4 s every 10 s or so. So an answer of `PROMOTE_FROM` bytes or more is read in young
+generations of their own: what they held is collected first (`gc.collect(1)`: its survivors
+go on to the oldest generation as any would, counted towards the next full collection), and
+what the answer built is moved to the oldest generation when it ends (`gc.freeze()` then
+`gc.unfreeze()`: two list splices, no walk, not counted). Nothing is lost: what it moves holds
+no cycles, and a full collection walks whatever of it is still held, as it walks everything.
+The cost: objects young at that moment reach the oldest generation sooner than they would,
+so cyclic garbage among them waits for a full collection, which comes at CPython's own rule. A
+program that has frozen objects itself (`gc.freeze()`, before forking workers) is left as it is.
 
 `paused()` nests and is shared by threads: the collector is turned back on when the outermost
 pause ends, and only if it was on when the first began (a program that runs with the collector
@@ -27,30 +33,37 @@ import gc
 import threading
 from types import TracebackType
 
-__all__ = ["PROMOTE_AFTER", "paused"]
+__all__ = ["PROMOTE_FROM", "paused"]
 
-# Objects built (container allocations since the last collection) past which a pause's end
-# moves the young generation to the oldest: about 500 prunner jobs of 50 tasks. Below it the
-# young collection that follows costs little.
-PROMOTE_AFTER = 100_000
+# Bytes of an answer from which its objects go to the oldest generation at once: some
+# thousand objects (a list page, a large refresh); a single job's answer is read as it is.
+PROMOTE_FROM = 64 * 1024
 
 _lock = threading.Lock()
 _depth = 0  # pauses open now, in every thread (the collector is one per process)
 _restore = False  # whether the outermost pause found the collector on
+_promote = False  # whether a pause open now reads a large answer
 
 
 class _Pause:
     """The context manager `paused()` gives: a class of its own, not a generator, because it
     wraps every answer read, a small one in a few microseconds."""
 
-    __slots__ = ()
+    __slots__ = ("large",)
+
+    def __init__(self, large: bool) -> None:
+        self.large = large  # an answer of `PROMOTE_FROM` bytes or more
 
     def __enter__(self) -> None:
-        global _depth, _restore
+        global _depth, _restore, _promote
+        if self.large and _depth == 0 and gc.isenabled() and not gc.get_freeze_count():
+            gc.collect(1)  # outside the lock: a finalizer it runs may read an answer
         with _lock:
             if _depth == 0:
                 _restore = gc.isenabled()
+                _promote = False
                 gc.disable()
+            _promote = _promote or self.large
             _depth += 1
 
     def __exit__(
@@ -63,15 +76,16 @@ class _Pause:
         with _lock:
             _depth -= 1
             if _depth == 0 and _restore:
-                if gc.get_count()[0] > PROMOTE_AFTER and not gc.get_freeze_count():
-                    gc.freeze()  # every tracked object into the permanent generation,
-                    gc.unfreeze()  # and from there into the oldest one, unwalked
+                if _promote and not gc.get_freeze_count():
+                    gc.freeze()  # every young object (the answer's) into the permanent
+                    gc.unfreeze()  # generation, and from there into the oldest, unwalked
                 gc.enable()
 
 
-_PAUSE = _Pause()
+_SMALL, _LARGE = _Pause(large=False), _Pause(large=True)
 
 
-def paused() -> _Pause:
-    """No cyclic collection while the block runs; the collector's previous state after it."""
-    return _PAUSE
+def paused(size: int = 0) -> _Pause:
+    """No cyclic collection while the block runs; the collector's previous state after it.
+    `size`: the bytes of the answer read in it (see `PROMOTE_FROM`)."""
+    return _LARGE if size >= PROMOTE_FROM else _SMALL

@@ -70,7 +70,8 @@ def interpret(adapter: Adapter, call: Call[T], response: httpx.Response) -> T:
         error = call.on_error(response) if call.on_error is not None else None
         raise error or adapter.error(response)
     try:
-        with collector.paused():  # allocation-heavy, no cycles: see jobhub.collector
+        # Allocation-heavy and without cycles: see jobhub.collector.
+        with collector.paused(len(response.content)):
             return call.parse(response)
     except InvalidRef as exc:  # raised by `Adapter.url` for an id the answer holds
         raise adapter.invalid(_UNADDRESSABLE, response.content) from exc

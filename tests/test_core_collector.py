@@ -54,8 +54,9 @@ def test_no_collection_runs_while_a_large_answer_is_read() -> None:
     during: list[int] = []
 
     def parse(response: httpx.Response) -> Any:
+        before = len(collections)  # the young generation was emptied just before (below)
         jobs = refresh.parse(response)  # the whole read: JSON, wire checks, 500 Jobs
-        during.extend(collections)
+        during.extend(collections[before:])
         return jobs
 
     def count(phase: str, info: dict[str, Any]) -> None:
@@ -142,23 +143,28 @@ class _Node:
     other: object = None
 
 
-def _large_answer(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Reads a 500-job refresh as an answer past `PROMOTE_AFTER` (lowered to keep it quick)."""
-    monkeypatch.setattr(collector, "PROMOTE_AFTER", 1_000)
+def _answer(jobs: int) -> Any:
+    """Reads a refresh of `jobs` jobs of 20 tasks (500: past `PROMOTE_FROM`) as the runners do."""
     adapter = prunner()
     call = adapter.refresh_jobs()
-    response = httpx.Response(200, content=listing(500, 20), request=call.request)
+    response = httpx.Response(200, content=listing(jobs, 20), request=call.request)
+    assert (len(response.content) >= collector.PROMOTE_FROM) is (jobs >= 500)
     return lambda: interpret(adapter, call, response)
 
 
-def test_a_large_answer_goes_to_the_oldest_generation_unwalked(monkeypatch) -> None:
-    read = _large_answer(monkeypatch)
+def _collections() -> tuple[list[int], Any]:
     collections: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             collections.append(info["generation"])
 
+    return collections, count
+
+
+def test_a_large_answer_goes_to_the_oldest_generation_unwalked() -> None:
+    read = _answer(500)
+    collections, count = _collections()
     gc.enable()
     gc.collect()
     gc.callbacks.append(count)
@@ -169,15 +175,31 @@ def test_a_large_answer_goes_to_the_oldest_generation_unwalked(monkeypatch) -> N
     finally:
         gc.callbacks.remove(count)
     assert len(jobs) == 500
-    assert collections == []  # no young collection walks what the answer built
+    assert collections == [1]  # the young generations emptied before it; nothing walks it after
     assert young_after < 100  # it is no longer young
     assert gc.isenabled()
 
 
-def test_cyclic_garbage_is_still_collected_after_a_large_answer(monkeypatch) -> None:
+def test_a_small_answer_stays_young() -> None:
+    read = _answer(5)
+    collections, count = _collections()
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        jobs = read()
+        young_after = gc.get_count()[0]
+    finally:
+        gc.callbacks.remove(count)
+    assert len(jobs) == 5
+    assert collections == []  # no collection before it either
+    assert young_after > 100  # what it built is young, collected as the program's own objects
+
+
+def test_young_cyclic_garbage_is_collected_before_a_large_answer_not_moved_with_it() -> None:
     import weakref
 
-    read = _large_answer(monkeypatch)
+    read = _answer(500)
     gc.enable()
     gc.collect()
     first, second = _Node(), _Node()
@@ -185,13 +207,11 @@ def test_cyclic_garbage_is_still_collected_after_a_large_answer(monkeypatch) -> 
     watched = weakref.ref(first)
     del first, second  # a cycle: only the collector frees it
     read()
-    assert watched() is not None  # moved to the oldest generation with the answer
-    gc.collect()
     assert watched() is None
 
 
-def test_objects_a_program_froze_stay_frozen(monkeypatch) -> None:
-    read = _large_answer(monkeypatch)
+def test_objects_a_program_froze_stay_frozen() -> None:
+    read = _answer(500)
     gc.enable()
     gc.freeze()
     try:
