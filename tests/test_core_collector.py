@@ -152,45 +152,37 @@ def _answer(jobs: int) -> Any:
     return lambda: interpret(adapter, call, response)
 
 
-def _collections() -> tuple[list[int], Any]:
+def _read_watched(jobs: int) -> tuple[list[Any], list[int], int]:
+    """`_answer(jobs)` read after a full collection: its Jobs, the generations of the
+    collections that started meanwhile, and the count of young objects right after."""
+    read = _answer(jobs)
     collections: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             collections.append(info["generation"])
 
-    return collections, count
-
-
-def test_a_large_answer_goes_to_the_oldest_generation_unwalked() -> None:
-    read = _answer(500)
-    collections, count = _collections()
     gc.enable()
     gc.collect()
     gc.callbacks.append(count)
     try:
-        jobs = read()
+        read_jobs = read()
         young_after = gc.get_count()[0]
-        [object() for _ in range(10)]
     finally:
         gc.callbacks.remove(count)
+    return read_jobs, collections, young_after
+
+
+def test_a_large_answer_goes_to_the_oldest_generation_unwalked() -> None:
+    jobs, collections, young_after = _read_watched(500)
     assert len(jobs) == 500
-    assert collections == [1]  # the young generations emptied before it; nothing walks it after
-    assert young_after < 100  # it is no longer young
+    assert collections == [1]  # the young generations emptied before it, and only that
+    assert young_after < 100  # what it built is no longer young: no young collection walks it
     assert gc.isenabled()
 
 
 def test_a_small_answer_stays_young() -> None:
-    read = _answer(5)
-    collections, count = _collections()
-    gc.enable()
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
-        jobs = read()
-        young_after = gc.get_count()[0]
-    finally:
-        gc.callbacks.remove(count)
+    jobs, collections, young_after = _read_watched(5)
     assert len(jobs) == 5
     assert collections == []  # no collection before it either
     assert young_after > 100  # what it built is young, collected as the program's own objects
