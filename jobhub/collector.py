@@ -42,7 +42,7 @@ PROMOTE_FROM = 64 * 1024
 _lock = threading.Lock()
 _depth = 0  # pauses open now, in every thread (the collector is one per process)
 _restore = False  # whether the outermost pause found the collector on
-_promote = False  # whether a pause open now reads a large answer
+_promote = False  # whether the outermost pause reads a large answer, collected before it
 
 
 class _Pause:
@@ -56,14 +56,16 @@ class _Pause:
 
     def __enter__(self) -> None:
         global _depth, _restore, _promote
+        collected = False
         if self.large and _depth == 0 and gc.isenabled() and not gc.get_freeze_count():
             gc.collect(1)  # outside the lock: a finalizer it runs may read an answer
+            collected = True
         with _lock:
             if _depth == 0:
                 _restore = gc.isenabled()
-                _promote = False
+                # Only what the young generations hold since that collection is moved.
+                _promote = collected
                 gc.disable()
-            _promote = _promote or self.large
             _depth += 1
 
     def __exit__(

@@ -188,6 +188,30 @@ def test_a_small_answer_stays_young() -> None:
     assert young_after > 100  # what it built is young, collected as the program's own objects
 
 
+def test_a_large_answer_read_inside_another_pause_stays_young() -> None:
+    """Only the outermost pause collects the young generations first, so only it may move
+    them: nested in a small one, a large answer's objects are left to the young collections."""
+    read = _answer(500)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        with collector.paused():
+            jobs = read()
+        assert collections == []  # none before it
+        [[] for _ in range(10)]  # the first allocations of tracked objects after the pause
+    finally:
+        gc.callbacks.remove(count)
+    assert len(jobs) == 500
+    assert collections[:1] == [0]  # a young collection, walking what the answer built
+
+
 def test_young_cyclic_garbage_is_collected_before_a_large_answer_not_moved_with_it() -> None:
     import weakref
 
