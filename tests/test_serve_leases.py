@@ -72,13 +72,20 @@ async def test_a_node_that_stops_heartbeating_loses_its_backends_within_two_ttls
     await tick_all(a, b, c, rounds=4)
     orphaned = c.held
     assert orphaned
+    # Counted from here. On a loaded machine a tick can come later than the ttl, and a lease
+    # the other live node then takes is a takeover too: so at least one per orphaned backend.
+    counted = a.takeovers + b.takeovers
+    taken: set[str] = set()
     stopped = time.monotonic()  # c's last renewal was before this
     while not orphaned <= a.held | b.held:
-        await tick_all(a, b)
+        for lease in (a, b):
+            taken |= (await lease.tick()).taken_over
+        await asyncio.sleep(a.interval)
         assert time.monotonic() - stopped < 2 * TTL, "takeover took longer than 2 × ttl"
         assert not (a.held & b.held)
     assert_each_backend_held_once(a, b)
-    assert a.takeovers + b.takeovers == len(orphaned)
+    assert orphaned <= taken  # taken over from c, each one, and counted as such
+    assert a.takeovers + b.takeovers - counted >= len(orphaned)
     assert [len(lease.held) for lease in (a, b)] == [6, 6]
     # The stalled node, back, finds its leases gone and says so instead of polling on.
     change = await c.tick()
