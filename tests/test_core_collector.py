@@ -6,6 +6,7 @@ import gc
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -152,10 +153,9 @@ def _answer(jobs: int) -> Any:
     return lambda: interpret(adapter, call, response)
 
 
-def _read_watched(jobs: int) -> tuple[list[Any], list[int], int]:
-    """`_answer(jobs)` read after a full collection: its Jobs, the generations of the
-    collections that started meanwhile, and the count of young objects right after."""
-    read = _answer(jobs)
+@contextmanager
+def _collections() -> Iterator[list[int]]:
+    """After a full collection, the generations of the collections that start in the block."""
     collections: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
@@ -166,15 +166,16 @@ def _read_watched(jobs: int) -> tuple[list[Any], list[int], int]:
     gc.collect()
     gc.callbacks.append(count)
     try:
-        read_jobs = read()
-        young_after = gc.get_count()[0]
+        yield collections
     finally:
         gc.callbacks.remove(count)
-    return read_jobs, collections, young_after
 
 
 def test_a_large_answer_goes_to_the_oldest_generation_unwalked() -> None:
-    jobs, collections, young_after = _read_watched(500)
+    read = _answer(500)
+    with _collections() as collections:
+        jobs = read()
+        young_after = gc.get_count()[0]
     assert len(jobs) == 500
     assert collections == [1]  # the young generations emptied before it, and only that
     assert young_after < 100  # what it built is no longer young: no young collection walks it
@@ -182,7 +183,10 @@ def test_a_large_answer_goes_to_the_oldest_generation_unwalked() -> None:
 
 
 def test_a_small_answer_stays_young() -> None:
-    jobs, collections, young_after = _read_watched(5)
+    read = _answer(5)
+    with _collections() as collections:
+        jobs = read()
+        young_after = gc.get_count()[0]
     assert len(jobs) == 5
     assert collections == []  # no collection before it either
     assert young_after > 100  # what it built is young, collected as the program's own objects
@@ -192,22 +196,11 @@ def test_a_large_answer_read_inside_another_pause_stays_young() -> None:
     """Only the outermost pause collects the young generations first, so only it may move
     them: nested in a small one, a large answer's objects are left to the young collections."""
     read = _answer(500)
-    collections: list[int] = []
-
-    def count(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.enable()
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with _collections() as collections:
         with collector.paused():
             jobs = read()
         assert collections == []  # none before it
         [[] for _ in range(10)]  # the first allocations of tracked objects after the pause
-    finally:
-        gc.callbacks.remove(count)
     assert len(jobs) == 500
     assert collections[:1] == [0]  # a young collection, walking what the answer built
 
