@@ -52,6 +52,9 @@ def _path(call: Any) -> str:
     return "/".join(kept)[:60]
 
 
+_collecting: list[float] = []  # when the collection under way started
+
+
 def _timed_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         _collecting[:] = [time.monotonic()]
@@ -59,9 +62,6 @@ def _timed_collection(phase: str, info: dict[str, Any]) -> None:
         started = _collecting.pop()
         took = time.monotonic() - started
         _probe["collections"].append([info["generation"], started, took, info["collected"]])
-
-
-_collecting: list[float] = []
 
 
 def install() -> None:
