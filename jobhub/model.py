@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, NoReturn, TypedDict
+from typing import Any, Literal, NamedTuple, NoReturn, TypedDict, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -68,6 +69,8 @@ class JobRef(NamedTuple):
     def __str__(self) -> str:
         return f"{self.backend}:{self.id}"
 
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="null")
 
@@ -234,7 +237,8 @@ class Task(BaseModel):
         `check_models`): every field, in field order, each already what the field holds
         (`str`, a `JobState`, aware UTC datetimes, a `float` progress within 0–1). `fields`
         becomes the Task's own `__dict__`: pass a new dict (a literal), never one kept."""
-        # The same steps as `Job.trusted`, written out in each: a call less per model.
+        # The same steps as `Job.trusted` and `_trusted_all`, written out in each: a call less
+        # per model.
         task = _new(cls)
         _set_dict(task, fields)
         _set_fields_set(task, _TASK_FIELDS)
@@ -243,6 +247,12 @@ class Task(BaseModel):
         if _checking:
             _check(cls, task)
         return task
+
+    @classmethod
+    def trusted_all(cls, every_fields: Iterable[TaskFields]) -> list[Task]:
+        """`trusted` of each of `every_fields`, in order, in one call: a job's tasks. Each
+        Task costs about a fifth less than a call of `trusted` for it."""
+        return _trusted_all(cls, every_fields, _TASK_FIELDS)
 
 
 class Job(BaseModel):
@@ -300,6 +310,11 @@ class Job(BaseModel):
             _check(cls, job)
         return job
 
+    @classmethod
+    def trusted_all(cls, every_fields: Iterable[JobFields]) -> list[Job]:
+        """`trusted` of each of `every_fields`, in order, in one call: a listing's jobs."""
+        return _trusted_all(cls, every_fields, _JOB_FIELDS)
+
     def __repr__(self) -> str:
         """`<Job prunner:52a5cb79… running 3/6 tasks>`: the ref (a long id cut), the state and
         the tasks ended of all; the payload, which may be large, never."""
@@ -317,6 +332,32 @@ class Job(BaseModel):
             ended = sum(task.state.terminal for task in self.tasks)
             parts.append(f"{ended}/{len(self.tasks)} tasks")
         return f"<Job {' '.join(parts)}>"
+
+
+def _trusted_all(
+    cls: type[_Model], every_fields: Iterable[Any], every_field: _EveryField
+) -> list[_Model]:
+    """The steps of `trusted`, for many models of one class."""
+    built: list[_Model] = []
+    append = built.append
+    new, set_dict, set_fields_set, set_extra, set_private = (
+        _new,
+        _set_dict,
+        _set_fields_set,
+        _set_extra,
+        _set_private,
+    )
+    for fields in every_fields:
+        model = new(cls)
+        set_dict(model, fields)
+        set_fields_set(model, every_field)
+        set_extra(model, None)
+        set_private(model, None)
+        append(model)
+    if _checking:
+        for model in built:
+            _check(cls, model)
+    return built
 
 
 _REPR_ID = 16  # longer ids are cut in a repr (UUIDs, Pixxel's workflow/job pairs)

@@ -152,6 +152,22 @@ def test_a_missing_attribute_of_a_trusted_job_is_an_attribute_error() -> None:
         trusted_job().colour  # type: ignore[attr-defined]  # noqa: B018
 
 
+def test_models_built_together_are_those_built_one_by_one() -> None:
+    tasks = Task.trusted_all([task_fields(name="a"), task_fields(name="b")])  # type: ignore[list-item]
+    assert tasks == [trusted_task(name="a"), trusted_task(name="b")]
+    assert [task.model_fields_set for task in tasks] == [set(Task.model_fields)] * 2
+    jobs = Job.trusted_all([job_fields(tasks=tasks, id="1"), job_fields(id="2")])  # type: ignore[list-item]
+    assert [job.id for job in jobs] == ["1", "2"]
+    assert jobs[0].tasks is tasks
+    assert jobs[1] == Job.trusted(job_fields(id="2"))  # type: ignore[arg-type]
+    assert Job.trusted_all([]) == []
+
+
+def test_checking_refuses_any_of_the_models_built_together() -> None:
+    with pytest.raises(ModelCheckError, match="state"):
+        Task.trusted_all([task_fields(), task_fields(state="done")])  # type: ignore[list-item]
+
+
 def test_the_fields_a_trusted_build_takes_are_the_models_fields_in_order() -> None:
     assert list(TaskFields.__annotations__) == list(Task.model_fields)
     assert list(JobFields.__annotations__) == list(Job.model_fields)

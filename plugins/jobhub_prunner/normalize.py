@@ -48,7 +48,7 @@ from datetime import datetime
 from typing import Any
 
 from jobhub.backend import StateTable, parse_time
-from jobhub.model import Job, JobState, Task
+from jobhub.model import Job, JobState, Task, TaskFields
 from jobhub.times import known_times
 from jobhub_prunner.wire import WireJob
 
@@ -230,14 +230,14 @@ def _tasks(
     """The tasks from `fields` (the payload's list, or its coerced copy), each keeping its own
     dict of `raws` (the payload's list) as raw; how many ran and ended; the failing tasks and
     their errors (`task test: exit status 3; task lint: ...`), or None."""
-    tasks: list[Task] = []
     if fields is None:
-        return tasks, 0, None
+        return [], 0, None
     if type(fields) is not list:
         raise _Unusual
     words = _ENDED_JOB_TASK_WORDS if ended else _TASK_WORDS
     terminal_states = _TERMINAL
-    trusted = Task.trusted
+    every_fields: list[TaskFields] = []
+    append = every_fields.append
     known_time = known_times.get
     terminal = 0
     failures: list[str] = []
@@ -312,24 +312,22 @@ def _tasks(
             # Progress counts tasks that ran and ended, not those that never started.
             if state in terminal_states and not (state is _CANCELLED and started_at is None):
                 terminal += 1
-        tasks.append(
-            trusted(
-                {
-                    "name": name,
-                    "id": None,
-                    "state": state,
-                    "status": status,
-                    "started_at": started_at,
-                    "finished_at": finished_at,
-                    "depends_on": [] if depends_on is None else depends_on,
-                    "exit_code": exit_code,
-                    "error": error,
-                    "progress": None,
-                    "raw": raw,
-                }
-            )
+        append(
+            {
+                "name": name,
+                "id": None,
+                "state": state,
+                "status": status,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "depends_on": [] if depends_on is None else depends_on,
+                "exit_code": exit_code,
+                "error": error,
+                "progress": None,
+                "raw": raw,
+            }
         )
-    return tasks, terminal, "; ".join(failures) or None
+    return Task.trusted_all(every_fields), terminal, "; ".join(failures) or None
 
 
 def _failed_how(exit_code: int | None) -> str:
