@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobhub_pixxel.adapter import PixxelAdapter
+from jobhub_pixxel.normalize import to_jobs
 
 from jobhub import Hub, JobState
 from jobhub.errors import InvalidPayload
@@ -58,9 +59,15 @@ def adapter() -> PixxelAdapter:
     return pixxel
 
 
-def job_or_invalid(adapter: PixxelAdapter, payload: Any, **kwargs: Any) -> Job | None:
+def job_or_invalid(
+    adapter: PixxelAdapter, payload: Any, *, listed: bool = False, **kwargs: Any
+) -> Job | None:
+    """`payload` read as a job answer, or (`listed`) as the one item of a listing."""
     try:
-        job = adapter.normalize(payload, **kwargs)
+        if listed:
+            [job] = to_jobs(adapter, [payload], **kwargs)
+        else:
+            job = adapter.normalize(payload, **kwargs)
     except InvalidPayload as exc:
         assert exc.backend == "pixxel"
         return None
@@ -93,6 +100,7 @@ def test_schema_jobs_are_a_job_or_invalid(adapter: PixxelAdapter, payload: Any) 
 @PROPERTY
 def test_schema_list_items_are_a_job_or_invalid(adapter: PixxelAdapter, payload: Any) -> None:
     job_or_invalid(adapter, payload, workflow_id="wf-1")
+    job_or_invalid(adapter, payload, listed=True, workflow_id="wf-1")
 
 
 @given(
@@ -130,7 +138,7 @@ def test_a_listing_reads_each_item_as_the_full_job_reader_does(
     """List items take a path of their own; an empty task list sends the same job through the
     reader of full jobs, which must give the same Job (or refuse it the same way)."""
     for item in items:
-        listed = job_or_invalid(adapter, item, workflow_id="wf-9")
+        listed = job_or_invalid(adapter, item, listed=True, workflow_id="wf-9")
         as_full = job_or_invalid(adapter, {**item, "tasks": []}, workflow_id="wf-9")
         if listed is None or as_full is None:
             assert listed is as_full

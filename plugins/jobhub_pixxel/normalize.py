@@ -27,17 +27,15 @@ percentage text is read once.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import NoneType
 from typing import Any
 
 from pydantic import ValidationError
 
 from jobhub.backend import Adapter, StateTable
-from jobhub.model import Job, JobState, Task
+from jobhub.model import Job, JobFields, JobState, Task, TaskFields
 from jobhub.problems import describe
-from jobhub.times import known_times
-from jobhub_pixxel.values import decode_raw_json, number, percent, seconds, timestamp
+from jobhub_pixxel.values import ReadOnce, decode_raw_json, number, percent, seconds, timestamp
 from jobhub_pixxel.wire import JobPayload
 
 __all__ = ["STATES", "to_job", "to_jobs"]
@@ -73,24 +71,26 @@ STATES = StateTable(
 _SUCCEEDED = S.SUCCEEDED
 _NOT_STARTED = frozenset({S.PENDING, S.QUEUED})
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
-_NO_OUTPUT: tuple[Any, ...] = (None, "", [], {})
+_EMPTY_OUTPUT = (str, list, dict)  # an empty one of these is no output
 _WORDS: dict[str | None, JobState] = {word: state for word, state in STATES.known.items()}
 _TEXT = (str, NoneType)
 # Integers within ±2**53 are floats exactly; `number` reads any other value.
 _EXACT = 2**53
 
 # The readers never raise and give immutable values, so each distinct text is read once (a
-# listing read every cycle repeats every job's durations; `timestamp` remembers times itself).
-_seconds_of_text = lru_cache(maxsize=4096)(seconds)
-_percent_of_text = lru_cache(maxsize=1024)(percent)
+# listing read every cycle repeats every job's times and durations): looked up, a text read
+# before costs less than the call of even a remembering reader (`timestamp` remembers too).
+_seconds_of_text = ReadOnce(seconds, 4096)
+_percent_of_text = ReadOnce(percent, 1024)
+_timestamp_of_text = ReadOnce(timestamp, 16_384)
 
 
 def _seconds(value: Any) -> float | None:
-    return _seconds_of_text(value) if type(value) is str else seconds(value)
+    return _seconds_of_text[value] if type(value) is str else seconds(value)
 
 
 def _percent(value: Any) -> float | None:
-    return _percent_of_text(value) if type(value) is str else percent(value)
+    return _percent_of_text[value] if type(value) is str else percent(value)
 
 
 class _Unusual(Exception):
@@ -104,7 +104,7 @@ def to_job(adapter: Adapter, payload: Any, *, workflow_id: str | None = None) ->
     A payload whose fields have JSON's own types (what Pixxel sends) is read straight from its
     dicts; any other goes through the wire model (`jobhub_pixxel.wire`), which renders message
     values as text or names what cannot be read, and what it gives is read the same way."""
-    return to_jobs(adapter, [payload], workflow_id=workflow_id)[0]
+    return _read(adapter, payload, workflow_id)
 
 
 def to_jobs(
@@ -121,7 +121,17 @@ def to_jobs(
     job's `workflow_name` label (job answers carry only the workflow's id)."""
     name, kind, prefix = adapter.name, adapter.type, f"{adapter.name}:"
     jobs: list[Job] = []
-    append, trusted, words, known_time = jobs.append, Job.trusted, _WORDS, known_times.get
+    items: list[JobFields] = []  # the list items read since the last payload read apart
+    # A copy of a dict costs less than a dict display of as many keys.
+    item: JobFields = {**_LIST_ITEM, "backend": name, "type": kind}
+    append, blank, words, times = items.append, item.copy, _WORDS, _timestamp_of_text
+
+    def read_apart(payload: Any) -> None:
+        if items:
+            jobs.extend(Job.trusted_all(items))
+            items.clear()
+        jobs.append(_read(adapter, payload, workflow_id, workflow_name))
+
     for payload in payloads:
         # A list item has none of the full job's keys: `in` costs less than a call to `get`.
         if type(payload) is not dict or not (
@@ -131,7 +141,7 @@ def to_jobs(
             and ("spec" not in payload or payload["spec"] is None)
             and ("inputs" not in payload or payload["inputs"] is None)
         ):
-            append(_read(adapter, payload, workflow_id, workflow_name))
+            read_apart(payload)
             continue
         try:  # Pixxel sends every one of these; indexing costs less than `get`
             job_id, own_workflow, status = payload["id"], payload["workflow_id"], payload["status"]
@@ -145,70 +155,95 @@ def to_jobs(
             finished_at, taken = get("finished_at"), get("time_taken")
             reported, cost = get("progress"), get("cost")
         workflow = own_workflow or workflow_id
+        # All text, as Pixxel sends them, is one test; anything else the full one.
         if not (
-            type(job_id) is str
-            and type(own_workflow) in _TEXT
+            (
+                (
+                    str is type(job_id) is type(own_workflow) is type(status) is type(user)
+                    and type(created_at) is type(finished_at) is str
+                )
+                or (
+                    type(job_id) is str
+                    and type(own_workflow) in _TEXT
+                    and type(status) in _TEXT
+                    and type(user) in _TEXT
+                    and type(created_at) in _TEXT  # any other is read by `_read` (as no time)
+                    and type(finished_at) in _TEXT
+                )
+            )
             and type(workflow) is str
-            and type(status) in _TEXT
-            and type(user) in _TEXT
-            and type(created_at) in _TEXT  # any other is read by `_read` (as no time)
-            and type(finished_at) in _TEXT
-            and job_id.strip()
-            and workflow.strip()
+            and job_id
+            and not job_id.isspace()  # `strip()` would make a string
+            and workflow
+            and not workflow.isspace()
             and "/" not in workflow
         ):
-            append(_read(adapter, payload, workflow_id, workflow_name))  # which says what is wrong
+            read_apart(payload)  # which says what is wrong
             continue
         state = words.get(status) or STATES(status)
         if state is _SUCCEEDED:
             progress: float | None = 1.0
         else:
-            progress = _percent_of_text(reported) if type(reported) is str else percent(reported)
-        # A time read before is looked up (Go's zero time, year 1, is no time: `timestamp`).
-        created = known_time(created_at)
-        if created is None or created.year <= 1:
-            created = timestamp(created_at)
-        finished = known_time(finished_at)
-        if finished is None or finished.year <= 1:
-            finished = timestamp(finished_at)
+            progress = _percent_of_text[reported] if type(reported) is str else percent(reported)
+        # Each time text is read once (Go's zero time, year 1, is no time: `timestamp`).
+        created = None if created_at is None else times[created_at]
+        finished = None if finished_at is None else times[finished_at]
         combined = f"{workflow}/{job_id}"
-        append(
-            trusted(
-                {
-                    "ref": prefix + combined,
-                    "backend": name,
-                    "type": kind,
-                    "id": combined,
-                    "workflow": workflow,
-                    "state": state,
-                    "status": status,
-                    "created_at": created,
-                    "started_at": None,
-                    "finished_at": finished,
-                    "duration": _seconds_of_text(taken) if type(taken) is str else seconds(taken),
-                    "progress": progress,
-                    "error": None,
-                    "user": user or None,
-                    "tasks": [],
-                    "inputs": None,
-                    "outputs": None,
-                    "children": [],
-                    "restarts": 0,
-                    "cost": float(cost)
-                    if type(cost) is int and _EXACT > cost > -_EXACT
-                    else number(cost),
-                    "labels": {"workflow_name": workflow_name} if workflow_name else {},
-                    "raw": payload,
-                }
-            )
+        fields = blank()
+        fields["ref"] = prefix + combined
+        fields["id"] = combined
+        fields["workflow"] = workflow
+        fields["state"] = state
+        fields["status"] = status
+        fields["created_at"] = created
+        fields["finished_at"] = finished
+        fields["duration"] = _seconds_of_text[taken] if type(taken) is str else seconds(taken)
+        fields["progress"] = progress
+        fields["user"] = user or None
+        fields["tasks"] = []
+        fields["children"] = []
+        fields["cost"] = (
+            float(cost) if type(cost) is int and _EXACT > cost > -_EXACT else number(cost)
         )
+        fields["labels"] = {"workflow_name": workflow_name} if workflow_name else {}
+        fields["raw"] = payload
+        append(fields)
+    if items:
+        jobs.extend(Job.trusted_all(items))
     return jobs
+
+
+# What every list item's Job holds before its own values are set.
+_LIST_ITEM: JobFields = {
+    "ref": "",
+    "backend": "",
+    "type": "",
+    "id": "",
+    "workflow": None,
+    "state": S.UNKNOWN,
+    "status": None,
+    "created_at": None,
+    "started_at": None,
+    "finished_at": None,
+    "duration": None,
+    "progress": None,
+    "error": None,
+    "user": None,
+    "tasks": [],
+    "inputs": None,
+    "outputs": None,
+    "children": [],
+    "restarts": 0,
+    "cost": None,
+    "labels": {},
+    "raw": None,
+}
 
 
 def _read(
     adapter: Adapter, payload: Any, workflow_id: str | None, workflow_name: str | None = None
 ) -> Job:
-    """`to_job` of a payload the list-item path does not take."""
+    """`to_job`: also what a listing reads where its list-item path does not go."""
     if not isinstance(payload, dict):
         raise adapter.invalid(f"a job must be a JSON object, not {_kind(payload)}", payload)
     try:
@@ -259,19 +294,11 @@ def _job(
     tasks: list[Task] = []
     outputs: dict[str, Any] = {}
     ended_tasks = 0
+    failures: list[str] = []
     if wire_tasks:
-        raws = payload.get("tasks") or []
-        ended = state in _TERMINAL
-        for index, (task, raw) in enumerate(zip(wire_tasks, raws, strict=True)):
-            built, reported = _task(task, raw, index, ended)
-            tasks.append(built)
-            if reported in _TERMINAL:
-                ended_tasks += 1
-            result = task.get("result")
-            if result not in _NO_OUTPUT:
-                name = built.name
-                key = name if name not in outputs else f"{name}#{built.id or len(outputs)}"
-                outputs[key] = decode_raw_json(result)
+        tasks, outputs, ended_tasks, failures = _tasks(
+            wire_tasks, payload.get("tasks") or [], state
+        )
     started_at = timestamp(fields.get("exec_created_at"))
     finished_at = timestamp(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
@@ -290,7 +317,7 @@ def _job(
             "finished_at": finished_at,
             "duration": _duration(started_at, finished_at, fields.get("time_taken")),
             "progress": _progress(state, fields.get("progress"), ended_tasks, len(tasks)),
-            "error": _job_error(val_errors, tasks) if val_errors or tasks else None,
+            "error": _job_error(val_errors, failures) if val_errors or failures else None,
             "user": created_by or None,
             "tasks": tasks,
             "inputs": decode_raw_json(inputs if inputs is not None else fields.get("spec")),
@@ -310,50 +337,91 @@ def _text(value: Any) -> str | None:
     raise _Unusual
 
 
-def _task(task: Any, raw: Any, index: int, job_ended: bool) -> tuple[Task, JobState]:
-    """One task, and the state it reported."""
-    if type(task) is not dict:
-        raise _Unusual
-    task_id, name, status = task.get("id"), task.get("name"), task.get("status")
-    message, kind = task.get("err_msg"), task.get("failure_type")
-    for text in (task_id, name, status, message, kind):
-        if text is not None and type(text) is not str:
+def _tasks(
+    wire_tasks: list[Any], raws: list[Any], job_state: JobState
+) -> tuple[list[Task], dict[str, Any], int, list[str]]:
+    """The tasks from `wire_tasks` (the payload's, or the wire model's reading of them), each
+    keeping its own dict of `raws` as raw; the outputs (each task's decoded `result`, by
+    name); how many tasks had ended as the backend reported them; each task's error, named."""
+    job_ended = job_state in _TERMINAL
+    every_fields: list[TaskFields] = []
+    append = every_fields.append
+    outputs: dict[str, Any] = {}
+    ended_tasks = 0
+    failures: list[str] = []
+    words, times = _WORDS, _timestamp_of_text
+    for index, (task, raw) in enumerate(zip(wire_tasks, raws, strict=True)):
+        if type(task) is not dict:
             raise _Unusual
-    depends_on = task.get("depends_on")
-    if depends_on is not None and type(depends_on) is not list:
-        raise _Unusual
-    if depends_on:
-        try:
-            "".join(depends_on)  # the quickest check that every item is a string
-        except TypeError:
-            raise _Unusual from None
-    reported = state = _WORDS.get(status) or STATES(status)
-    if job_ended and state in _NOT_STARTED:
-        state = S.CANCELLED  # a finished job never shows pending work
-    started_at = timestamp(task.get("block_inf_start_time"))
-    if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
-        started_at = timestamp(task.get("created_at"))
-    if message and kind:
-        error: str | None = f"{message} ({kind})"
-    else:
-        error = message or kind or None
-    built = Task.trusted(
-        {
-            "name": name or task_id or f"task-{index + 1}",
-            "id": task_id or None,
-            "state": state,
-            "status": status,
-            "started_at": started_at,
-            "finished_at": timestamp(task.get("finished_at"))
-            or timestamp(task.get("block_inf_end_time")),
-            "depends_on": [] if depends_on is None else depends_on,
-            "exit_code": None,
-            "error": error,
-            "progress": 1.0 if state is S.SUCCEEDED else _percent(task.get("progress")),
-            "raw": raw,
-        }
-    )
-    return built, reported
+        try:  # Pixxel sends every one of these; indexing costs less than `get`
+            task_id, name, status = task["id"], task["name"], task["status"]
+            message, kind, depends_on = task["err_msg"], task["failure_type"], task["depends_on"]
+            inference_start, created_at = task["block_inf_start_time"], task["created_at"]
+            finished_at, inference_end = task["finished_at"], task["block_inf_end_time"]
+            progress, result = task["progress"], task["result"]
+        except KeyError:
+            get = task.get
+            task_id, name, status = get("id"), get("name"), get("status")
+            message, kind, depends_on = get("err_msg"), get("failure_type"), get("depends_on")
+            inference_start, created_at = get("block_inf_start_time"), get("created_at")
+            finished_at, inference_end = get("finished_at"), get("block_inf_end_time")
+            progress, result = get("progress"), get("result")
+        if not (str is type(task_id) is type(name) is type(status) is type(message) is type(kind)):
+            for text in (task_id, name, status, message, kind):
+                if text is not None and type(text) is not str:
+                    raise _Unusual
+        if depends_on:
+            if type(depends_on) is not list:
+                raise _Unusual
+            try:
+                "".join(depends_on)  # the quickest check that every item is a string
+            except TypeError:
+                raise _Unusual from None
+        elif depends_on is not None and type(depends_on) is not list:
+            raise _Unusual
+        reported = state = words.get(status) or STATES(status)
+        if reported in _TERMINAL:
+            ended_tasks += 1
+        if job_ended and state in _NOT_STARTED:
+            state = S.CANCELLED  # a finished job never shows pending work
+        # A time text read before is looked up (`_timestamp_of_text`), any other value read.
+        started_at = (
+            times[inference_start] if type(inference_start) is str else timestamp(inference_start)
+        )
+        if started_at is None and state not in _NOT_STARTED and state is not S.CANCELLED:
+            started_at = times[created_at] if type(created_at) is str else timestamp(created_at)
+        ended_at = times[finished_at] if type(finished_at) is str else timestamp(finished_at)
+        if ended_at is None:
+            ended_at = (
+                times[inference_end] if type(inference_end) is str else timestamp(inference_end)
+            )
+        name = name or task_id or f"task-{index + 1}"
+        if message and kind:
+            error: str | None = f"{message} ({kind})"
+        else:
+            error = message or kind or None
+        if error:
+            failures.append(f"task {name}: {error}")
+        append(
+            {
+                "name": name,
+                "id": task_id or None,
+                "state": state,
+                "status": status,
+                "started_at": started_at,
+                "finished_at": ended_at,
+                "depends_on": [] if depends_on is None else depends_on,
+                "exit_code": None,
+                "error": error,
+                "progress": 1.0 if state is _SUCCEEDED else _percent(progress),
+                "raw": raw,
+            }
+        )
+        # No output: null, "", [] and {} (each test costs less than `in` a tuple of them).
+        if result is not None and (result or type(result) not in _EMPTY_OUTPUT):
+            key = name if name not in outputs else f"{name}#{task_id or len(outputs)}"
+            outputs[key] = decode_raw_json(result)
+    return Task.trusted_all(every_fields), outputs, ended_tasks, failures
 
 
 def _duration(started_at: Any, finished_at: Any, time_taken: Any) -> float | None:
@@ -392,10 +460,10 @@ def _val_error(error: Any) -> str | None:
     return f"validation error{place}: {what}{why}"
 
 
-def _job_error(val_errors: list[Any] | None, tasks: list[Task]) -> str | None:
+def _job_error(val_errors: list[Any] | None, failures: list[str]) -> str | None:
+    """The validation errors, then the tasks' (`task <name>: <error>`), as one text."""
     messages = [text for text in map(_val_error, val_errors or ()) if text]
-    messages += [f"task {task.name}: {task.error}" for task in tasks if task.error]
-    return "; ".join(messages) or None
+    return "; ".join(messages + failures) or None
 
 
 def _kind(value: Any) -> str:

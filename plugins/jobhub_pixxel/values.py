@@ -10,15 +10,34 @@ from __future__ import annotations
 import binascii
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from jobhub.backend import UnreadableJson, parse_time, read_json
 from jobhub.times import known_times
 
-__all__ = ["decode_raw_json", "number", "percent", "seconds", "timestamp"]
+__all__ = ["ReadOnce", "decode_raw_json", "number", "percent", "seconds", "timestamp"]
 
 _known_time = known_times.get
+
+Reading = TypeVar("Reading")
+
+
+class ReadOnce(dict[str, Reading], Generic[Reading]):
+    """Each text's reading by `read`, made the first time the text is looked up
+    (`readings[text]`, which costs less than a call); past `kept` texts it starts afresh. For
+    readers that never raise and give immutable values."""
+
+    def __init__(self, read: Callable[[str], Reading], kept: int) -> None:
+        super().__init__()
+        self._read, self._kept = read, kept
+
+    def __missing__(self, text: str) -> Reading:
+        if len(self) >= self._kept:
+            self.clear()
+        reading = self[text] = self._read(text)
+        return reading
 
 
 def timestamp(value: Any) -> datetime | None:
