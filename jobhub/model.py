@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, NoReturn, TypedDict, TypeVar
 
@@ -249,6 +249,13 @@ class Task(BaseModel):
         return task
 
     @classmethod
+    def shared_fields(cls, fields: Mapping[str, Any]) -> TaskFields:
+        """Every field of a Task in a dict that shares its keys with every other made so, as
+        `Job.shared_fields` does (336 bytes against 472)."""
+        shared: TaskFields = _shared_fields(cls, fields)
+        return shared
+
+    @classmethod
     def trusted_all(cls, every_fields: Iterable[TaskFields]) -> list[Task]:
         """`trusted` of each of `every_fields`, in order, in one call: a job's tasks. Each
         Task costs about a fifth less than a call of `trusted` for it."""
@@ -311,6 +318,18 @@ class Job(BaseModel):
         return job
 
     @classmethod
+    def shared_fields(cls, fields: Mapping[str, Any]) -> JobFields:
+        """Every field of a Job (`fields`, in field order) in a dict that shares its keys with
+        every other made so and with its copies: 336 bytes where a dict of 22 keys of its own
+        takes 840, and a copy with the values that differ stored costs less time than a dict
+        display. To build many Jobs, make one of these once; for each Job, copy it, store the
+        values that differ and every list and dict anew, and pass the copy to `trusted` or
+        `trusted_all`. Give None where a list or dict belongs: a copy that is not given its
+        own then fails `check_models` rather than sharing one with every other."""
+        shared: JobFields = _shared_fields(cls, fields)
+        return shared
+
+    @classmethod
     def trusted_all(cls, every_fields: Iterable[JobFields]) -> list[Job]:
         """`trusted` of each of `every_fields`, in order, in one call: a listing's jobs."""
         return _trusted_all(cls, every_fields, _JOB_FIELDS)
@@ -332,6 +351,16 @@ class Job(BaseModel):
             ended = sum(task.state.terminal for task in self.tasks)
             parts.append(f"{ended}/{len(self.tasks)} tasks")
         return f"<Job {' '.join(parts)}>"
+
+
+def _shared_fields(cls: type[BaseModel], fields: Mapping[str, Any]) -> Any:
+    # A model's `__dict__`, first read, is a dict whose keys are shared by the class (a split
+    # table): filled in field order, it and its copies keep them shared.
+    # (`update` would take the keys of `fields` instead.)
+    shared = _new(cls).__dict__
+    for name, value in fields.items():
+        shared[name] = value
+    return shared
 
 
 def _trusted_all(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +162,24 @@ def test_models_built_together_are_those_built_one_by_one() -> None:
     assert jobs[0].tasks is tasks
     assert jobs[1] == Job.trusted(job_fields(id="2"))  # type: ignore[arg-type]
     assert Job.trusted_all([]) == []
+
+
+def test_a_job_built_from_a_copy_of_shared_fields_is_the_same_job_in_less_memory() -> None:
+    shared = Job.shared_fields({**job_fields(), "tasks": None, "children": None, "labels": None})
+    fields = shared.copy()
+    fields["tasks"], fields["children"], fields["labels"] = [trusted_task()], [], {"team": "ci"}
+    assert Job.trusted(fields) == trusted_job()
+    assert Job.trusted(fields).model_dump_json() == trusted_job().model_dump_json()
+    assert sys.getsizeof(shared.copy()) < sys.getsizeof(dict(shared))
+    task = Task.shared_fields({**task_fields(), "depends_on": None}).copy()
+    task["depends_on"] = ["lint"]
+    assert Task.trusted(task) == trusted_task()
+
+
+def test_checking_refuses_a_copy_of_shared_fields_not_given_its_own_lists() -> None:
+    fields = Job.shared_fields({**job_fields(), "tasks": None}).copy()
+    with pytest.raises(ModelCheckError, match="tasks"):
+        Job.trusted(fields)
 
 
 def test_checking_refuses_any_of_the_models_built_together() -> None:

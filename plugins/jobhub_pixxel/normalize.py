@@ -123,7 +123,8 @@ def to_jobs(
     jobs: list[Job] = []
     items: list[JobFields] = []  # the list items read since the last payload read apart
     # A copy of a dict costs less than a dict display of as many keys.
-    item: JobFields = {**_LIST_ITEM, "backend": name, "type": kind}
+    item = _JOB.copy()
+    item["backend"], item["type"] = name, kind
     append, blank, words, times = items.append, item.copy, _WORDS, _timestamp_of_text
 
     def read_apart(payload: Any) -> None:
@@ -213,31 +214,51 @@ def to_jobs(
     return jobs
 
 
-# What every list item's Job holds before its own values are set.
-_LIST_ITEM: JobFields = {
-    "ref": "",
-    "backend": "",
-    "type": "",
-    "id": "",
-    "workflow": None,
-    "state": S.UNKNOWN,
-    "status": None,
-    "created_at": None,
-    "started_at": None,
-    "finished_at": None,
-    "duration": None,
-    "progress": None,
-    "error": None,
-    "user": None,
-    "tasks": [],
-    "inputs": None,
-    "outputs": None,
-    "children": [],
-    "restarts": 0,
-    "cost": None,
-    "labels": {},
-    "raw": None,
-}
+# Every field of a Job and of a Task, in shared-key dicts: a copy with the values that differ
+# stored costs less time and memory than a dict display (see `Job.shared_fields`). A list
+# item's Job holds what `_JOB` holds where the item says nothing.
+_JOB = Job.shared_fields(
+    {
+        "ref": "",
+        "backend": "",
+        "type": "",
+        "id": "",
+        "workflow": None,
+        "state": S.UNKNOWN,
+        "status": None,
+        "created_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "duration": None,
+        "progress": None,
+        "error": None,
+        "user": None,
+        "tasks": None,
+        "inputs": None,
+        "outputs": None,
+        "children": None,
+        "restarts": 0,
+        "cost": None,
+        "labels": None,
+        "raw": None,
+    }
+)
+
+_TASK = Task.shared_fields(
+    {
+        "name": "",
+        "id": None,
+        "state": S.UNKNOWN,
+        "status": None,
+        "started_at": None,
+        "finished_at": None,
+        "depends_on": None,
+        "exit_code": None,
+        "error": None,
+        "progress": None,
+        "raw": None,
+    }
+)
 
 
 def _read(
@@ -303,32 +324,29 @@ def _job(
     finished_at = timestamp(fields.get("finished_at"))
     combined = f"{workflow}/{job_id}"
     inputs = fields.get("inputs")
-    return Job.trusted(
-        {
-            "ref": f"{adapter.name}:{combined}",
-            "backend": adapter.name,
-            "type": adapter.type,
-            "id": combined,
-            "workflow": workflow,
-            "state": state,
-            "status": status,
-            "created_at": timestamp(fields.get("created_at")),
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "duration": _duration(started_at, finished_at, fields.get("time_taken")),
-            "progress": _progress(state, fields.get("progress"), ended_tasks, len(tasks)),
-            "error": _job_error(val_errors, failures) if val_errors or failures else None,
-            "user": created_by or None,
-            "tasks": tasks,
-            "inputs": decode_raw_json(inputs if inputs is not None else fields.get("spec")),
-            "outputs": outputs or None,
-            "children": [],
-            "restarts": 0,
-            "cost": number(fields.get("cost")),
-            "labels": {"workflow_name": workflow_name} if workflow_name else {},
-            "raw": payload,
-        }
-    )
+    built = _JOB.copy()
+    built["ref"] = f"{adapter.name}:{combined}"
+    built["backend"] = adapter.name
+    built["type"] = adapter.type
+    built["id"] = combined
+    built["workflow"] = workflow
+    built["state"] = state
+    built["status"] = status
+    built["created_at"] = timestamp(fields.get("created_at"))
+    built["started_at"] = started_at
+    built["finished_at"] = finished_at
+    built["duration"] = _duration(started_at, finished_at, fields.get("time_taken"))
+    built["progress"] = _progress(state, fields.get("progress"), ended_tasks, len(tasks))
+    built["error"] = _job_error(val_errors, failures) if val_errors or failures else None
+    built["user"] = created_by or None
+    built["tasks"] = tasks
+    built["inputs"] = decode_raw_json(inputs if inputs is not None else fields.get("spec"))
+    built["outputs"] = outputs or None
+    built["children"] = []
+    built["cost"] = number(fields.get("cost"))
+    built["labels"] = {"workflow_name": workflow_name} if workflow_name else {}
+    built["raw"] = payload
+    return Job.trusted(built)
 
 
 def _text(value: Any) -> str | None:
@@ -345,7 +363,7 @@ def _tasks(
     name); how many tasks had ended as the backend reported them; each task's error, named."""
     job_ended = job_state in _TERMINAL
     every_fields: list[TaskFields] = []
-    append = every_fields.append
+    append, blank = every_fields.append, _TASK.copy
     outputs: dict[str, Any] = {}
     ended_tasks = 0
     failures: list[str] = []
@@ -402,21 +420,18 @@ def _tasks(
             error = message or kind or None
         if error:
             failures.append(f"task {name}: {error}")
-        append(
-            {
-                "name": name,
-                "id": task_id or None,
-                "state": state,
-                "status": status,
-                "started_at": started_at,
-                "finished_at": ended_at,
-                "depends_on": [] if depends_on is None else depends_on,
-                "exit_code": None,
-                "error": error,
-                "progress": 1.0 if state is _SUCCEEDED else _percent(progress),
-                "raw": raw,
-            }
-        )
+        fields = blank()
+        fields["name"] = name
+        fields["id"] = task_id or None
+        fields["state"] = state
+        fields["status"] = status
+        fields["started_at"] = started_at
+        fields["finished_at"] = ended_at
+        fields["depends_on"] = [] if depends_on is None else depends_on
+        fields["error"] = error
+        fields["progress"] = 1.0 if state is _SUCCEEDED else _percent(progress)
+        fields["raw"] = raw
+        append(fields)
         # No output: null, "", [] and {} (each test costs less than `in` a tuple of them).
         if result is not None and (result or type(result) not in _EMPTY_OUTPUT):
             key = name if name not in outputs else f"{name}#{task_id or len(outputs)}"
