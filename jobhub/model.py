@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, NoReturn, TypedDict, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticUndefined
 
 from jobhub.errors import InvalidRef
 
@@ -249,10 +250,10 @@ class Task(BaseModel):
         return task
 
     @classmethod
-    def shared_fields(cls, fields: Mapping[str, Any]) -> TaskFields:
+    def shared_fields(cls, fields: Mapping[str, Any] | None = None) -> TaskFields:
         """Every field of a Task in a dict that shares its keys with every other made so, as
         `Job.shared_fields` does (336 bytes against 472)."""
-        shared: TaskFields = _shared_fields(cls, fields)
+        shared: TaskFields = _shared_fields(cls, fields or {})
         return shared
 
     @classmethod
@@ -318,15 +319,16 @@ class Job(BaseModel):
         return job
 
     @classmethod
-    def shared_fields(cls, fields: Mapping[str, Any]) -> JobFields:
-        """Every field of a Job (`fields`, in field order) in a dict that shares its keys with
-        every other made so and with its copies: 336 bytes where a dict of 22 keys of its own
-        takes 840, and a copy with the values that differ stored costs less time than a dict
-        display. To build many Jobs, make one of these once; for each Job, copy it, store the
-        values that differ and every list and dict anew, and pass the copy to `trusted` or
-        `trusted_all`. Give None where a list or dict belongs: a copy that is not given its
-        own then fails `check_models` rather than sharing one with every other."""
-        shared: JobFields = _shared_fields(cls, fields)
+    def shared_fields(cls, fields: Mapping[str, Any] | None = None) -> JobFields:
+        """Every field of a Job in a dict that shares its keys with every other made so and
+        with its copies: 336 bytes where a dict of 22 keys of its own takes 840, and a copy
+        with the values that differ stored costs less time than a dict display. Each field
+        holds what `fields` gives, else its default where that is not a list or dict
+        (`restarts`: 0), else None. To build many Jobs, make one of these once; for each Job,
+        copy it, store the values that differ and every list and dict anew, and pass the copy
+        to `trusted` or `trusted_all`. A copy not given its own list, dict or required value
+        then fails `check_models` rather than sharing one with every other."""
+        shared: JobFields = _shared_fields(cls, fields or {})
         return shared
 
     @classmethod
@@ -354,12 +356,19 @@ class Job(BaseModel):
 
 
 def _shared_fields(cls: type[BaseModel], fields: Mapping[str, Any]) -> Any:
+    unknown = set(fields) - set(cls.model_fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
     # A model's `__dict__`, first read, is a dict whose keys are shared by the class (a split
     # table): filled in field order, it and its copies keep them shared.
     # (`update` would take the keys of `fields` instead.)
     shared = _new(cls).__dict__
-    for name, value in fields.items():
-        shared[name] = value
+    for name, field in cls.model_fields.items():
+        if name in fields:
+            shared[name] = fields[name]
+        else:
+            default = field.default
+            shared[name] = None if default is PydanticUndefined or default is None else default
     return shared
 
 

@@ -176,6 +176,19 @@ def test_a_job_built_from_a_copy_of_shared_fields_is_the_same_job_in_less_memory
     assert Task.trusted(task) == trusted_task()
 
 
+def test_shared_fields_not_given_hold_their_immutable_default_or_none() -> None:
+    shared = Job.shared_fields({"type": "prunner"})
+    assert list(shared) == list(Job.model_fields)
+    assert (shared["type"], shared["restarts"], shared["tasks"], shared["ref"]) == (
+        "prunner",
+        0,
+        None,
+        None,
+    )
+    with pytest.raises(TypeError, match="colour"):
+        Task.shared_fields({"colour": "red"})
+
+
 def test_checking_refuses_a_copy_of_shared_fields_not_given_its_own_lists() -> None:
     fields = Job.shared_fields({**job_fields(), "tasks": None}).copy()
     with pytest.raises(ModelCheckError, match="tasks"):

@@ -217,48 +217,9 @@ def to_jobs(
 # Every field of a Job and of a Task, in shared-key dicts: a copy with the values that differ
 # stored costs less time and memory than a dict display (see `Job.shared_fields`). A list
 # item's Job holds what `_JOB` holds where the item says nothing.
-_JOB = Job.shared_fields(
-    {
-        "ref": "",
-        "backend": "",
-        "type": "",
-        "id": "",
-        "workflow": None,
-        "state": S.UNKNOWN,
-        "status": None,
-        "created_at": None,
-        "started_at": None,
-        "finished_at": None,
-        "duration": None,
-        "progress": None,
-        "error": None,
-        "user": None,
-        "tasks": None,
-        "inputs": None,
-        "outputs": None,
-        "children": None,
-        "restarts": 0,
-        "cost": None,
-        "labels": None,
-        "raw": None,
-    }
-)
+_JOB = Job.shared_fields()
 
-_TASK = Task.shared_fields(
-    {
-        "name": "",
-        "id": None,
-        "state": S.UNKNOWN,
-        "status": None,
-        "started_at": None,
-        "finished_at": None,
-        "depends_on": None,
-        "exit_code": None,
-        "error": None,
-        "progress": None,
-        "raw": None,
-    }
-)
+_TASK = Task.shared_fields()
 
 
 def _read(

@@ -219,32 +219,7 @@ def _job(fields: dict[str, Any], payload: dict[str, Any], backend: str) -> Job:
 
 # Every field of a Job, in a shared-key dict: a copy with the values that differ stored costs
 # less time and memory than a dict display (see `Job.shared_fields`).
-_JOB = Job.shared_fields(
-    {
-        "ref": "",
-        "backend": "",
-        "type": TYPE,
-        "id": "",
-        "workflow": None,
-        "state": JobState.UNKNOWN,
-        "status": None,
-        "created_at": None,
-        "started_at": None,
-        "finished_at": None,
-        "duration": None,
-        "progress": None,
-        "error": None,
-        "user": None,
-        "tasks": None,
-        "inputs": None,
-        "outputs": None,
-        "children": None,
-        "restarts": 0,
-        "cost": None,
-        "labels": None,
-        "raw": None,
-    }
-)
+_JOB = Job.shared_fields({"type": TYPE})
 
 
 def _tasks(
@@ -351,21 +326,7 @@ def _tasks(
 
 # Every field of a task's Task; each is stored anew but `id` and `progress`, which prunner has
 # not. A copy of this shared-key dict costs less time and memory than a dict display.
-_TASK = Task.shared_fields(
-    {
-        "name": "",
-        "id": None,
-        "state": _PENDING,
-        "status": None,
-        "started_at": None,
-        "finished_at": None,
-        "depends_on": None,
-        "exit_code": None,
-        "error": None,
-        "progress": None,
-        "raw": None,
-    }
-)
+_TASK = Task.shared_fields()
 
 
 def _failed_how(exit_code: int | None) -> str:
